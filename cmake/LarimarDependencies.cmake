@@ -1,0 +1,11 @@
+# Shared by the build tree and the installed package (larimarConfig.cmake includes it).
+include(CMakeFindDependencyMacro)
+set(BLA_VENDOR OpenBLAS)
+find_dependency(xtl)
+find_dependency(xtensor)
+find_dependency(xtensor-blas)
+find_dependency(BLAS)
+unset(BLA_VENDOR)
+find_dependency(LAPACK)
+find_dependency(OpenMP)
+find_dependency(nlohmann_json)

@@ -1,0 +1,31 @@
+#pragma once
+// The parameters of one memory (one block of a sharded memory): DESIGN.md §1–§3 in code.
+#include <cstddef>
+#include <cstdint>
+
+namespace larimar {
+
+enum class prior_kind : std::uint8_t { identity, gaussian };   // M₀: K×C rectangular identity, or N(0, 1)
+enum class key_basis : std::uint8_t { orthonormal, gaussian };  // fixed keys: QR-orthonormalised or N(0, 1/K)
+
+struct memory_config {
+  std::size_t slots = 512;             // K: rows of the memory, the length of an address
+  std::size_t code_size = 768;         // C: latent size
+  std::size_t lookup_size = 0;         // L: lookup/prefix vector size; 0 means code_size (full-latent lookups)
+  std::uint64_t seed = 0;              // fixed keys, the Gaussian prior and observation noise derive from it
+  prior_kind prior = prior_kind::identity;
+  double memory_logvar = 0;            // prior covariance U₀ = σ₀²·I with σ₀² = exp(memory_logvar) + 1e-6
+  double observation_noise = 0;        // σ_ξ: the Kalman write's observation variance is σ_ξ²
+  bool sample_noise = false;           // also perturb written latents, Z_ξ = Z + ξ with ξ ~ N(0, σ_ξ²) drawn
+                                       // from the seed (the reference's training-time write); off: deterministic
+  key_basis keys = key_basis::orthonormal;
+  std::size_t addresses = 0;           // fixed keys: how many addresses (0 means slots); more than slots writes
+                                       // past the exact capacity (superposition, for the capacity study)
+  bool quantized_lookup = false;       // single-query lookups scan an int8 copy of the index and rescore the
+                                       // best 32 in full precision (4x fewer bytes; host storage only)
+
+  constexpr std::size_t lookup_dim() const { return lookup_size ? lookup_size : code_size; }
+  constexpr std::size_t address_count() const { return addresses ? addresses : slots; }
+};
+
+}  // namespace larimar

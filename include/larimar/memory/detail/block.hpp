@@ -1,0 +1,36 @@
+#pragma once
+// One block of K slots: its mean and covariance, and the log of what was written into it (address and latent
+// per entry), which forget needs to re-solve or to undo a Kalman step.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "larimar/memory/row_store.hpp"
+#include "larimar/memory/write_mode.hpp"
+
+namespace larimar::detail {
+
+template <class T, class S>
+struct block_state {
+  using matrix = typename S::template matrix<T>;
+
+  matrix mean;                      // K×C
+  matrix covariance;                // K×K
+  row_store<T, S> addresses;        // n×K, one row per entry, in log order
+  row_store<T, S> latents;          // n×C, as written (observation noise included)
+  std::vector<std::size_t> entry;   // log row -> entry id
+  std::vector<std::size_t> slot;    // log row -> slot
+  std::vector<std::uint8_t> used;   // slot -> occupied
+  write_mode mode = write_mode::none;
+  mutable std::optional<matrix> mean_pinv;  // M⁺ for content reads, dropped on every change of the mean
+
+  std::size_t size() const { return entry.size(); }
+  std::size_t free_slots() const {
+    std::size_t n = 0;
+    for (auto u : used) n += u == 0;
+    return n;
+  }
+};
+
+}  // namespace larimar::detail

@@ -1,0 +1,507 @@
+#pragma once
+// The machinery behind memory and sharded_memory: a sequence of blocks of K slots, one key-policy state shared
+// by all blocks, and one nearest-neighbour index over every written entry that picks block and slot for a query.
+// A plain memory is a store limited to one block.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "larimar/core/config.hpp"
+#include "larimar/core/error.hpp"
+#include "larimar/core/matrix_ref.hpp"
+#include "larimar/core/random.hpp"
+#include "larimar/core/validate.hpp"
+#include "larimar/keys/concepts.hpp"
+#include "larimar/memory/detail/block.hpp"
+#include "larimar/memory/hit.hpp"
+#include "larimar/memory/kalman.hpp"
+#include "larimar/memory/nearest_index.hpp"
+#include "larimar/memory/prior.hpp"
+#include "larimar/solver/concepts.hpp"
+
+namespace larimar::detail {
+
+template <class T, class S, class Keys, class Solver>
+class episodic_store {
+ public:
+  using matrix = typename S::template matrix<T>;
+  using keys_state = typename Keys::template state<T, S>;
+  static constexpr ::larimar::keys::addressing mode = Keys::mode;
+
+  struct read_result {
+    matrix latents;                // Q×C, in S's memory space
+    std::vector<hit<T>> hits;      // one per query
+  };
+
+  episodic_store(const memory_config& cfg, std::size_t max_blocks, Solver solver, const char* who)
+      : cfg_(validated(cfg, who)), max_blocks_(max_blocks), solver_(std::move(solver)), keys_(cfg_),
+        index_(mode == ::larimar::keys::addressing::by_slot ? cfg_.lookup_dim() : cfg_.slots, cfg_.quantized_lookup),
+        prior_(prior_mean<T>(cfg_)), who_(who) {}
+
+  const memory_config& config() const { return cfg_; }
+  const keys_state& key_state() const { return keys_; }
+  keys_state& mutable_key_state() { return keys_; }
+  const Solver& solver() const { return solver_; }
+  std::size_t size() const { return where_.size(); }
+  bool empty() const { return where_.empty(); }
+  std::size_t block_count() const { return blocks_.size(); }
+  const block_state<T, S>& block_at(std::size_t b) const { return blocks_.at(b); }
+  std::size_t block_capacity() const {
+    if constexpr (mode == ::larimar::keys::addressing::by_slot) return keys_.address_count();
+    else if (max_blocks_ == 1) return std::numeric_limits<std::size_t>::max();
+    else return std::min(cfg_.slots, cfg_.lookup_dim());  // the rank bound of W = K_enc·P
+  }
+  bool contains(std::size_t entry) const { return where_.contains(entry); }
+
+  // ---- writes -------------------------------------------------------------------------------------------------
+
+  std::vector<std::size_t> write(matrix_ref<const T> latents, matrix_ref<const T> lookups, write_mode how) {
+    const std::string op = std::string(who_) + (how == write_mode::one_shot ? "::write" : "::write_sequential");
+    check_episode(op, latents, lookups);
+    const std::size_t n = latents.rows;
+    auto plan = place(op, n, how);
+
+    // Everything below works on copies until the commit, so a failure leaves the store as it was.
+    std::vector<T> noisy(latents.data, latents.data + latents.size());
+    if (cfg_.sample_noise && cfg_.observation_noise > 0) {
+      splitmix64 rng(cfg_.seed ^ (0x6e6f697365ULL + 0x9e3779b97f4a7c15ULL * (noise_draws_ + 1)));
+      for (auto& x : noisy) x += static_cast<T>(cfg_.observation_noise * rng.normal());
+    }
+    auto z = S::template make<T>(n, cfg_.code_size);
+    S::upload(noisy.data(), noisy.size(), S::data(z));
+    auto lk = S::template make<T>(n, lookup_cols());
+    if (mode == ::larimar::keys::addressing::by_content)
+      S::copy(S::data(z), n * cfg_.code_size, S::data(lk));
+    else
+      S::upload(lookups.data, lookups.size(), S::data(lk));
+
+    auto w = S::template make<T>(n, cfg_.slots);
+    write_addresses(plan, S::data(z), S::data(lk), S::data(w), n);
+
+    // New blocks and the new state of each touched block, computed before anything is committed.
+    std::vector<block_state<T, S>> staged;
+    staged.reserve(plan.segments.size());
+    std::size_t row = 0;
+    for (const auto& seg : plan.segments) {
+      block_state<T, S> next = seg.block < blocks_.size() ? clone(blocks_[seg.block]) : fresh_block();
+      const std::size_t first = next.size();
+      next.addresses.append_from(S::data(w) + row * cfg_.slots, seg.count);
+      next.latents.append_from(S::data(z) + row * cfg_.code_size, seg.count);
+      for (std::size_t i = 0; i < seg.count; ++i) {
+        next.entry.push_back(next_entry_ + row + i);
+        next.slot.push_back(plan.slots[row + i]);
+        if (plan.slots[row + i] < next.used.size()) next.used[plan.slots[row + i]] = 1;
+      }
+      if (how == write_mode::one_shot) {
+        if (next.mode == write_mode::sequential)
+          throw state_error(op + ": block " + std::to_string(seg.block) +
+                            " was written sequentially; one block keeps one write mode (forget undoes each differently)");
+        if (next.mode == write_mode::none)  // M = W⁺·Z ignores the prior: start the sum from zero
+          S::fill(S::data(next.mean), cfg_.slots * cfg_.code_size, T(0));
+        next.mode = write_mode::one_shot;
+        if (incremental_one_shot())
+          S::gemm(true, false, cfg_.slots, cfg_.code_size, seg.count, T(1), next.addresses.row(first), cfg_.slots,
+                  next.latents.row(first), cfg_.code_size, T(1), S::data(next.mean), cfg_.code_size);
+        else
+          solve_one_shot(next);
+      } else {
+        if (next.mode == write_mode::one_shot)
+          throw state_error(op + ": block " + std::to_string(seg.block) +
+                            " was written one-shot; one block keeps one write mode (forget undoes each differently)");
+        next.mode = write_mode::sequential;
+        for (std::size_t i = first; i < next.size(); ++i) {
+          if constexpr (mode == ::larimar::keys::addressing::by_content) {
+            // The reference addresses each segment against the current memory: w = z·M⁺.
+            const auto& mp = pinv_of_mean(next);
+            S::gemm(false, false, 1, cfg_.slots, cfg_.code_size, T(1), next.latents.row(i), cfg_.code_size,
+                    S::data(mp), cfg_.slots, T(0), next.addresses.row(i), cfg_.slots);
+          }
+          kalman(next, next.addresses.row(i), next.latents.row(i), kalman_direction::update);
+        }
+      }
+      next.mean_pinv.reset();
+      staged.push_back(std::move(next));
+      row += seg.count;
+    }
+    // Index vectors: the lookups for fixed keys, the addresses otherwise (sequential content writes changed them).
+    index_.reserve(index_.size() + n);
+    const std::size_t index_base = index_.size();
+    if constexpr (mode == ::larimar::keys::addressing::by_slot) {
+      index_.add(S::data(lk), n);
+    } else {
+      for (std::size_t s = 0; s < staged.size(); ++s) {
+        const std::size_t first = staged[s].size() - plan.segments[s].count;
+        index_.add(staged[s].addresses.row(first), plan.segments[s].count);
+      }
+    }
+
+    // Commit (no throwing operations past this point but allocation in the maps).
+    std::vector<std::size_t> ids(n);
+    row = 0;
+    for (std::size_t s = 0; s < staged.size(); ++s) {
+      const auto& seg = plan.segments[s];
+      if (seg.block < blocks_.size())
+        blocks_[seg.block] = std::move(staged[s]);
+      else
+        blocks_.push_back(std::move(staged[s]));
+      const auto& b = blocks_[seg.block];
+      for (std::size_t i = 0; i < seg.count; ++i) {
+        const std::size_t id = next_entry_ + row + i;
+        where_[id] = location{seg.block, b.size() - seg.count + i, index_base + row + i};
+        index_entry_.push_back(id);
+        ids[row + i] = id;
+      }
+      row += seg.count;
+    }
+    next_entry_ += n;
+    if (cfg_.sample_noise && cfg_.observation_noise > 0) ++noise_draws_;
+    return ids;
+  }
+
+  // ---- reads --------------------------------------------------------------------------------------------------
+
+  read_result read(matrix_ref<const T> queries) const {
+    const std::string op = std::string(who_) + "::read";
+    require_nonempty(op, "queries", queries);
+    require_cols(op, "queries", queries, lookup_cols(), mode == ::larimar::keys::addressing::by_slot ? "lookup size" : "the code size");
+    require_finite(op, "queries", queries);
+    if (empty()) throw state_error(op + ": the memory is empty; write an episode first");
+    const std::size_t q = queries.rows;
+    auto qd = S::template make<T>(q, lookup_cols());
+    S::upload(queries.data, queries.size(), S::data(qd));
+
+    // Query addresses for the policies whose read address comes from the query itself.
+    auto wq = S::template make<T>(mode == ::larimar::keys::addressing::by_slot ? 0 : q, cfg_.slots);
+    if constexpr (mode == ::larimar::keys::addressing::by_projection) {
+      S::gemm(false, false, q, cfg_.slots, cfg_.lookup_dim(), T(1), S::data(qd), cfg_.lookup_dim(),
+              S::data(keys_.address_matrix()), cfg_.slots, T(0), S::data(wq), cfg_.slots);
+    } else if constexpr (mode == ::larimar::keys::addressing::by_content) {
+      const auto& mp = pinv_of_mean(blocks_.front());
+      S::gemm(false, false, q, cfg_.slots, cfg_.code_size, T(1), S::data(qd), cfg_.code_size, S::data(mp),
+              cfg_.slots, T(0), S::data(wq), cfg_.slots);
+    }
+    const auto matches = mode == ::larimar::keys::addressing::by_slot ? index_.search(S::data(qd), q)
+                                                           : index_.search(S::data(wq), q);
+    read_result out{S::template make<T>(q, cfg_.code_size), std::vector<hit<T>>(q)};
+    for (std::size_t i = 0; i < q; ++i) {
+      const std::size_t id = index_entry_[matches[i].position];
+      const auto& loc = where_.at(id);
+      out.hits[i] = hit<T>{id, loc.block, blocks_[loc.block].slot[loc.row], matches[i].score};
+    }
+    // Group the queries by block so each block is one GEMM.
+    std::vector<std::size_t> order(q);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return out.hits[a].block < out.hits[b].block; });
+    auto wg = S::template make<T>(q, cfg_.slots);
+    auto zg = S::template make<T>(q, cfg_.code_size);
+    for (std::size_t i = 0; i < q; ++i) {
+      const auto& h = out.hits[order[i]];
+      const T* src = mode == ::larimar::keys::addressing::by_slot
+                         ? blocks_[h.block].addresses.row(where_.at(h.entry).row)
+                         : S::data(wq) + order[i] * cfg_.slots;
+      S::copy(src, cfg_.slots, S::data(wg) + i * cfg_.slots);
+    }
+    for (std::size_t start = 0; start < q;) {
+      const std::size_t b = out.hits[order[start]].block;
+      std::size_t end = start;
+      while (end < q && out.hits[order[end]].block == b) ++end;
+      S::gemm(false, false, end - start, cfg_.code_size, cfg_.slots, T(1), S::data(wg) + start * cfg_.slots,
+              cfg_.slots, S::data(blocks_[b].mean), cfg_.code_size, T(0), S::data(zg) + start * cfg_.code_size,
+              cfg_.code_size);
+      start = end;
+    }
+    for (std::size_t i = 0; i < q; ++i)
+      S::copy(S::data(zg) + i * cfg_.code_size, cfg_.code_size, S::data(out.latents) + order[i] * cfg_.code_size);
+    return out;
+  }
+
+  // z = w·M at the address each of these entries was written at.
+  matrix read_entries(std::span<const std::size_t> entries) const {
+    const std::string op = std::string(who_) + "::read_entries";
+    if (empty()) throw state_error(op + ": the memory is empty; write an episode first");
+    auto out = S::template make<T>(entries.size(), cfg_.code_size);
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const auto& loc = locate(op, entries[i]);
+      const auto& b = blocks_[loc.block];
+      S::gemm(false, false, 1, cfg_.code_size, cfg_.slots, T(1), b.addresses.row(loc.row), cfg_.slots,
+              S::data(b.mean), cfg_.code_size, T(0), S::data(out) + i * cfg_.code_size, cfg_.code_size);
+    }
+    return out;
+  }
+
+  // The address (1×K) an entry was written at, and its latent as written.
+  std::pair<matrix, matrix> entry(std::size_t id) const {
+    const auto& loc = locate(std::string(who_) + "::entry", id);
+    const auto& b = blocks_[loc.block];
+    auto w = S::template make<T>(1, cfg_.slots);
+    auto z = S::template make<T>(1, cfg_.code_size);
+    S::copy(b.addresses.row(loc.row), cfg_.slots, S::data(w));
+    S::copy(b.latents.row(loc.row), cfg_.code_size, S::data(z));
+    return {std::move(w), std::move(z)};
+  }
+
+  // ---- forget -------------------------------------------------------------------------------------------------
+
+  void forget(std::size_t id) {
+    const std::string op = std::string(who_) + "::forget";
+    const location loc = locate(op, id);
+    block_state<T, S> next = clone(blocks_[loc.block]);
+    remove_log_row(next, loc.row);
+    if (next.size() == 0) {
+      reset_to_prior(next);
+    } else if (next.mode == write_mode::one_shot) {
+      if (incremental_one_shot()) {
+        const auto& old = blocks_[loc.block];
+        S::gemm(true, false, cfg_.slots, cfg_.code_size, 1, T(-1), old.addresses.row(loc.row), cfg_.slots,
+                old.latents.row(loc.row), cfg_.code_size, T(1), S::data(next.mean), cfg_.code_size);
+      } else {
+        solve_one_shot(next);
+      }
+    } else if (cfg_.observation_noise > 0) {
+      const auto& old = blocks_[loc.block];
+      if (!kalman(next, old.addresses.row(loc.row), old.latents.row(loc.row), kalman_direction::downdate))
+        replay(next);
+    } else {
+      replay(next);  // noise-free observations cannot be subtracted: rebuild from the prior without this one
+    }
+    next.mean_pinv.reset();
+
+    // Commit.
+    const std::size_t moved_row = blocks_[loc.block].size() - 1;
+    blocks_[loc.block] = std::move(next);
+    if (loc.row != moved_row) where_[blocks_[loc.block].entry[loc.row]].row = loc.row;
+    const std::size_t last_pos = index_.size() - 1;
+    index_.swap_remove(loc.position);
+    if (loc.position != last_pos) {
+      index_entry_[loc.position] = index_entry_[last_pos];
+      where_[index_entry_[loc.position]].position = loc.position;
+    }
+    index_entry_.pop_back();
+    where_.erase(id);
+  }
+
+  // ---- persistence support ------------------------------------------------------------------------------------
+
+  struct location {
+    std::size_t block;
+    std::size_t row;       // row in the block's log
+    std::size_t position;  // row in the nearest-neighbour index
+  };
+  std::size_t next_entry() const { return next_entry_; }
+  std::uint64_t noise_draws() const { return noise_draws_; }
+  const nearest_index<T, S>& index() const { return index_; }
+  const std::vector<std::size_t>& index_entries() const { return index_entry_; }
+  std::vector<block_state<T, S>>& mutable_blocks() { return blocks_; }
+  const std::vector<block_state<T, S>>& blocks() const { return blocks_; }
+
+  // Rebuilds the index and entry map from the blocks' logs and index rows (used by the state-file loader).
+  void restore(std::vector<block_state<T, S>> blocks, nearest_index<T, S> index, std::vector<std::size_t> index_entry,
+               std::size_t next_entry, std::uint64_t noise_draws) {
+    std::unordered_map<std::size_t, location> where;
+    for (std::size_t b = 0; b < blocks.size(); ++b)
+      for (std::size_t r = 0; r < blocks[b].size(); ++r)
+        if (!where.emplace(blocks[b].entry[r], location{b, r, 0}).second)
+          throw format_error(std::string(who_) + "::load: entry " + std::to_string(blocks[b].entry[r]) + " appears twice");
+    if (index_entry.size() != where.size() || index.size() != where.size())
+      throw format_error(std::string(who_) + "::load: the index holds " + std::to_string(index.size()) +
+                         " rows for " + std::to_string(where.size()) + " entries");
+    for (std::size_t p = 0; p < index_entry.size(); ++p) {
+      auto it = where.find(index_entry[p]);
+      if (it == where.end())
+        throw format_error(std::string(who_) + "::load: index row " + std::to_string(p) + " names unknown entry " +
+                           std::to_string(index_entry[p]));
+      it->second.position = p;
+      if (index_entry[p] >= next_entry)
+        throw format_error(std::string(who_) + "::load: entry id beyond the id counter");
+    }
+    blocks_ = std::move(blocks);
+    index_ = std::move(index);
+    index_entry_ = std::move(index_entry);
+    where_ = std::move(where);
+    next_entry_ = next_entry;
+    noise_draws_ = noise_draws;
+  }
+
+  block_state<T, S> fresh_block() const {
+    block_state<T, S> b{S::template make<T>(cfg_.slots, cfg_.code_size), S::template make<T>(cfg_.slots, cfg_.slots),
+                  row_store<T, S>(cfg_.slots), row_store<T, S>(cfg_.code_size), {}, {}, {}, write_mode::none, {}};
+    if constexpr (mode == ::larimar::keys::addressing::by_slot) b.used.assign(keys_.address_count(), 0);
+    reset_to_prior(b);
+    return b;
+  }
+
+ private:
+  struct placement {
+    struct segment {
+      std::size_t block;
+      std::size_t count;
+    };
+    std::vector<segment> segments;
+    std::vector<std::size_t> slots;  // per row
+  };
+
+  static memory_config validated(const memory_config& cfg, const char* who) {
+    const std::string op = std::string(who) + ": config";
+    if (cfg.slots == 0) throw value_error(op + ": slots must be positive (got 0)");
+    if (cfg.code_size == 0) throw value_error(op + ": code_size must be positive (got 0)");
+    if (!std::isfinite(cfg.memory_logvar)) throw value_error(op + ": memory_logvar is not finite");
+    if (!(cfg.observation_noise >= 0) || !std::isfinite(cfg.observation_noise))
+      throw value_error(op + ": observation_noise must be a finite value >= 0");
+    if (Keys::mode == ::larimar::keys::addressing::by_content && cfg.lookup_size != 0 && cfg.lookup_size != cfg.code_size)
+      throw value_error(op + ": content addressing looks up latents, so lookup_size must be 0 or code_size");
+    return cfg;
+  }
+
+  std::size_t lookup_cols() const {
+    return mode == ::larimar::keys::addressing::by_content ? cfg_.code_size : cfg_.lookup_dim();
+  }
+
+  // The one-shot write reduces to M += Wᵀ·Z when the addresses are orthonormal rows.
+  bool incremental_one_shot() const {
+    if constexpr (requires { keys_.orthonormal(); }) return keys_.orthonormal();
+    return false;
+  }
+
+  void check_episode(const std::string& op, matrix_ref<const T> latents, matrix_ref<const T> lookups) const {
+    require_nonempty(op, "latents", latents);
+    require_cols(op, "latents", latents, cfg_.code_size, "code_size");
+    require_finite(op, "latents", latents);
+    if constexpr (mode != ::larimar::keys::addressing::by_content) {
+      require_nonempty(op, "lookup vectors", lookups);
+      require_same_rows(op, "latents", latents, "lookup vectors", lookups);
+      require_cols(op, "lookup vectors", lookups, cfg_.lookup_dim(), "lookup size");
+      require_finite(op, "lookup vectors", lookups);
+    }
+  }
+
+  placement place(const std::string& op, std::size_t n, write_mode how) const {
+    placement p;
+    p.slots.reserve(n);
+    std::size_t remaining = n, b = blocks_.empty() ? 0 : blocks_.size() - 1;
+    std::size_t total_room = 0;
+    while (remaining > 0) {
+      if (b >= max_blocks_) {
+        throw state_error(op + ": no room for " + std::to_string(n) + " segments: " + std::to_string(total_room) +
+                          " free slots left" + (max_blocks_ == 1 ? " (a memory holds one block; use sharded_memory)" : ""));
+      }
+      const bool exists = b < blocks_.size();
+      if (exists && blocks_[b].mode != write_mode::none && blocks_[b].mode != how && max_blocks_ > 1) {
+        ++b;  // a sharded memory opens a new block rather than mixing modes
+        continue;
+      }
+      std::vector<std::size_t> free;
+      if constexpr (mode == ::larimar::keys::addressing::by_slot) {
+        for (std::size_t s = 0; s < keys_.address_count() && free.size() < remaining; ++s)
+          if (!exists || blocks_[b].used[s] == 0) free.push_back(s);
+      } else {
+        const std::size_t have = exists ? blocks_[b].size() : 0;
+        const std::size_t next_slot = exists && !blocks_[b].slot.empty()
+                                          ? *std::max_element(blocks_[b].slot.begin(), blocks_[b].slot.end()) + 1
+                                          : 0;
+        const std::size_t room = block_capacity() - have;
+        for (std::size_t i = 0; i < std::min(room, remaining); ++i) free.push_back(next_slot + i);
+      }
+      total_room += free.size();
+      if (!free.empty()) {
+        p.segments.push_back({b, free.size()});
+        p.slots.insert(p.slots.end(), free.begin(), free.end());
+        remaining -= free.size();
+      }
+      ++b;
+    }
+    return p;
+  }
+
+  void write_addresses(const placement& p, const T* z, const T* lk, T* w, std::size_t n) const {
+    if constexpr (mode == ::larimar::keys::addressing::by_slot) {
+      for (std::size_t i = 0; i < n; ++i)
+        S::copy(S::data(keys_.address_matrix()) + p.slots[i] * cfg_.slots, cfg_.slots, w + i * cfg_.slots);
+    } else if constexpr (mode == ::larimar::keys::addressing::by_projection) {
+      S::gemm(false, false, n, cfg_.slots, cfg_.lookup_dim(), T(1), lk, cfg_.lookup_dim(),
+              S::data(keys_.address_matrix()), cfg_.slots, T(0), w, cfg_.slots);
+    } else {  // content: against the prior M₀
+      S::gemm(false, false, n, cfg_.slots, cfg_.code_size, T(1), z, cfg_.code_size,
+              S::data(keys_.address_matrix()), cfg_.slots, T(0), w, cfg_.slots);
+    }
+  }
+
+  // M = W⁺·Z over every entry of the block.
+  void solve_one_shot(block_state<T, S>& b) const {
+    const std::size_t n = b.size();
+    auto wp = S::template make<T>(cfg_.slots, n);
+    solver_.template pinv<S>(b.addresses.data(), n, cfg_.slots, S::data(wp));
+    S::gemm(false, false, cfg_.slots, cfg_.code_size, n, T(1), S::data(wp), n, b.latents.data(), cfg_.code_size, T(0),
+            S::data(b.mean), cfg_.code_size);
+    if (!S::all_finite(S::data(b.mean), cfg_.slots * cfg_.code_size))
+      throw value_error(std::string(who_) + ": the " + Solver::name +
+                        " solver produced a non-finite memory (an iterative solver outside its convergence region?)");
+  }
+
+  bool kalman(block_state<T, S>& b, const T* w, const T* z, kalman_direction dir) const {
+    auto scratch = S::template make<T>(1, 2 * cfg_.slots + cfg_.code_size);
+    return kalman_step<S>(S::data(b.mean), S::data(b.covariance), cfg_.slots, cfg_.code_size, w, z,
+                          static_cast<T>(cfg_.observation_noise * cfg_.observation_noise), dir, S::data(scratch));
+  }
+
+  void replay(block_state<T, S>& b) const {
+    reset_to_prior(b);
+    for (std::size_t i = 0; i < b.size(); ++i) kalman(b, b.addresses.row(i), b.latents.row(i), kalman_direction::update);
+  }
+
+  void reset_to_prior(block_state<T, S>& b) const {
+    S::upload(prior_.data(), prior_.size(), S::data(b.mean));
+    S::set_identity(S::data(b.covariance), cfg_.slots, cfg_.slots, static_cast<T>(prior_variance(cfg_)));
+    if (b.size() == 0) b.mode = write_mode::none;
+  }
+
+  static block_state<T, S> clone(const block_state<T, S>& b) { return b; }
+
+  void remove_log_row(block_state<T, S>& b, std::size_t row) const {
+    if (b.slot[row] < b.used.size()) b.used[b.slot[row]] = 0;
+    b.addresses.swap_remove(row);
+    b.latents.swap_remove(row);
+    b.entry[row] = b.entry.back();
+    b.entry.pop_back();
+    b.slot[row] = b.slot.back();
+    b.slot.pop_back();
+  }
+
+  const matrix& pinv_of_mean(const block_state<T, S>& b) const {
+    if (!b.mean_pinv) {
+      matrix mp = S::template make<T>(cfg_.code_size, cfg_.slots);
+      solver_.template pinv<S>(S::data(b.mean), cfg_.slots, cfg_.code_size, S::data(mp));
+      b.mean_pinv = std::move(mp);
+    }
+    return *b.mean_pinv;
+  }
+
+  const location& locate(const std::string& op, std::size_t id) const {
+    auto it = where_.find(id);
+    if (it == where_.end())
+      throw state_error(op + ": no entry " + std::to_string(id) + " in the memory (never written, or forgotten)");
+    return it->second;
+  }
+
+  memory_config cfg_;
+  std::size_t max_blocks_;
+  Solver solver_;
+  keys_state keys_;
+  std::vector<block_state<T, S>> blocks_;
+  nearest_index<T, S> index_;
+  std::vector<std::size_t> index_entry_;  // index row -> entry id
+  std::unordered_map<std::size_t, location> where_;
+  std::vector<T> prior_;  // M₀ on the host
+  std::size_t next_entry_ = 0;
+  std::uint64_t noise_draws_ = 0;
+  const char* who_;
+};
+
+}  // namespace larimar::detail

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build needs, only those missing. Safe to run again.
+set -euo pipefail
+pkgs=(cmake g++ make pkg-config libxtensor-dev libxtensor-blas-dev xtl-dev libopenblas-dev liblapack-dev
+      doctest-dev libbenchmark-dev nlohmann-json3-dev clang libclang-rt-14-dev)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if [ ! -d /usr/local/cuda/include/cccl/thrust ]; then
+  echo "warning: CUDA toolkit (CCCL/thrust) not found at /usr/local/cuda; thrust-based targets need it" >&2
+fi

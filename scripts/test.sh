@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything, runs every test: the release suites, the ASan+UBSan suites,
+# an out-of-tree consumer of the installed package, and (when nvcc is present) compiles the CUDA targets.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash scripts/install-deps.sh
+jobs=${JOBS:-$(nproc)}
+t0=$(date +%s)
+stage() { echo; echo "=== $* ($(( $(date +%s) - t0 )) s)"; }
+
+stage "release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DLARIMAR_BUILD_BENCH=ON >/dev/null
+cmake --build build -j "$jobs"
+stage "release tests"
+LARIMAR_MINILM_DIR=$(bash scripts/fetch-minilm.sh)
+[ -n "$LARIMAR_MINILM_DIR" ] && export LARIMAR_MINILM_DIR || echo "note: MiniLM weights unavailable; that test skips"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+stage "ASan+UBSan build"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLARIMAR_SANITIZE=ON \
+      -DLARIMAR_BUILD_BENCH=OFF -DLARIMAR_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build-asan -j "$jobs"
+stage "ASan+UBSan tests"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs"
+
+stage "install + out-of-tree consumer"
+rm -rf build/prefix build-consumer
+cmake --install build --prefix "$root/build/prefix" >/dev/null
+cmake -S test/consumer -B build-consumer -DCMAKE_PREFIX_PATH="$root/build/prefix" >/dev/null
+cmake --build build-consumer -j "$jobs"
+./build-consumer/larimar_consumer
+
+if [ -x scripts/fuzz.sh ]; then
+  stage "fuzz (bounded)"
+  bash scripts/fuzz.sh
+fi
+
+if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
+  stage "CUDA targets (compile + link only)"
+  cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DLARIMAR_CUDA=ON -DLARIMAR_BUILD_TESTS=ON \
+        -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
+  cmake --build build-cuda -j "$jobs" --target larimar_cuda_targets
+fi
+stage "all tests passed"

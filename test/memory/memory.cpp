@@ -1,0 +1,285 @@
+// The memory's contract: exact recall, nearest-neighbour lookup, sequential vs one-shot, forget, bad input.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include "helpers.hpp"
+#include "larimar/larimar.hpp"
+
+using namespace larimar;
+using test::H;
+using test::host;
+
+TEST_CASE_TEMPLATE("fixed keys, N <= K: every read at a written address returns its latent", P, LARIMAR_ALL_SETUPS) {
+  using T = typename P::T;
+  using S = typename P::S;
+  for (auto basis : {key_basis::orthonormal, key_basis::gaussian}) {
+    memory<T, S, keys::fixed_nearest, solver::pseudoinverse> mem({.slots = 64, .code_size = 48, .seed = 11, .keys = basis});
+    const auto z = test::gaussian<T>(64, 48, 1);  // N = K: the block is full
+    const auto look = test::gaussian<T>(64, 48, 2);
+    const auto ids = mem.write(z, look);
+    REQUIRE(ids.size() == 64);
+    const auto back = host(mem.read_entries(ids));
+    for (double e : test::row_rel_errors(back, z)) CHECK(e <= 1e-4);
+    // And through the nearest-neighbour lookup: each segment is found from its own lookup vector.
+    const auto r = mem.read(look);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      CHECK(r.hits[i].entry == ids[i]);
+      CHECK(r.hits[i].score == doctest::Approx(1).epsilon(1e-5));
+    }
+    for (double e : test::row_rel_errors(host(r.latents), z)) CHECK(e <= 1e-4);
+  }
+}
+
+TEST_CASE_TEMPLATE("nearest-neighbour lookup finds each segment from a perturbed lookup vector", P, LARIMAR_FLOAT_SETUPS) {
+  using S = typename P::S;
+  memory<float, S, keys::fixed_nearest, solver::pseudoinverse> mem({.slots = 256, .code_size = 32, .lookup_size = 16});
+  const auto z = test::gaussian<float>(200, 32, 3);
+  const auto look = test::gaussian<float>(200, 16, 4);
+  const auto ids = mem.write(z, look);
+  xt::xtensor<float, 2> noisy = look + test::gaussian<float>(200, 16, 5, 0.05);
+  const auto r = mem.read(noisy);
+  for (std::size_t i = 0; i < ids.size(); ++i) CHECK(r.hits[i].entry == ids[i]);
+  for (double e : test::row_rel_errors(host(r.latents), z)) CHECK(e <= 1e-4);
+}
+
+TEST_CASE_TEMPLATE("prefix encoding: exact when the query prefix matches, blends otherwise", P, LARIMAR_DOUBLE_SETUPS) {
+  using S = typename P::S;
+  memory<double, S, keys::prefix_encoding, solver::pseudoinverse> mem({.slots = 32, .code_size = 24, .lookup_size = 40});
+  const auto z = test::gaussian<double>(20, 24, 6);
+  const auto prefix = test::gaussian<double>(20, 40, 7);
+  const auto ids = mem.write(z, prefix);
+  const auto r = mem.read(prefix);
+  for (std::size_t i = 0; i < ids.size(); ++i) CHECK(r.hits[i].entry == ids[i]);
+  for (double e : test::row_rel_errors(host(r.latents), z)) CHECK(e <= 1e-8);
+  // A query prefix that is not any written prefix reads a blend that matches no latent exactly.
+  const auto other = test::gaussian<double>(1, 40, 8);
+  const auto r2 = mem.read(other);
+  double best = 1e9;
+  for (std::size_t i = 0; i < 20; ++i)
+    best = std::min(best, test::rel_error(xt::xtensor<double, 1>(xt::row(host(r2.latents), 0)),
+                                          xt::xtensor<double, 1>(xt::row(z, static_cast<long>(i)))));
+  CHECK(best > 0.1);
+}
+
+TEST_CASE_TEMPLATE("content addressing (the reference's own): write against M0, read with a written latent", P, LARIMAR_DOUBLE_SETUPS) {
+  using S = typename P::S;
+  memory<double, S, keys::content, solver::pseudoinverse> mem({.slots = 32, .code_size = 48, .prior = prior_kind::gaussian});
+  const auto z = test::gaussian<double>(16, 48, 9);
+  mem.write(z);
+  const auto r = mem.read(z);
+  // W = Z·M0⁺ has full row rank for N ≤ min(K, C), so z·M⁺·M = z.
+  for (double e : test::row_rel_errors(host(r.latents), z)) CHECK(e <= 1e-8);
+}
+
+// Conditions (docs/memory.md): fixed keys W with full row rank (N ≤ K), σ_ξ → 0.
+//  - zero prior mean: the Kalman sequence equals the one-shot M = W⁺·Z;
+//  - any prior mean M₀: both satisfy W·M = Z, and they differ by exactly (I − W⁺W)·M₀ (the part of the prior
+//    the observations do not see);
+//  - σ_ξ > 0: the sequence equals the batch posterior M₀ + U₀Wᵀ(WU₀Wᵀ + σ²I)⁻¹(Z − WM₀) in any order.
+TEST_CASE_TEMPLATE("sequential and one-shot writes agree where the math says they must", P, LARIMAR_DOUBLE_SETUPS) {
+  using S = typename P::S;
+  const std::size_t K = 40, C = 24, N = 25;
+  const auto z = test::gaussian<double>(N, C, 10);
+  memory<double, S, keys::fixed_nearest, solver::pseudoinverse> one({.slots = K, .code_size = C, .seed = 5, .keys = key_basis::gaussian});
+  memory<double, S, keys::fixed_nearest, solver::pseudoinverse> seq({.slots = K, .code_size = C, .seed = 5, .keys = key_basis::gaussian});
+  const auto ids = one.write(z, z);
+  seq.write_sequential(z, z);
+  // Reads at written addresses agree (both exact).
+  CHECK(test::rel_error(host(seq.read_entries(ids)), z) < 1e-8);
+  CHECK(test::rel_error(host(one.read_entries(ids)), z) < 1e-8);
+  // The difference is the prior's null-space part (I − W⁺W)·M₀.
+  const auto keysm = host(one.internals().key_state().address_matrix());
+  xt::xtensor<double, 2> w = xt::view(keysm, xt::range(0, N), xt::all());
+  xt::xtensor<double, 2> wp = xt::zeros<double>({K, N});
+  H::pinv(w.data(), N, K, 1e-12, wp.data());
+  xt::xtensor<double, 2> proj = xt::eye<double>(K);
+  H::gemm(false, false, K, K, N, -1.0, wp.data(), N, w.data(), K, 1.0, proj.data(), K);
+  const auto m0v = prior_mean<double>(one.config());
+  xt::xtensor<double, 2> m0 = xt::zeros<double>({K, C});
+  std::copy(m0v.begin(), m0v.end(), m0.begin());
+  xt::xtensor<double, 2> expected = host(one.mean());
+  H::gemm(false, false, K, C, K, 1.0, proj.data(), K, m0.data(), C, 1.0, expected.data(), C);
+  CHECK(test::rel_error(host(seq.mean()), expected) < 1e-8);
+}
+
+TEST_CASE_TEMPLATE("sequential write with a zero prior equals the one-shot write", P, LARIMAR_DOUBLE_SETUPS) {
+  using S = typename P::S;
+  const std::size_t K = 30, C = 20, N = 12;
+  const auto z = test::gaussian<double>(N, C, 12);
+  memory<double, S, keys::fixed_nearest, solver::pseudoinverse> one({.slots = K, .code_size = C, .keys = key_basis::gaussian});
+  memory<double, S, keys::fixed_nearest, solver::pseudoinverse> seq({.slots = K, .code_size = C, .keys = key_basis::gaussian});
+  one.write(z, z);
+  // Zero the prior mean of the sequential memory's (still empty) block through a first write+forget cycle is
+  // not possible, so compare against the same sequence run by hand from M₀ = 0.
+  xt::xtensor<double, 2> m = xt::zeros<double>({K, C});
+  xt::xtensor<double, 2> u = xt::eye<double>(K) * prior_variance(seq.config());
+  std::vector<double> scratch(2 * K + C);
+  const auto keysm = host(seq.internals().key_state().address_matrix());
+  for (std::size_t i = 0; i < N; ++i)
+    REQUIRE(kalman_step<H>(m.data(), u.data(), K, C, keysm.data() + i * K, z.data() + i * C, 0.0,
+                           kalman_direction::update, scratch.data()));
+  CHECK(test::rel_error(m, host(one.mean())) < 1e-8);
+}
+
+TEST_CASE_TEMPLATE("forget: the forgotten latent is gone, the others are intact", P, LARIMAR_ALL_SETUPS) {
+  using T = typename P::T;
+  using S = typename P::S;
+  const auto z = test::gaussian<T>(50, 32, 13);
+  SUBCASE("one-shot, orthonormal keys") {
+    memory<T, S, keys::fixed_nearest, solver::pseudoinverse> mem({.slots = 64, .code_size = 32});
+    const auto ids = mem.write(z, z);
+    mem.forget(ids[7]);
+    CHECK_FALSE(mem.contains(ids[7]));
+    CHECK(mem.size() == 49);
+    const auto r = mem.read(z);
+    for (std::size_t i = 0; i < 50; ++i) {
+      if (i == 7) {
+        CHECK(r.hits[i].entry != ids[7]);
+        CHECK(test::rel_error(xt::xtensor<T, 1>(xt::row(host(r.latents), 7)), xt::xtensor<T, 1>(xt::row(z, 7))) > 0.5);
+      } else {
+        CHECK(r.hits[i].entry == ids[i]);
+        CHECK(test::rel_error(xt::xtensor<T, 1>(xt::row(host(r.latents), static_cast<long>(i))),
+                              xt::xtensor<T, 1>(xt::row(z, static_cast<long>(i)))) < 1e-4);
+      }
+    }
+    // Reading at the forgotten slot's key now returns (nearly) nothing: M has no component along a_7.
+    const auto keysm = host(mem.internals().key_state().address_matrix());
+    xt::xtensor<T, 2> at = xt::zeros<T>({std::size_t{1}, std::size_t{32}});
+    const auto mean = host(mem.mean());
+    H::gemm(false, false, 1, 32, 64, T(1), keysm.data() + 7 * 64, 64, mean.data(), 32, T(0), at.data(), 32);
+    CHECK(xt::amax(xt::abs(at))() < 1e-4);
+    // The slot is free again and is reused by the next write.
+    const auto again = mem.write(xt::xtensor<T, 2>(xt::view(z, xt::range(7, 8), xt::all())),
+                                 xt::xtensor<T, 2>(xt::view(z, xt::range(7, 8), xt::all())));
+    CHECK(test::rel_error(host(mem.read_entries(again)), xt::xtensor<T, 2>(xt::view(z, xt::range(7, 8), xt::all()))) < 1e-4);
+  }
+  SUBCASE("one-shot, Gaussian keys: exactly the re-solve without that row") {
+    memory<T, S, keys::fixed_nearest, solver::pseudoinverse> mem({.slots = 64, .code_size = 32, .keys = key_basis::gaussian});
+    const auto ids = mem.write(z, z);
+    mem.forget(ids[3]);
+    // Expected: M = W⁺·Z over the 49 remaining (slot, latent) pairs.
+    const auto keysm = host(mem.internals().key_state().address_matrix());
+    xt::xtensor<T, 2> w = xt::zeros<T>({std::size_t{49}, std::size_t{64}});
+    xt::xtensor<T, 2> zr = xt::zeros<T>({std::size_t{49}, std::size_t{32}});
+    for (std::size_t i = 0, r = 0; i < 50; ++i) {
+      if (i == 3) continue;
+      xt::row(w, static_cast<long>(r)) = xt::row(keysm, static_cast<long>(i));
+      xt::row(zr, static_cast<long>(r)) = xt::row(z, static_cast<long>(i));
+      ++r;
+    }
+    xt::xtensor<T, 2> wp = xt::zeros<T>({std::size_t{64}, std::size_t{49}});
+    H::pinv(w.data(), 49, 64, T(64) * std::numeric_limits<T>::epsilon(), wp.data());
+    xt::xtensor<T, 2> expected = xt::zeros<T>({std::size_t{64}, std::size_t{32}});
+    H::gemm(false, false, 64, 32, 49, T(1), wp.data(), 49, zr.data(), 32, T(0), expected.data(), 32);
+    CHECK(test::rel_error(host(mem.mean()), expected) < (std::is_same_v<T, float> ? 1e-4 : 1e-10));
+    const std::vector<std::size_t> gone{ids[3]};
+    CHECK_THROWS_AS(mem.read_entries(gone), state_error);
+  }
+  SUBCASE("sequential with observation noise: the reversed Kalman step") {
+    memory<T, S, keys::fixed_nearest, solver::pseudoinverse> mem(
+        {.slots = 64, .code_size = 32, .observation_noise = 0.1, .keys = key_basis::gaussian});
+    memory<T, S, keys::fixed_nearest, solver::pseudoinverse> without(
+        {.slots = 64, .code_size = 32, .observation_noise = 0.1, .keys = key_basis::gaussian});
+    const auto ids = mem.write_sequential(z, z);
+    mem.forget(ids.back());
+    xt::xtensor<T, 2> head = xt::view(z, xt::range(0, 49), xt::all());
+    without.write_sequential(head, head);
+    const double t = std::is_same_v<T, float> ? 1e-3 : 1e-9;
+    CHECK(test::rel_error(host(mem.mean()), host(without.mean())) < t);
+    CHECK(test::rel_error(host(mem.covariance()), host(without.covariance())) < t);
+  }
+  SUBCASE("sequential, noise-free: replayed without the entry") {
+    memory<T, S, keys::fixed_nearest, solver::pseudoinverse> mem({.slots = 64, .code_size = 32});
+    const auto ids = mem.write_sequential(z, z);
+    mem.forget(ids[10]);
+    const auto r = mem.read(z);
+    CHECK(r.hits[10].entry != ids[10]);
+    for (std::size_t i = 0; i < 50; ++i)
+      if (i != 10) CHECK(r.hits[i].entry == ids[i]);
+    std::vector<std::size_t> kept;
+    for (std::size_t i = 0; i < 50; ++i)
+      if (i != 10) kept.push_back(ids[i]);
+    const auto back = host(mem.read_entries(kept));
+    for (std::size_t j = 0; j < kept.size(); ++j) {
+      const std::size_t i = j < 10 ? j : j + 1;
+      CHECK(test::rel_error(xt::xtensor<T, 1>(xt::row(back, static_cast<long>(j))),
+                            xt::xtensor<T, 1>(xt::row(z, static_cast<long>(i)))) < 1e-3);
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE("superposition: with N > K, recall degrades as N/K grows", P, LARIMAR_FLOAT_SETUPS) {
+  using S = typename P::S;
+  // One memory of K = 64 slots, Gaussian fixed addresses (N of them), full-latent lookups. Recall = share of
+  // segments whose read is nearer (cosine) to their own latent than to any other written latent.
+  const std::size_t K = 64, C = 64;
+  std::vector<double> recall, error;
+  for (std::size_t n : {32, 64, 128, 256, 512}) {
+    memory<float, S, keys::fixed_nearest, solver::pseudoinverse> mem(
+        {.slots = K, .code_size = C, .seed = 1, .keys = key_basis::gaussian, .addresses = n});
+    const auto z = test::gaussian<float>(n, C, 100 + n);
+    const auto ids = mem.write(z, z);
+    const auto back = host(mem.read_entries(ids));
+    xt::xtensor<float, 2> zn = z, bn = back;
+    H::normalize_rows(zn.data(), n, C);
+    H::normalize_rows(bn.data(), n, C);
+    xt::xtensor<float, 2> sim = xt::zeros<float>({n, n});
+    H::gemm(false, true, n, n, C, 1.0f, bn.data(), C, zn.data(), C, 0.0f, sim.data(), n);
+    std::size_t hits = 0;
+    std::vector<std::size_t> best(n);
+    std::vector<float> score(n);
+    H::row_argmax(sim.data(), n, n, best.data(), score.data());
+    for (std::size_t i = 0; i < n; ++i) hits += best[i] == i;
+    recall.push_back(static_cast<double>(hits) / static_cast<double>(n));
+    error.push_back(test::rel_error(back, z));
+    MESSAGE("N/K = " << static_cast<double>(n) / K << "  recall " << recall.back() << "  read error " << error.back());
+  }
+  CHECK(recall[0] == 1.0);
+  CHECK(recall[1] == 1.0);
+  CHECK(error[0] < 1e-4);
+  for (std::size_t i = 2; i < recall.size(); ++i) {
+    CHECK(error[i] > error[i - 1]);
+    CHECK(recall[i] <= recall[i - 1]);
+  }
+  CHECK(recall.back() < 0.9);
+}
+
+TEST_CASE_TEMPLATE("bad input raises a named error and leaves the memory unchanged", P, LARIMAR_FLOAT_SETUPS) {
+  using S = typename P::S;
+  using M = memory<float, S, keys::fixed_nearest, solver::pseudoinverse>;
+  CHECK_THROWS_WITH_AS(M({.slots = 0, .code_size = 8}), doctest::Contains("slots must be positive"), value_error);
+  CHECK_THROWS_WITH_AS(M({.slots = 8, .code_size = 0}), doctest::Contains("code_size must be positive"), value_error);
+  CHECK_THROWS_AS(M({.slots = 8, .code_size = 8, .addresses = 9}), value_error);  // 9 orthonormal rows in R^8
+
+  M mem({.slots = 16, .code_size = 8});
+  const auto z = test::gaussian<float>(4, 8, 1);
+  CHECK_THROWS_WITH_AS(mem.read(z), doctest::Contains("memory is empty"), state_error);
+  const auto ids = mem.write(z, z);
+  const auto mean_before = host(mem.mean());
+
+  xt::xtensor<float, 2> wrong_cols = test::gaussian<float>(4, 7, 2);
+  CHECK_THROWS_WITH_AS(mem.write(wrong_cols, wrong_cols), doctest::Contains("7 columns, expected code_size 8"), shape_error);
+  xt::xtensor<float, 2> fewer = test::gaussian<float>(3, 8, 2);
+  CHECK_THROWS_WITH_AS(mem.write(z, fewer), doctest::Contains("4 rows but lookup vectors have 3"), shape_error);
+  xt::xtensor<float, 2> nan = z;
+  nan(2, 3) = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH_AS(mem.write(nan, z), doctest::Contains("non-finite value"), value_error);
+  xt::xtensor<float, 2> inf = z;
+  inf(0, 0) = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH_AS(mem.write(z, inf), doctest::Contains("lookup vectors contain a non-finite"), value_error);
+  CHECK_THROWS_WITH_AS(mem.read(wrong_cols), doctest::Contains("queries have 7 columns"), shape_error);
+  CHECK_THROWS_WITH_AS(mem.read(xt::xtensor<float, 2>(xt::zeros<float>({std::size_t{0}, std::size_t{8}}))),
+                       doctest::Contains("queries are empty"), shape_error);
+  CHECK_THROWS_WITH_AS(mem.forget(12345), doctest::Contains("no entry 12345"), state_error);
+  const auto big = test::gaussian<float>(13, 8, 3);
+  CHECK_THROWS_WITH_AS(mem.write(big, big), doctest::Contains("no room for 13 segments"), state_error);
+  CHECK_THROWS_WITH_AS(mem.write_sequential(z, z), doctest::Contains("written one-shot"), state_error);
+
+  // Nothing of the above changed the memory.
+  CHECK(mem.size() == 4);
+  CHECK(xt::amax(xt::abs(host(mem.mean()) - mean_before))() == 0.0f);
+  CHECK(test::rel_error(host(mem.read_entries(ids)), z) < 1e-5);
+}

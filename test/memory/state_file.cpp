@@ -1,0 +1,104 @@
+// Save and load: a written context survives the process; corrupt or truncated files are refused.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "helpers.hpp"
+#include "larimar/larimar.hpp"
+
+using namespace larimar;
+using test::host;
+
+namespace {
+std::filesystem::path temp_path(const char* name) {
+  return std::filesystem::temp_directory_path() / (std::string("larimar-test-") + std::to_string(::getpid()) + "-" + name);
+}
+std::vector<char> slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+void spit(const std::filesystem::path& p, const std::vector<char>& b) {
+  std::ofstream(p, std::ios::binary).write(b.data(), static_cast<std::streamsize>(b.size()));
+}
+}  // namespace
+
+TEST_CASE_TEMPLATE("a sharded memory round-trips through a state file, then keeps working", P, LARIMAR_FLOAT_SETUPS) {
+  using S = typename P::S;
+  using M = sharded_memory<float, S, keys::fixed_nearest, solver::pseudoinverse>;
+  M mem({.slots = 16, .code_size = 12, .lookup_size = 8, .seed = 4});
+  const auto z = test::gaussian<float>(40, 12, 41);
+  const auto look = test::gaussian<float>(40, 8, 42);
+  const auto ids = mem.write(z, look);
+  mem.forget(ids[5]);
+  const auto path = temp_path("sharded.lrm");
+  io::save(mem, path);
+  CHECK_FALSE(std::filesystem::exists(path.string() + ".tmp." + std::to_string(::getpid())));
+  auto loaded = io::load<M>(path);
+  CHECK(loaded.size() == mem.size());
+  CHECK(loaded.block_count() == mem.block_count());
+  const auto a = mem.read(look), b = loaded.read(look);
+  CHECK(xt::amax(xt::abs(host(a.latents) - host(b.latents)))() == 0.0f);
+  for (std::size_t i = 0; i < 40; ++i) CHECK(a.hits[i].entry == b.hits[i].entry);
+  // Entry ids continue where they left off, and forget still works on the loaded memory.
+  const auto more = loaded.write(xt::xtensor<float, 2>(xt::view(z, xt::range(0, 2), xt::all())),
+                                 xt::xtensor<float, 2>(xt::view(look, xt::range(0, 2), xt::all())));
+  CHECK(more[0] == ids.back() + 1);
+  loaded.forget(ids[6]);
+  CHECK_FALSE(loaded.contains(ids[6]));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE_TEMPLATE("a sequential memory with covariance round-trips exactly", P, LARIMAR_DOUBLE_SETUPS) {
+  using S = typename P::S;
+  using M = memory<double, S, keys::prefix_encoding, solver::pseudoinverse>;
+  M mem({.slots = 16, .code_size = 10, .lookup_size = 12, .observation_noise = 0.2});
+  const auto z = test::gaussian<double>(9, 10, 43);
+  const auto p = test::gaussian<double>(9, 12, 44);
+  mem.write_sequential(z, p);
+  const auto path = temp_path("seq.lrm");
+  io::save(mem, path);
+  const auto loaded = io::load<M>(path);
+  CHECK(xt::amax(xt::abs(host(loaded.mean()) - host(mem.mean())))() == 0.0);
+  CHECK(xt::amax(xt::abs(host(loaded.covariance()) - host(mem.covariance())))() == 0.0);
+  CHECK(loaded.mode() == write_mode::sequential);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE_TEMPLATE("truncated, corrupt or mismatched state files are refused with a clear error", P, LARIMAR_FLOAT_SETUPS) {
+  using S = typename P::S;
+  using M = memory<float, S, keys::fixed_nearest, solver::pseudoinverse>;
+  M mem({.slots = 16, .code_size = 8});
+  const auto z = test::gaussian<float>(10, 8, 45);
+  mem.write(z, z);
+  const auto path = temp_path("bad.lrm");
+  io::save(mem, path);
+  const auto good = slurp(path);
+
+  CHECK_THROWS_WITH_AS(io::load<M>(temp_path("missing.lrm")), doctest::Contains("cannot open"), io_error);
+  for (std::size_t cut : {std::size_t{0}, std::size_t{7}, std::size_t{40}, good.size() / 2, good.size() - 1}) {
+    CAPTURE(cut);
+    spit(path, std::vector<char>(good.begin(), good.begin() + static_cast<long>(cut)));
+    CHECK_THROWS_AS(io::load<M>(path), format_error);
+  }
+  auto flipped = good;
+  flipped[flipped.size() / 2] ^= 0x10;
+  spit(path, flipped);
+  CHECK_THROWS_WITH_AS(io::load<M>(path), doctest::Contains("checksum mismatch"), format_error);
+  auto magic = good;
+  magic[0] = 'X';
+  spit(path, magic);
+  CHECK_THROWS_WITH_AS(io::load<M>(path), doctest::Contains("bad magic"), format_error);
+  spit(path, good);
+  using Other = memory<float, S, keys::prefix_encoding, solver::pseudoinverse>;
+  CHECK_THROWS_WITH_AS(io::load<Other>(path), doctest::Contains("key policy 'fixed_nearest'"), format_error);
+  using Wide = memory<double, S, keys::fixed_nearest, solver::pseudoinverse>;
+  CHECK_THROWS_WITH_AS(io::load<Wide>(path), doctest::Contains("elements are 4 bytes"), format_error);
+  using Sharded = sharded_memory<float, S, keys::fixed_nearest, solver::pseudoinverse>;
+  CHECK_THROWS_WITH_AS(io::load<Sharded>(path), doctest::Contains("not a sharded_memory"), format_error);
+  // Saving over an existing file and failing leaves the old one intact.
+  CHECK_THROWS_AS(io::save(mem, std::filesystem::path("/nonexistent-dir/x.lrm")), io_error);
+  CHECK(slurp(path) == good);
+  std::filesystem::remove(path);
+}

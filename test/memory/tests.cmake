@@ -1,0 +1,22 @@
+larimar_add_test(test_memory_parity ${CMAKE_CURRENT_LIST_DIR}/parity.cpp)
+larimar_add_test(test_memory ${CMAKE_CURRENT_LIST_DIR}/memory.cpp)
+larimar_add_test(test_memory_solver ${CMAKE_CURRENT_LIST_DIR}/solver.cpp)
+larimar_add_test(test_memory_sharded ${CMAKE_CURRENT_LIST_DIR}/sharded.cpp)
+larimar_add_test(test_memory_state_file ${CMAKE_CURRENT_LIST_DIR}/state_file.cpp)
+
+# A wrong policy is a compile error that names the unmet concept and the missing expression.
+add_test(NAME memory_wrong_policy_is_a_compile_error
+         COMMAND ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only -I${PROJECT_SOURCE_DIR}/include -isystem ${LARIMAR_CCCL_DIR}
+                 ${CMAKE_CURRENT_LIST_DIR}/wrong_policy.cpp)
+set_tests_properties(memory_wrong_policy_is_a_compile_error PROPERTIES
+  PASS_REGULAR_EXPRESSION "satisfaction of [^ ]*solver_policy<Solver")
+# (any-match list; the line above names the concept, the compiler also prints the missing solver.pinv<S>(...))
+
+if(LARIMAR_CUDA)
+  add_executable(test_memory_cuda ${CMAKE_CURRENT_LIST_DIR}/cuda_memory_check.cu)
+  target_link_libraries(test_memory_cuda PRIVATE larimar::larimar CUDA::cublas CUDA::cudart)
+  # -std given directly: CMake 3.25 knows no CUDA language standards for nvcc 13
+  target_compile_options(test_memory_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20 --expt-relaxed-constexpr>)
+  larimar_strict(test_memory_cuda)
+  add_dependencies(larimar_cuda_targets test_memory_cuda)
+endif()
