@@ -1,0 +1,499 @@
+#pragma once
+// Reading and writing safetensors files (Hugging Face's weight format; the rules are in docs/formats.md).
+// A file is an 8-byte little-endian header length N, N bytes of JSON describing every tensor, then the data
+// buffer. open() maps the file and validates everything up front, so that every tensor_view it hands out points
+// at bytes that exist: a corrupt or malicious file is a format_error naming the file and the problem, never a crash
+// or an out-of-bounds read. Only the float dtypes the runtime computes with are accepted: F32, F16 and BF16.
+#include <larimar/core/error.hpp>
+#include <larimar/io/half.hpp>
+#include <larimar/io/mapped_file.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace larimar::io {
+
+static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian; so must the host be");
+
+enum class dtype { f32, f16, bf16 };
+
+inline std::size_t dtype_size(dtype type) {
+  switch (type) {
+    case dtype::f32: return 4;
+    case dtype::f16: return 2;
+    case dtype::bf16: return 2;
+  }
+  throw value_error("dtype_size: invalid dtype value " + std::to_string(static_cast<int>(type)));
+}
+
+// The safetensors spelling: "F32", "F16", "BF16".
+inline std::string_view dtype_name(dtype type) {
+  switch (type) {
+    case dtype::f32: return "F32";
+    case dtype::f16: return "F16";
+    case dtype::bf16: return "BF16";
+  }
+  throw value_error("dtype_name: invalid dtype value " + std::to_string(static_cast<int>(type)));
+}
+
+// Inverse of dtype_name; nullopt for any other spelling (including the safetensors dtypes we do not support).
+inline std::optional<dtype> dtype_from_name(std::string_view name) {
+  if (name == "F32") return dtype::f32;
+  if (name == "F16") return dtype::f16;
+  if (name == "BF16") return dtype::bf16;
+  return std::nullopt;
+}
+
+// One tensor of a file: where its bytes are and how to read them. Row-major, little-endian, possibly unaligned.
+struct tensor_view {
+  std::string name;
+  dtype type = dtype::f32;
+  std::vector<std::size_t> shape;  // empty shape = a scalar (one element)
+  const std::byte* data = nullptr;  // points into the mapping / owned buffer of the safetensors_file
+  std::size_t size_bytes = 0;
+
+  std::size_t numel() const {
+    std::size_t n = 1;
+    for (const std::size_t d : shape) n *= d;
+    return n;
+  }
+  std::span<const std::byte> bytes() const noexcept { return {data, size_bytes}; }
+};
+
+namespace detail {
+
+// "[3, 4]" for messages.
+inline std::string shape_string(std::span<const std::size_t> shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i != 0) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+// Product of the dims, or nullopt if it does not fit in size_t (a malicious header can claim any shape).
+inline std::optional<std::size_t> checked_numel(std::span<const std::size_t> shape) {
+  std::size_t n = 1;
+  bool zero = false;
+  bool overflow = false;
+  for (const std::size_t d : shape) {
+    if (d == 0) zero = true;
+    if (!overflow && d != 0 && n > std::numeric_limits<std::size_t>::max() / d) overflow = true;
+    if (!overflow) n *= d;
+  }
+  if (zero) return 0;  // [0, 2^63, 2^63] holds no elements: not an overflow
+  if (overflow) return std::nullopt;
+  return n;
+}
+
+inline std::optional<std::size_t> checked_byte_size(std::span<const std::size_t> shape, dtype type) {
+  const auto n = checked_numel(shape);
+  const std::size_t element = dtype_size(type);
+  if (!n || *n > std::numeric_limits<std::size_t>::max() / element) return std::nullopt;
+  return *n * element;
+}
+
+// The header is limited like the reference implementation's (100 MB): parsing a bigger JSON is a denial of service.
+inline constexpr std::size_t max_header_bytes = 100'000'000;
+// A valid header nests 3 levels (object > entry > shape array); anything far deeper is an attack on the parser.
+inline constexpr int max_header_depth = 64;
+
+struct parsed_header {
+  std::map<std::string, tensor_view, std::less<>> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+// Throws format_error("<context><problem>"); `context` names the operation and the file.
+struct format_failure {
+  const std::string& context;
+  [[noreturn]] void operator()(const std::string& problem) const { throw format_error(context + problem); }
+};
+
+// Parses and validates a whole file image; every problem is a format_error prefixed by `context`.
+inline parsed_header parse_safetensors(std::span<const std::byte> file, const std::string& context) {
+  const format_failure fail{context};
+  using json = nlohmann::json;
+  if (file.size() < 8)
+    fail("the file is " + std::to_string(file.size()) + " bytes, shorter than the 8-byte header length field");
+  std::uint64_t header_length = 0;
+  for (int i = 7; i >= 0; --i) header_length = (header_length << 8) | std::to_integer<std::uint64_t>(file[i]);
+  if (header_length > max_header_bytes)
+    fail("header length " + std::to_string(header_length) + " exceeds the limit of " +
+         std::to_string(max_header_bytes) + " bytes");
+  const std::size_t after_length = file.size() - 8;
+  if (header_length > after_length)
+    fail("header length " + std::to_string(header_length) + " runs past the end of the file (only " +
+         std::to_string(after_length) + " bytes follow the length field)");
+  const auto header_size = static_cast<std::size_t>(header_length);
+  const auto* header_begin = reinterpret_cast<const char*>(file.data() + 8);
+  if (header_size == 0 || header_begin[0] != '{') fail("the header does not start with '{'");
+  // nlohmann's lexer stops at a NUL byte as if the text ended there, which would accept "{}\0<anything>";
+  // valid JSON never contains a raw NUL, so reject it here (the format pads with spaces only).
+  if (std::memchr(header_begin, 0, header_size) != nullptr)
+    fail("the header contains a NUL byte (padding must be spaces)");
+
+  // nlohmann keeps the last of duplicate keys silently; the format forbids duplicates, so watch every object.
+  std::vector<std::set<std::string, std::less<>>> open_objects;
+  std::optional<std::string> duplicate;
+  const json::parser_callback_t watch_keys = [&](int depth, json::parse_event_t event, json& parsed) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+        depth >= max_header_depth)  // stop now: a 100 MB "[[[[..." would otherwise build 100M nested values
+      fail("the header nests deeper than " + std::to_string(max_header_depth) + " levels");
+    if (event == json::parse_event_t::object_start) {
+      open_objects.emplace_back();
+    } else if (event == json::parse_event_t::object_end) {
+      if (!open_objects.empty()) open_objects.pop_back();
+    } else if (event == json::parse_event_t::key && !open_objects.empty() && !duplicate) {
+      const auto& key = parsed.get_ref<const std::string&>();
+      if (!open_objects.back().insert(key).second) duplicate = key;
+    }
+    return true;
+  };
+  json header;
+  try {
+    header = json::parse(header_begin, header_begin + header_size, watch_keys);
+  } catch (const json::exception& e) {
+    fail(std::string("the header is not valid JSON (") + e.what() + ")");
+  }
+  if (duplicate) fail("the header has the key '" + *duplicate + "' more than once");
+  if (!header.is_object()) fail("the header is not a JSON object");
+
+  const std::size_t data_size = after_length - header_size;
+  const std::byte* data = file.data() + 8 + header_size;
+  parsed_header result;
+  struct extent {
+    std::size_t begin, end;
+    const std::string* name;
+  };
+  std::vector<extent> extents;
+  extents.reserve(header.size());
+
+  const auto read_index = [&](const json& value, const std::string& what) -> std::size_t {
+    // Only non-negative integers; nlohmann turns integers beyond 2^64 into floats, which this rejects too.
+    if (!value.is_number_unsigned()) fail(what + " is not a non-negative integer");
+    const auto v = value.get<std::uint64_t>();
+    if (v > std::numeric_limits<std::size_t>::max()) fail(what + " does not fit in size_t");
+    return static_cast<std::size_t>(v);
+  };
+
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      if (!entry.is_object()) fail("'__metadata__' is not an object of strings");
+      for (const auto& [key, value] : entry.items()) {
+        if (!value.is_string()) fail("'__metadata__' entry '" + key + "' is not a string");
+        result.metadata.emplace(key, value.get<std::string>());
+      }
+      continue;
+    }
+    const std::string tensor = "tensor '" + name + "'";
+    if (!entry.is_object()) fail(tensor + ": the entry is not an object");
+    for (const char* field : {"dtype", "shape", "data_offsets"})
+      if (!entry.contains(field)) fail(tensor + ": the entry has no '" + field + "'");
+    const json& type_json = entry["dtype"];
+    if (!type_json.is_string()) fail(tensor + ": 'dtype' is not a string");
+    const auto& type_name = type_json.get_ref<const std::string&>();
+    const auto type = dtype_from_name(type_name);
+    if (!type) fail("unsupported dtype '" + type_name + "' for " + tensor + " (supported: F32, F16, BF16)");
+
+    const json& shape_json = entry["shape"];
+    if (!shape_json.is_array()) fail(tensor + ": 'shape' is not an array");
+    std::vector<std::size_t> shape;
+    shape.reserve(shape_json.size());
+    for (std::size_t i = 0; i < shape_json.size(); ++i)
+      shape.push_back(read_index(shape_json[i], tensor + ": shape[" + std::to_string(i) + "]"));
+
+    const json& offsets_json = entry["data_offsets"];
+    if (!offsets_json.is_array() || offsets_json.size() != 2)
+      fail(tensor + ": 'data_offsets' is not an array of two integers");
+    const std::size_t begin = read_index(offsets_json[0], tensor + ": data_offsets[0]");
+    const std::size_t end = read_index(offsets_json[1], tensor + ": data_offsets[1]");
+    const std::string range = "[" + std::to_string(begin) + ", " + std::to_string(end) + ")";
+    if (begin > end) fail(tensor + ": data_offsets " + range + " begin after they end");
+    if (end > data_size)
+      fail(tensor + ": data_offsets " + range + " run past the " + std::to_string(data_size) +
+           "-byte data buffer");
+    const auto expected = checked_byte_size(shape, *type);
+    if (!expected) fail(tensor + ": the byte size of shape " + shape_string(shape) + " overflows");
+    if (*expected != end - begin)
+      fail(tensor + ": " + std::string(dtype_name(*type)) + " shape " + shape_string(shape) + " needs " +
+           std::to_string(*expected) + " bytes but data_offsets " + range + " hold " + std::to_string(end - begin));
+
+    tensor_view view{name, *type, std::move(shape), data + begin, end - begin};
+    const auto [it, inserted] = result.tensors.emplace(name, std::move(view));
+    if (!inserted) fail("the header has the key '" + name + "' more than once");
+    extents.push_back({begin, end, &it->first});
+  }
+
+  // The format requires the tensors to tile the data buffer exactly: no overlap (two names, one storage), no hole
+  // and nothing after the last tensor (no hidden payload: a file is exactly what its header says).
+  std::sort(extents.begin(), extents.end(), [](const extent& a, const extent& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  std::size_t covered = 0;
+  const std::string* previous = nullptr;
+  for (const extent& e : extents) {
+    if (e.begin < covered)
+      fail("tensors '" + *previous + "' and '" + *e.name + "' overlap (the second begins at byte " +
+           std::to_string(e.begin) + " of the data buffer, the first ends at " + std::to_string(covered) + ")");
+    if (e.begin > covered)
+      fail("bytes [" + std::to_string(covered) + ", " + std::to_string(e.begin) +
+           ") of the data buffer belong to no tensor");
+    covered = e.end;
+    previous = e.name;
+  }
+  if (covered != data_size)
+    fail("bytes [" + std::to_string(covered) + ", " + std::to_string(data_size) +
+         ") at the end of the data buffer belong to no tensor");
+  return result;
+}
+
+}  // namespace detail
+
+class safetensors_file {
+ public:
+  // Maps the file and validates the header and every tensor's extent. io_error if the file cannot be read,
+  // format_error if it is not a valid safetensors file with F32/F16/BF16 tensors only.
+  static safetensors_file open(const std::filesystem::path& path) {
+    safetensors_file file;
+    file.path_ = path;
+    file.mapping_ = mapped_file(path);
+    file.adopt(file.mapping_.bytes(), "safetensors_file::open: '" + path.string() + "': ");
+    return file;
+  }
+
+  // The same validation over bytes the object takes ownership of (tests, fuzzing, files fetched elsewhere).
+  static safetensors_file from_bytes(std::vector<std::byte> bytes) {
+    safetensors_file file;
+    file.owned_ = std::move(bytes);  // moved vectors keep their buffer, so views stay valid when `file` moves
+    file.adopt(file.owned_, "safetensors_file::from_bytes: ");
+    return file;
+  }
+
+  safetensors_file(safetensors_file&&) noexcept = default;
+  safetensors_file& operator=(safetensors_file&&) noexcept = default;
+  safetensors_file(const safetensors_file&) = delete;  // views point into this object's bytes
+  safetensors_file& operator=(const safetensors_file&) = delete;
+  ~safetensors_file() = default;
+
+  bool contains(std::string_view name) const { return tensors_.find(name) != tensors_.end(); }
+
+  const tensor_view& at(std::string_view name) const {
+    const auto it = tensors_.find(name);
+    if (it == tensors_.end())
+      throw format_error("safetensors_file::at: tensor '" + std::string(name) + "' not found in " + describe());
+    return it->second;
+  }
+
+  // As at(name), and the tensor must have exactly `shape` (shape_error otherwise).
+  const tensor_view& at(std::string_view name, std::initializer_list<std::size_t> shape) const {
+    return at(name, std::span<const std::size_t>(shape.begin(), shape.size()));
+  }
+  const tensor_view& at(std::string_view name, std::span<const std::size_t> shape) const {
+    const tensor_view& view = at(name);
+    if (!std::equal(view.shape.begin(), view.shape.end(), shape.begin(), shape.end()))
+      throw shape_error("safetensors_file::at: tensor '" + view.name + "' in " + describe() + " has shape " +
+                        detail::shape_string(view.shape) + ", expected " + detail::shape_string(shape));
+    return view;
+  }
+
+  std::vector<std::string> names() const {  // sorted
+    std::vector<std::string> out;
+    out.reserve(tensors_.size());
+    for (const auto& entry : tensors_) out.push_back(entry.first);
+    return out;
+  }
+  std::size_t size() const noexcept { return tensors_.size(); }  // number of tensors
+
+  const std::map<std::string, std::string>& metadata() const noexcept { return metadata_; }  // "__metadata__"
+  const std::filesystem::path& path() const noexcept { return path_; }                      // empty for from_bytes
+
+ private:
+  safetensors_file() = default;
+
+  void adopt(std::span<const std::byte> bytes, const std::string& context) {
+    auto parsed = detail::parse_safetensors(bytes, context);
+    tensors_ = std::move(parsed.tensors);
+    metadata_ = std::move(parsed.metadata);
+  }
+
+  std::string describe() const {
+    if (path_.empty()) return "the in-memory file";
+    std::string quoted = path_.string();  // built in place: GCC 12's -Wrestrict misfires on "'" + string
+    quoted.insert(quoted.begin(), '\'');
+    quoted.push_back('\'');
+    return quoted;
+  }
+
+  std::filesystem::path path_;
+  mapped_file mapping_;
+  std::vector<std::byte> owned_;
+  std::map<std::string, tensor_view, std::less<>> tensors_;  // transparent: look up by string_view
+  std::map<std::string, std::string> metadata_;
+};
+
+// Converts any supported dtype to f32 into `out` (which must have numel() elements: shape_error otherwise).
+// Reads through memcpy, so the tensor may sit at any alignment in the file.
+inline void to_f32(const tensor_view& view, std::span<float> out) {
+  const std::size_t n = view.numel();
+  if (out.size() != n)
+    throw shape_error("to_f32: tensor '" + view.name + "' has " + std::to_string(n) + " elements, the output " +
+                      std::to_string(out.size()));
+  const auto bytes = detail::checked_byte_size(view.shape, view.type);
+  if (!bytes || *bytes != view.size_bytes)
+    throw shape_error("to_f32: tensor '" + view.name + "' holds " + std::to_string(view.size_bytes) +
+                      " bytes, which does not match its " + std::string(dtype_name(view.type)) + " shape " +
+                      detail::shape_string(view.shape));
+  if (n == 0) return;
+  switch (view.type) {
+    case dtype::f32:
+      std::memcpy(out.data(), view.data, n * sizeof(float));
+      return;
+    case dtype::f16:
+    case dtype::bf16: {
+      const bool is_f16 = view.type == dtype::f16;
+      for (std::size_t i = 0; i < n; ++i) {
+        std::uint16_t bits = 0;
+        std::memcpy(&bits, view.data + 2 * i, 2);
+        out[i] = is_f16 ? f16_to_f32(bits) : bf16_to_f32(bits);
+      }
+      return;
+    }
+  }
+}
+
+inline std::vector<float> to_f32(const tensor_view& view) {
+  std::vector<float> out(view.numel());
+  to_f32(view, out);
+  return out;
+}
+
+// One tensor for save_safetensors: `bytes` are its little-endian elements, row-major, numel * dtype_size long.
+struct tensor_to_save {
+  std::string name;
+  dtype type = dtype::f32;
+  std::vector<std::size_t> shape;
+  std::span<const std::byte> bytes;
+};
+
+namespace detail {
+
+// Writes the whole of `bytes` to `fd`; false (errno set) on failure.
+inline bool write_all(int fd, const std::byte* bytes, std::size_t size) {
+  while (size > 0) {
+    const ::ssize_t written = ::write(fd, bytes, std::min<std::size_t>(size, std::size_t{1} << 30));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    bytes += written;
+    size -= static_cast<std::size_t>(written);
+  }
+  return true;
+}
+
+}  // namespace detail
+
+// Writes a safetensors file that Hugging Face's library (and safetensors_file::open) reads back. Tensors are laid
+// out by decreasing element size, then by name, and the header is padded with spaces to a multiple of 8 bytes, so
+// every tensor is aligned to its element size in the file. Atomic: the data goes to a temporary file in the same
+// directory, is flushed to disk, then renamed over `path`; on any failure `path` is untouched.
+// value_error for an empty, duplicate or reserved name or a name/metadata that is not UTF-8, shape_error if a
+// tensor's bytes do not match its shape, io_error if the file system refuses.
+inline void save_safetensors(const std::filesystem::path& path, std::span<const tensor_to_save> tensors,
+                             const std::map<std::string, std::string>& metadata = {}) {
+  const std::string op = "save_safetensors: '" + path.string() + "': ";
+  std::vector<std::size_t> order(tensors.size());
+  std::set<std::string_view> seen;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const tensor_to_save& t = tensors[i];
+    order[i] = i;
+    if (t.name.empty()) throw value_error(op + "tensor " + std::to_string(i) + " has an empty name");
+    if (t.name == "__metadata__") throw value_error(op + "'__metadata__' is reserved and cannot name a tensor");
+    if (!seen.insert(t.name).second) throw value_error(op + "tensor name '" + t.name + "' appears twice");
+    const auto expected = detail::checked_byte_size(t.shape, t.type);
+    if (!expected || *expected != t.bytes.size())
+      throw shape_error(op + "tensor '" + t.name + "' has " + std::to_string(t.bytes.size()) + " bytes, its " +
+                        std::string(dtype_name(t.type)) + " shape " + detail::shape_string(t.shape) + " needs " +
+                        (expected ? std::to_string(*expected) : std::string("more than 2^64")));
+  }
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const std::size_t sa = dtype_size(tensors[a].type), sb = dtype_size(tensors[b].type);
+    return sa != sb ? sa > sb : tensors[a].name < tensors[b].name;
+  });
+
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::size_t offset = 0;
+  for (const std::size_t i : order) {
+    const tensor_to_save& t = tensors[i];
+    header[t.name] = {{"dtype", dtype_name(t.type)},
+                      {"shape", t.shape},
+                      {"data_offsets", {offset, offset + t.bytes.size()}}};
+    offset += t.bytes.size();
+  }
+  std::string header_text;
+  try {
+    header_text = header.dump();
+  } catch (const nlohmann::json::exception& e) {
+    throw value_error(op + "a tensor name or metadata string is not valid UTF-8 (" + e.what() + ")");
+  }
+  header_text.append((8 - header_text.size() % 8) % 8, ' ');
+  std::byte length_field[8];
+  for (std::size_t i = 0; i < 8; ++i)
+    length_field[i] = static_cast<std::byte>((static_cast<std::uint64_t>(header_text.size()) >> (8 * i)) & 0xffu);
+
+  const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  std::string temp_name = (directory / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
+  const int fd = ::mkstemp(temp_name.data());
+  if (fd < 0)
+    throw io_error(op + "cannot create a temporary file in '" + directory.string() + "': " + std::strerror(errno));
+  const auto fail = [&](const char* what) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(temp_name.c_str());
+    throw io_error(op + what + ": " + std::strerror(err));
+  };
+  if (::fchmod(fd, 0644) != 0) fail("cannot set the permissions of the temporary file");
+  if (!detail::write_all(fd, length_field, 8) ||
+      !detail::write_all(fd, reinterpret_cast<const std::byte*>(header_text.data()), header_text.size()))
+    fail("cannot write the header");
+  for (const std::size_t i : order)
+    if (!detail::write_all(fd, tensors[i].bytes.data(), tensors[i].bytes.size())) fail("cannot write tensor data");
+  if (::fsync(fd) != 0) fail("cannot flush the file to disk");
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(temp_name.c_str());
+    throw io_error(op + "cannot close the temporary file: " + std::strerror(err));
+  }
+  if (::rename(temp_name.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp_name.c_str());
+    throw io_error(op + "cannot rename the temporary file into place: " + std::strerror(err));
+  }
+}
+
+}  // namespace larimar::io
