@@ -1,0 +1,9 @@
+#pragma once
+// Everything of the model area: config, GPT-2 decoder (with KV cache and sampling) and BERT encoder.
+#include "larimar/model/bert_encoder.hpp"
+#include "larimar/model/config.hpp"
+#include "larimar/model/generation.hpp"
+#include "larimar/model/gpt2_decoder.hpp"
+#include "larimar/model/kv_cache.hpp"
+#include "larimar/model/sampling.hpp"
+#include "larimar/model/token.hpp"

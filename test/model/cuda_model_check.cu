@@ -1,0 +1,80 @@
+// The decoder and encoder compiled by nvcc on thrust's CUDA system + cuBLAS, checked against the same
+// Hugging Face fixtures as the host tests (tools/make_model_fixtures.py). Needs a GPU to run; CI compiles and
+// links it only. Exit status 0 = every comparison within tolerance.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "fixtures.hpp"
+#include "larimar/model/bert_encoder.hpp"
+#include "larimar/model/gpt2_decoder.hpp"
+
+namespace fx = model_fixtures;
+using larimar::model::token_id;
+
+namespace {
+
+int failures = 0;
+
+void expect_close(const std::string& what, std::span<const float> got, std::span<const float> want, float tol) {
+  const float diff = fx::max_abs_diff(got, want);
+  const bool ok = diff < tol;
+  std::printf("%-44s max|diff| %.3g %s\n", what.c_str(), static_cast<double>(diff), ok ? "ok" : "FAIL");
+  failures += ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main() {
+  using backend = larimar::backend::cuda;
+  try {
+    const auto dir = fx::dir() / "tiny";
+    const auto decoder = larimar::model::gpt2_decoder<backend>::load(dir);
+    const auto cfg = larimar::model::load_model_config(dir / "config.json");
+    const larimar::model::gpt2_decoder<backend> kv_decoder(
+        *cfg.decoder, cfg.latent_size, larimar::model::latent_mode::kv,
+        larimar::io::safetensors_file::open(dir / "decoder.safetensors"));
+    std::vector<std::vector<token_id>> prompts;
+    std::vector<float> latents;
+    for (std::size_t i = 0; i < 3; ++i) {
+      const std::string n = std::to_string(i);
+      prompts.push_back(fx::ids(fx::info()["prompts"][i]));
+      const auto z = fx::tensor("dec.latent.z" + n);
+      latents.insert(latents.end(), z.begin(), z.end());
+      expect_close("decoder plain logits, prompt " + n, decoder.logits(prompts[i]), fx::tensor("dec.plain.p" + n),
+                   1e-4f);
+      expect_close("decoder kv logits, prompt " + n, kv_decoder.logits(prompts[i], z), fx::tensor("dec.kv.p" + n),
+                   1e-4f);
+      expect_close("decoder kv+embedding logits, prompt " + n, decoder.logits(prompts[i], z),
+                   fx::tensor("dec.emb.p" + n), 1e-4f);
+    }
+    larimar::model::generation_options opt;
+    opt.max_new_tokens = fx::info()["greedy_new_tokens"].get<std::size_t>();
+    opt.stop_at_eos = false;
+    const auto generated = decoder.generate(prompts, latents, opt);
+    for (std::size_t i = 0; i < 3; ++i) {
+      const bool ok = generated[i].tokens == fx::ids(fx::info()["greedy"]["emb"][i]);
+      std::printf("%-44s %s\n", ("batched greedy continuation " + std::to_string(i)).c_str(), ok ? "ok" : "FAIL");
+      failures += ok ? 0 : 1;
+    }
+
+    const auto encoder = larimar::model::bert_encoder<backend>::load(dir);
+    const auto& batch = fx::info()["encoder_batch"];
+    std::vector<token_id> ids, types;
+    std::vector<std::int64_t> mask;
+    for (std::size_t b = 0; b < batch["lengths"].size(); ++b) {
+      for (const auto& v : batch["input_ids"][b]) ids.push_back(v.get<token_id>());
+      for (const auto& v : batch["token_type_ids"][b]) types.push_back(v.get<token_id>());
+      for (const auto& v : batch["attention_mask"][b]) mask.push_back(v.get<std::int64_t>());
+    }
+    const std::size_t B = batch["lengths"].size(), T = batch["input_ids"][0].size();
+    const auto e = encoder.encode_padded(ids, mask, types, B, T);
+    expect_close("encoder pooled output", e.pooled, fx::tensor("enc.pooled"), 1e-4f);
+    expect_close("encoder latent (mean | logvar)", e.latent, fx::tensor("enc.latent.cls"), 1e-4f);
+  } catch (const std::exception& ex) {
+    std::printf("exception: %s\n", ex.what());
+    return 2;
+  }
+  std::printf("%s\n", failures ? "FAILED" : "all checks passed");
+  return failures ? 1 : 0;
+}

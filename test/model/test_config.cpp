@@ -1,0 +1,131 @@
+// config.json parsing: our model format and plain Hugging Face GPT-2 / BERT configs, with field-naming errors.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "fixtures.hpp"
+#include "larimar/model/config.hpp"
+
+using namespace larimar;
+using nlohmann::json;
+namespace fx = model_fixtures;
+
+namespace {
+
+json ours() {
+  std::ifstream in(fx::dir() / "tiny" / "config.json");
+  return json::parse(in);
+}
+
+// The fields transformers 4.44 writes for GPT2Config() / BertConfig() (a subset is enough to be realistic).
+json hf_gpt2() {
+  return json::parse(R"({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": 50257,
+    "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12, "n_inner": null,
+    "activation_function": "gelu_new", "resid_pdrop": 0.1, "layer_norm_epsilon": 1e-05,
+    "scale_attn_weights": true, "scale_attn_by_inverse_layer_idx": false, "bos_token_id": 50256,
+    "eos_token_id": 50256, "tie_word_embeddings": true})");
+}
+json hf_bert() {
+  return json::parse(R"({"model_type": "bert", "vocab_size": 30522, "hidden_size": 384, "num_hidden_layers": 6,
+    "num_attention_heads": 12, "intermediate_size": 1536, "hidden_act": "gelu", "max_position_embeddings": 512,
+    "type_vocab_size": 2, "layer_norm_eps": 1e-12, "pad_token_id": 0, "position_embedding_type": "absolute"})");
+}
+
+}  // namespace
+
+TEST_CASE("our model config") {
+  const auto c = model::load_model_config(fx::dir() / "tiny" / "config.json");
+  CHECK(c.latent_size == 20);
+  CHECK(c.mode == model::latent_mode::kv_embedding);
+  REQUIRE(c.decoder);
+  REQUIRE(c.encoder);
+  CHECK(c.decoder->n_embd == 80);
+  CHECK(c.decoder->head_dim() == 20);
+  CHECK(c.decoder->eos_token_id == 2);
+  CHECK(c.encoder->intermediate_size == 148);
+  CHECK(c.encoder->pooling == model::pooling::cls_tanh);
+  CHECK(c.encoder->layer_norm_eps == doctest::Approx(1e-12));
+  auto j = ours();
+  j["latent_mode"] = "kv";
+  j["encoder"]["pooling"] = "mean";
+  const auto d = model::parse_model_config(j);
+  CHECK(d.mode == model::latent_mode::kv);
+  CHECK(d.encoder->pooling == model::pooling::mean);
+}
+
+TEST_CASE("Hugging Face GPT-2 and BERT configs") {
+  const auto g = model::parse_model_config(hf_gpt2());
+  REQUIRE(g.decoder);
+  CHECK_FALSE(g.encoder);
+  CHECK(g.mode == model::latent_mode::none);
+  CHECK(g.decoder->n_positions == 1024);
+  CHECK(g.decoder->eos_token_id == 50256);
+  const auto b = model::parse_model_config(hf_bert());
+  REQUIRE(b.encoder);
+  CHECK(b.encoder->head_dim() == 32);
+  CHECK(b.encoder->pad_token_id == 0);
+}
+
+TEST_CASE("config errors name the field") {
+  auto check = [](const json& j, const std::string& needle) {
+    CAPTURE(needle);
+    CHECK_THROWS_WITH_AS(model::parse_model_config(j), doctest::Contains(needle.c_str()), format_error);
+  };
+  auto j = ours();
+  j["decoder"].erase("n_head");
+  check(j, "'n_head' is missing");
+  j = ours();
+  j["decoder"]["n_layer"] = -3;
+  check(j, "'n_layer' must be a positive integer");
+  j = ours();
+  j["decoder"]["n_head"] = 3;  // 80 is not a multiple of 3
+  check(j, "'n_embd' (80) must be a multiple of n_head (3)");
+  j = ours();
+  j["latent_mode"] = "prefix";
+  check(j, "'latent_mode'");
+  j = ours();
+  j["version"] = 2;
+  check(j, "'version'");
+  j = ours();
+  j["format"] = "something-else";
+  check(j, "'format'");
+  j = ours();
+  j["encoder"]["pooling"] = "max";
+  check(j, "'pooling'");
+  j = ours();
+  j["decoder"]["eos_token_id"] = 1000;
+  check(j, "'eos_token_id' must be a token id in [0, 1000)");
+  j = ours();
+  j["encoder"]["layer_norm_eps"] = "small";
+  check(j, "'layer_norm_eps' must be a positive number");
+  j = ours();
+  j.erase("encoder");
+  j.erase("decoder");
+  check(j, "neither 'encoder' nor 'decoder'");
+  auto g = hf_gpt2();
+  g["activation_function"] = "relu";
+  check(g, "'activation_function'");
+  g = hf_gpt2();
+  g["n_inner"] = 1000;
+  check(g, "'n_inner'");
+  auto b = hf_bert();
+  b["hidden_act"] = "gelu_new";
+  check(b, "'hidden_act'");
+  b = hf_bert();
+  b["position_embedding_type"] = "relative_key";
+  check(b, "'position_embedding_type'");
+  check(json::parse(R"({"model_type": "t5"})"), "model_type 't5'");
+  check(json::array(), "expected a JSON object");
+}
+
+TEST_CASE("config files: missing and malformed") {
+  const auto missing = std::filesystem::temp_directory_path() / "larimar-model-test-missing.json";
+  std::filesystem::remove(missing);
+  CHECK_THROWS_AS(model::load_model_config(missing), io_error);
+  const auto bad = std::filesystem::temp_directory_path() / "larimar-model-test-bad.json";
+  std::ofstream(bad) << "{\"format\": ";
+  CHECK_THROWS_WITH_AS(model::load_model_config(bad), doctest::Contains("not a JSON object"), format_error);
+  std::filesystem::remove(bad);
+}

