@@ -1,0 +1,57 @@
+#pragma once
+// What memory and sharded_memory share: the calls that go straight to the episodic store.
+#include <cstddef>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "larimar/memory/detail/episodic_store.hpp"
+
+namespace larimar::detail {
+
+template <class T, class Storage, class Keys, class Solver>
+class memory_base {
+ protected:
+  using store = episodic_store<T, Storage, Keys, Solver>;
+  memory_base(const memory_config& cfg, std::size_t max_blocks, Solver solver, const char* who)
+      : store_(cfg, max_blocks, std::move(solver), who) {}
+
+ public:
+  using value_type = T;
+  using storage_type = Storage;
+  using keys_type = Keys;
+  using solver_type = Solver;
+  using matrix = typename Storage::template matrix<T>;
+  using read_result = typename store::read_result;
+
+  // One-shot write of an episode (N×C latents, N×L lookups): addresses from the key policy, then the least-squares
+  // write of each touched block. Returns the entry id of each row.
+  std::vector<std::size_t> write(matrix_ref<const T> latents, matrix_ref<const T> lookups) {
+    return store_.write(latents, lookups, write_mode::one_shot);
+  }
+  // Sequential write: one Kalman step (mean and covariance) per segment, from the prior (M₀, U₀).
+  std::vector<std::size_t> write_sequential(matrix_ref<const T> latents, matrix_ref<const T> lookups) {
+    return store_.write(latents, lookups, write_mode::sequential);
+  }
+  // Batched read: each query row is looked up (key policy) and read back, z = w·M.
+  read_result read(matrix_ref<const T> queries) const { return store_.read(queries); }
+  // Reads at the addresses these entries were written at.
+  matrix read_entries(std::span<const std::size_t> ids) const { return store_.read_entries(ids); }
+  // Removes one entry so that reads at its address no longer return it (docs/memory.md gives the exact rule).
+  void forget(std::size_t id) { store_.forget(id); }
+
+  std::size_t size() const { return store_.size(); }
+  bool empty() const { return store_.empty(); }
+  bool contains(std::size_t id) const { return store_.contains(id); }
+  const memory_config& config() const { return store_.config(); }
+  // The address (1×K) an entry was written at, and its latent as written.
+  std::pair<matrix, matrix> entry(std::size_t id) const { return store_.entry(id); }
+
+  store& internals() { return store_; }  // for the state-file codec
+  const store& internals() const { return store_; }
+
+ protected:
+  store store_;
+};
+
+}  // namespace larimar::detail
