@@ -4,7 +4,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 need=()
-for p in python3-torch python3-numpy python3-venv python3-matplotlib; do
+# fortune packages: the training corpus (tools/train, docs/training.md §2) and tokenizer fixtures
+for p in python3-torch python3-numpy python3-venv python3-matplotlib fortunes fortunes-min fortune-anarchism \
+         fortunes-bofh-excuses; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
