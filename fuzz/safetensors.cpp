@@ -1,4 +1,5 @@
-// libFuzzer target: safetensors_file::from_bytes on arbitrary bytes, then to_f32 on every tensor it accepted.
+// libFuzzer target: safetensors_file::from_bytes on arbitrary bytes, then to_f32 on every tensor it accepted
+// (non-float tensors must be refused by to_f32 with a value_error).
 // Anything but a clean parse or a larimar::format_error is a bug (crash, sanitizer report, other exception).
 #include <larimar/io/safetensors.hpp>
 
@@ -16,6 +17,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto& view = file.at(name);
       // validation promised that the view is in bounds and sized by its shape: touch every byte
       if (view.size_bytes != view.numel() * larimar::io::dtype_size(view.type)) __builtin_trap();
+      if (!larimar::io::is_float_compute_type(view.type)) {
+        // integer/f64/bool tensors are read but refused by to_f32 with a value_error
+        bool refused = false;
+        try {
+          (void)larimar::io::to_f32(view);
+        } catch (const larimar::value_error&) {
+          refused = true;
+        }
+        if (!refused) __builtin_trap();
+        continue;
+      }
       const std::vector<float> values = larimar::io::to_f32(view);
       if (values.size() != view.numel()) __builtin_trap();
     }

@@ -370,10 +370,13 @@ TEST_CASE("malicious or corrupt files: a format_error naming the problem, never 
               .find("data_offsets[1] is not a non-negative integer") != std::string::npos);
   }
   SUBCASE("unsupported dtypes") {
-    CHECK(error_of(image(R"({"x":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", zeros(8)))
-              .find("unsupported dtype 'I64' for tensor 'x' (supported: F32, F16, BF16)") != std::string::npos);
+    CHECK(error_of(image(R"({"x":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})", zeros(1)))
+              .find("unsupported dtype 'Q4' for tensor 'x' (safetensors dtypes: F32,") != std::string::npos);
     CHECK(error_of(image(R"({"x":{"dtype":"f32","shape":[1],"data_offsets":[0,4]}})", zeros(4)))
               .find("unsupported dtype 'f32'") != std::string::npos);
+    // A known non-float dtype is still size-checked: I64 is 8 bytes per element.
+    CHECK(error_of(image(R"({"x":{"dtype":"I64","shape":[2],"data_offsets":[0,8]}})", zeros(8))).find("needs 16") !=
+          std::string::npos);
   }
   SUBCASE("offsets out of range, reversed, or not matching the shape") {
     CHECK(error_of(image("{" + f32_entry("x", "[2]", "[0,8]") + "}", zeros(4)))
@@ -416,13 +419,33 @@ TEST_CASE("malicious or corrupt files: a format_error naming the problem, never 
   }
 }
 
+TEST_CASE("integer tensors (a real checkpoint's position_ids) are read; to_f32 refuses them by name") {
+  std::vector<std::byte> data(8 * 3 + 4);
+  const std::int64_t ids[3] = {0, 1, 2};
+  std::memcpy(data.data(), ids, sizeof ids);
+  const float w = 1.5f;
+  std::memcpy(data.data() + 24, &w, 4);
+  const auto file = safetensors_file::from_bytes(image(
+      R"({"position_ids":{"dtype":"I64","shape":[1,3],"data_offsets":[0,24]},"w":{"dtype":"F32","shape":[1],"data_offsets":[24,28]}})",
+      data));
+  const auto& pid = file.at("position_ids", {1, 3});
+  CHECK(pid.type == dtype::i64);
+  std::int64_t back[3];
+  std::memcpy(back, pid.data, sizeof back);
+  CHECK(back[2] == 2);
+  CHECK_THROWS_WITH_AS(to_f32(pid), "to_f32: tensor 'position_ids' is I64; only F32, F16 and BF16 tensors convert to f32",
+                       value_error);
+  CHECK(to_f32(file.at("w"))[0] == 1.5f);
+}
+
 TEST_CASE("open() errors name the file") {
   temp_dir dir;
   const fs::path path = dir.path / "bad.safetensors";
-  write_bytes(path, image(R"({"x":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", zeros(8)));
+  write_bytes(path, image(R"({"x":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})", zeros(1)));
   CHECK_THROWS_WITH_AS(safetensors_file::open(path),
                        ("safetensors_file::open: '" + path.string() +
-                        "': unsupported dtype 'I64' for tensor 'x' (supported: F32, F16, BF16)")
+                        "': unsupported dtype 'Q4' for tensor 'x' (safetensors dtypes: F32, F16, BF16, F64, I64, I32, "
+                        "I16, I8, U64, U32, U16, U8, BOOL, F8_E4M3, F8_E5M2)")
                            .c_str(),
                        format_error);
   // every prefix of a valid file is rejected cleanly (truncated downloads)

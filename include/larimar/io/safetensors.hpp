@@ -3,7 +3,7 @@
 // A file is an 8-byte little-endian header length N, N bytes of JSON describing every tensor, then the data
 // buffer. open() maps the file and validates everything up front, so that every tensor_view it hands out points
 // at bytes that exist: a corrupt or malicious file is a format_error naming the file and the problem, never a crash
-// or an out-of-bounds read. Only the float dtypes the runtime computes with are accepted: F32, F16 and BF16.
+// or an out-of-bounds read. Every safetensors dtype is read; to_f32 converts the float ones (F32, F16, BF16).
 #include <larimar/core/error.hpp>
 #include <larimar/io/half.hpp>
 #include <larimar/io/mapped_file.hpp>
@@ -38,32 +38,42 @@ namespace larimar::io {
 
 static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian; so must the host be");
 
-enum class dtype { f32, f16, bf16 };
+// Every dtype of the safetensors format is read (a real checkpoint may carry integer buffers such as BERT's
+// embeddings.position_ids next to its weights); only f32, f16 and bf16 convert to f32 for computing (to_f32).
+enum class dtype { f32, f16, bf16, f64, i64, i32, i16, i8, u64, u32, u16, u8, boolean, f8_e4m3, f8_e5m2 };
 
-inline std::size_t dtype_size(dtype type) {
-  switch (type) {
-    case dtype::f32: return 4;
-    case dtype::f16: return 2;
-    case dtype::bf16: return 2;
-  }
-  throw value_error("dtype_size: invalid dtype value " + std::to_string(static_cast<int>(type)));
+namespace detail {
+struct dtype_info {
+  dtype type;
+  std::string_view name;
+  std::size_t size;
+};
+inline constexpr dtype_info dtype_table[] = {
+    {dtype::f32, "F32", 4},  {dtype::f16, "F16", 2},     {dtype::bf16, "BF16", 2},        {dtype::f64, "F64", 8},
+    {dtype::i64, "I64", 8},  {dtype::i32, "I32", 4},     {dtype::i16, "I16", 2},          {dtype::i8, "I8", 1},
+    {dtype::u64, "U64", 8},  {dtype::u32, "U32", 4},     {dtype::u16, "U16", 2},          {dtype::u8, "U8", 1},
+    {dtype::boolean, "BOOL", 1}, {dtype::f8_e4m3, "F8_E4M3", 1}, {dtype::f8_e5m2, "F8_E5M2", 1}};
+inline const dtype_info& info(dtype type) {
+  for (const auto& d : dtype_table)
+    if (d.type == type) return d;
+  throw value_error("dtype: invalid dtype value " + std::to_string(static_cast<int>(type)));
+}
+}  // namespace detail
+
+inline std::size_t dtype_size(dtype type) { return detail::info(type).size; }
+
+// The safetensors spelling: "F32", "F16", "BF16", "I64", ...
+inline std::string_view dtype_name(dtype type) { return detail::info(type).name; }
+
+// The dtypes to_f32 converts: what the runtime computes with.
+inline bool is_float_compute_type(dtype type) {
+  return type == dtype::f32 || type == dtype::f16 || type == dtype::bf16;
 }
 
-// The safetensors spelling: "F32", "F16", "BF16".
-inline std::string_view dtype_name(dtype type) {
-  switch (type) {
-    case dtype::f32: return "F32";
-    case dtype::f16: return "F16";
-    case dtype::bf16: return "BF16";
-  }
-  throw value_error("dtype_name: invalid dtype value " + std::to_string(static_cast<int>(type)));
-}
-
-// Inverse of dtype_name; nullopt for any other spelling (including the safetensors dtypes we do not support).
+// Inverse of dtype_name; nullopt for a spelling the safetensors format does not define.
 inline std::optional<dtype> dtype_from_name(std::string_view name) {
-  if (name == "F32") return dtype::f32;
-  if (name == "F16") return dtype::f16;
-  if (name == "BF16") return dtype::bf16;
+  for (const auto& d : detail::dtype_table)
+    if (d.name == name) return d.type;
   return std::nullopt;
 }
 
@@ -217,7 +227,9 @@ inline parsed_header parse_safetensors(std::span<const std::byte> file, const st
     if (!type_json.is_string()) fail(tensor + ": 'dtype' is not a string");
     const auto& type_name = type_json.get_ref<const std::string&>();
     const auto type = dtype_from_name(type_name);
-    if (!type) fail("unsupported dtype '" + type_name + "' for " + tensor + " (supported: F32, F16, BF16)");
+    if (!type)
+      fail("unsupported dtype '" + type_name + "' for " + tensor +
+           " (safetensors dtypes: F32, F16, BF16, F64, I64, I32, I16, I8, U64, U32, U16, U8, BOOL, F8_E4M3, F8_E5M2)");
 
     const json& shape_json = entry["shape"];
     if (!shape_json.is_array()) fail(tensor + ": 'shape' is not an array");
@@ -367,6 +379,9 @@ inline void to_f32(const tensor_view& view, std::span<float> out) {
     throw shape_error("to_f32: tensor '" + view.name + "' holds " + std::to_string(view.size_bytes) +
                       " bytes, which does not match its " + std::string(dtype_name(view.type)) + " shape " +
                       detail::shape_string(view.shape));
+  if (!is_float_compute_type(view.type))
+    throw value_error("to_f32: tensor '" + view.name + "' is " + std::string(dtype_name(view.type)) +
+                      "; only F32, F16 and BF16 tensors convert to f32");
   if (n == 0) return;
   switch (view.type) {
     case dtype::f32:
@@ -382,6 +397,8 @@ inline void to_f32(const tensor_view& view, std::span<float> out) {
       }
       return;
     }
+    default:
+      return;  // unreachable: refused above
   }
 }
 
