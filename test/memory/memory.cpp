@@ -283,3 +283,31 @@ TEST_CASE_TEMPLATE("bad input raises a named error and leaves the memory unchang
   CHECK(xt::amax(xt::abs(host(mem.mean()) - mean_before))() == 0.0f);
   CHECK(test::rel_error(host(mem.read_entries(ids)), z) < 1e-5);
 }
+
+TEST_CASE("sample_noise: written latents are Z + xi with xi ~ N(0, sigma^2), reproducible from the seed") {
+  using M = memory<double, test::H, keys::fixed_nearest, solver::pseudoinverse>;
+  const memory_config cfg{.slots = 512, .code_size = 64, .seed = 9, .observation_noise = 0.1, .sample_noise = true};
+  M a(cfg), b(cfg);
+  const auto z = test::gaussian<double>(400, 64, 51);
+  const auto ids = a.write(z, z);
+  b.write(z, z);
+  double sum = 0, sum2 = 0;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto written = host(a.entry(ids[i]).second);
+    const auto again = host(b.entry(ids[i]).second);
+    CHECK(xt::amax(xt::abs(written - again))() == 0.0);  // same seed, same draws
+    for (std::size_t j = 0; j < 64; ++j) {
+      const double xi = written(0, j) - z(i, j);
+      sum += xi;
+      sum2 += xi * xi;
+    }
+  }
+  const double n = 400.0 * 64.0, mean = sum / n, sd = std::sqrt(sum2 / n - mean * mean);
+  CHECK(std::abs(mean) < 0.005);             // 4 standard errors of the mean
+  CHECK(sd == doctest::Approx(0.1).epsilon(0.02));
+  // Reads return what was written (noise included): the write is still exact at N <= K.
+  const auto back = host(a.read_entries(ids));
+  for (std::size_t i = 0; i < ids.size(); i += 37)
+    CHECK(test::rel_error(xt::xtensor<double, 1>(xt::row(back, static_cast<long>(i))),
+                          xt::xtensor<double, 1>(xt::row(host(a.entry(ids[i]).second), 0))) < 1e-10);
+}

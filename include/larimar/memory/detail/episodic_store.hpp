@@ -69,13 +69,15 @@ class episodic_store {
     auto plan = place(op, n, how);
 
     // Everything below works on copies until the commit, so a failure leaves the store as it was.
-    std::vector<T> noisy(latents.data, latents.data + latents.size());
+    auto z = S::template make<T>(n, cfg_.code_size);
     if (cfg_.sample_noise && cfg_.observation_noise > 0) {
+      std::vector<T> noisy(latents.data, latents.data + latents.size());
       splitmix64 rng(cfg_.seed ^ (0x6e6f697365ULL + 0x9e3779b97f4a7c15ULL * (noise_draws_ + 1)));
       for (auto& x : noisy) x += static_cast<T>(cfg_.observation_noise * rng.normal());
+      S::upload(noisy.data(), noisy.size(), S::data(z));
+    } else {
+      S::upload(latents.data, latents.size(), S::data(z));  // no host copy on the deterministic path
     }
-    auto z = S::template make<T>(n, cfg_.code_size);
-    S::upload(noisy.data(), noisy.size(), S::data(z));
     auto lk = S::template make<T>(n, lookup_cols());
     if (mode == ::larimar::keys::addressing::by_content)
       S::copy(S::data(z), n * cfg_.code_size, S::data(lk));
