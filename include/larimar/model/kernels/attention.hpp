@@ -22,6 +22,16 @@ LARIMAR_HOST_DEVICE inline float dot(const float* a, const float* b, std::size_t
   return sum;
 }
 
+// The softmax's exponentials in place, s[t] ← exp(s[t] − best), returning 1 / Σ s[t] for the caller to scale by.
+LARIMAR_HOST_DEVICE inline float exp_shifted(float* s, std::size_t n, float best) {
+  float total = 0.f;
+  for (std::size_t t = 0; t < n; ++t) {
+    s[t] = expf(s[t] - best);
+    total += s[t];
+  }
+  return 1.f / total;
+}
+
 // GPT-2: adds the c_attn bias to the fused q|k|v row in place and writes k and v into the cache at the row's slot.
 struct qkv_bias_to_cache {
   float* qkv;  // [rows × 3·width]
@@ -92,14 +102,9 @@ struct cached_causal_attention {
       s[t] = dot(q, k + t * head_dim, head_dim) * scale;
       best = fmaxf(best, s[t]);
     }
-    float total = 0.f;
-    for (std::size_t t = 0; t < n; ++t) {
-      s[t] = expf(s[t] - best);
-      total += s[t];
-    }
+    const float inv = exp_shifted(s, n, best);
     float* o = out + r * width + h * head_dim;
     for (std::size_t d = 0; d < head_dim; ++d) o[d] = 0.f;
-    const float inv = 1.f / total;
     for (std::size_t t = 0; t < n; ++t) {
       const float w = s[t] * inv;
       for (std::size_t d = 0; d < head_dim; ++d) o[d] += w * v[t * head_dim + d];
@@ -130,14 +135,9 @@ struct packed_bidirectional_attention {
       s[t] = dot(q, k, head_dim) * scale;
       best = fmaxf(best, s[t]);
     }
-    float total = 0.f;
-    for (std::size_t t = 0; t < n; ++t) {
-      s[t] = expf(s[t] - best);
-      total += s[t];
-    }
+    const float inv = exp_shifted(s, n, best);
     float* o = out + r * width + h * head_dim;
     for (std::size_t d = 0; d < head_dim; ++d) o[d] = 0.f;
-    const float inv = 1.f / total;
     for (std::size_t t = 0; t < n; ++t) {
       const float w = s[t] * inv;
       const float* v = qkv + (s0 + t) * row_width + 2 * width + h * head_dim;
@@ -182,12 +182,7 @@ struct attention_softmax {  // in place over slots [0, slot[r]] of each (row, he
     float* s = scores + pair * capacity;
     float best = -INFINITY;
     for (std::size_t t = 0; t < n; ++t) best = fmaxf(best, s[t]);
-    float total = 0.f;
-    for (std::size_t t = 0; t < n; ++t) {
-      s[t] = expf(s[t] - best);
-      total += s[t];
-    }
-    const float inv = 1.f / total;
+    const float inv = exp_shifted(s, n, best);
     for (std::size_t t = 0; t < n; ++t) s[t] *= inv;
   }
 };
