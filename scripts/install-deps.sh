@@ -2,7 +2,8 @@
 # Installs the Debian packages the build needs, only those missing. Safe to run again.
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config libxtensor-dev libxtensor-blas-dev xtl-dev libopenblas-dev liblapack-dev
-      doctest-dev libbenchmark-dev nlohmann-json3-dev clang libclang-rt-14-dev)
+      doctest-dev libbenchmark-dev nlohmann-json3-dev clang libclang-rt-14-dev
+      zlib1g-dev fortunes)  # zlib: larimar-recall's PNGs; fortunes: the prose haystack (held-out files)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

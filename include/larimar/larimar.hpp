@@ -3,7 +3,8 @@
 //   larimar/memory/{memory,sharded_memory}.hpp + a storage, key and solver header — the memory;
 //   larimar/io/state_file.hpp — saving and loading a memory;
 //   larimar/model/model.hpp — the GPT-2 decoder and BERT encoder over thrust;
-//   larimar/tokenizer/{byte_level_bpe,wordpiece}.hpp — tokenizers; larimar/io/safetensors.hpp — weights.
+//   larimar/tokenizer/{byte_level_bpe,wordpiece}.hpp — tokenizers; larimar/io/safetensors.hpp — weights;
+//   larimar/pipeline/pipeline.hpp — text → memory → answer (recall_pipeline, tasks, segmenter).
 #include "larimar/core/config.hpp"
 #include "larimar/core/error.hpp"
 #include "larimar/core/matrix_ref.hpp"
@@ -15,6 +16,7 @@
 #include "larimar/memory/memory.hpp"
 #include "larimar/memory/sharded_memory.hpp"
 #include "larimar/model/model.hpp"
+#include "larimar/pipeline/pipeline.hpp"
 #include "larimar/solver/iterative.hpp"
 #include "larimar/solver/pseudoinverse.hpp"
 #include "larimar/storage/device.hpp"

@@ -1,0 +1,185 @@
+#pragma once
+// The models a recall pipeline runs: the tokenizer, the encoder (with a cache of latents keyed by token ids, so
+// a context that repeats its segments encodes each distinct one once) and, for end-to-end generation, the decoder.
+// One recall_models object can serve several pipelines (e.g. one per key policy over the same context).
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "larimar/core/error.hpp"
+#include "larimar/model/bert_encoder.hpp"
+#include "larimar/model/config.hpp"
+#include "larimar/model/gpt2_decoder.hpp"
+#include "larimar/pipeline/random_encoder.hpp"
+#include "larimar/tokenizer/byte_level_bpe.hpp"
+
+namespace larimar::pipeline {
+
+template <backend::thrust_backend Backend = backend::active>
+class recall_models {
+ public:
+  using tokenizer_type = tokenizer::byte_level_bpe;
+
+  // A model directory (config.json with encoder and decoder sections, encoder/decoder.safetensors, the BPE files
+  // vocab.json + merges.txt that both sides share). Everything is read from config.json.
+  static recall_models load(const std::filesystem::path& dir) {
+    const auto cfg = checked_config(dir);
+    std::optional<model::gpt2_decoder<Backend>> decoder;
+    if (cfg.decoder) decoder.emplace(model::gpt2_decoder<Backend>::load(dir));
+    return recall_models(load_tokenizer(dir), model::bert_encoder<Backend>::load(dir), std::move(decoder),
+                         cfg.latent_size);
+  }
+  // The directory's tokenizer and encoder architecture, with randomly initialised encoder weights (seeded) and
+  // no decoder: memory-only recall.
+  static recall_models load_random_encoder(const std::filesystem::path& dir, std::uint64_t seed) {
+    const auto cfg = checked_config(dir);
+    return recall_models(load_tokenizer(dir), random_encoder<Backend>(*cfg.encoder, cfg.latent_size, seed),
+                         std::nullopt, cfg.latent_size);
+  }
+
+  recall_models(tokenizer_type tok, model::bert_encoder<Backend> enc, std::optional<model::gpt2_decoder<Backend>> dec,
+                std::size_t latent_size)
+      : tok_(std::move(tok)), enc_(std::move(enc)), dec_(std::move(dec)), latent_(latent_size) {
+    if (latent_ == 0 || enc_.latent_size() != latent_)
+      throw value_error("recall_models: the encoder has no latent head of size " + std::to_string(latent_));
+    if (dec_ && dec_->latent_size() != latent_)
+      throw value_error("recall_models: the decoder's latent size " + std::to_string(dec_->latent_size()) +
+                        " differs from the encoder's " + std::to_string(latent_));
+    const auto& ec = enc_.config();
+    if (ec.cls_token_id) specials_.push_back(*ec.cls_token_id);
+    if (ec.sep_token_id) ++specials_after_;
+  }
+
+  const tokenizer_type& tokenizer() const { return tok_; }
+  const model::bert_encoder<Backend>& encoder() const { return enc_; }
+  bool has_decoder() const { return dec_.has_value(); }
+  const model::gpt2_decoder<Backend>& decoder() const {
+    if (!dec_) throw state_error("recall_models: no decoder (a random encoder serves memory-only recall)");
+    return *dec_;
+  }
+  std::size_t latent_size() const { return latent_; }
+  // The longest segment the encoder takes ([CLS] and [SEP] included in its positions).
+  std::size_t max_segment_tokens() const {
+    return enc_.config().max_position_embeddings - specials_.size() - specials_after_;
+  }
+
+  // Latent means of token sequences (each 1..max_segment_tokens() ids, no special tokens), written row-major
+  // into `out` (n × latent_size). Each distinct sequence is encoded once while it stays in the cache.
+  void latents(std::span<const std::vector<model::token_id>> seqs, std::span<float> out) const {
+    const std::size_t C = latent_;
+    if (out.size() != seqs.size() * C)
+      throw shape_error("recall_models::latents: output has " + std::to_string(out.size()) + " values, expected " +
+                        std::to_string(seqs.size() * C));
+    std::vector<std::size_t> slot(seqs.size());
+    std::vector<std::vector<model::token_id>> todo;
+    std::unordered_map<std::string, std::size_t> pending;  // key -> index in todo
+    std::vector<std::size_t> todo_of(seqs.size(), npos);
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      if (seqs[i].empty() || seqs[i].size() > max_segment_tokens())
+        throw shape_error("recall_models::latents: sequence " + std::to_string(i) + " has " +
+                          std::to_string(seqs[i].size()) + " tokens; the encoder takes 1.." +
+                          std::to_string(max_segment_tokens()));
+      const auto key = key_of(seqs[i]);
+      if (const auto it = cache_.find(key); it != cache_.end()) {
+        slot[i] = it->second;
+        ++hits_;
+        continue;
+      }
+      const auto [it, fresh] = pending.emplace(key, todo.size());
+      if (fresh) todo.push_back(with_specials(seqs[i]));
+      todo_of[i] = it->second;
+    }
+    // Encode the misses in chunks; cache them (the cache is emptied when it would pass its limit).
+    std::vector<float> fresh_latents(todo.size() * C);
+    for (std::size_t at = 0; at < todo.size(); at += encode_chunk) {
+      const std::size_t n = std::min(encode_chunk, todo.size() - at);
+      const auto e = enc_.encode(std::span<const std::vector<model::token_id>>(todo).subspan(at, n));
+      for (std::size_t b = 0; b < n; ++b) {
+        const auto m = e.latent_mean(b);
+        std::copy(m.begin(), m.end(), fresh_latents.begin() + static_cast<std::ptrdiff_t>((at + b) * C));
+      }
+    }
+    misses_ += todo.size();
+    for (std::size_t i = 0; i < seqs.size(); ++i) {
+      const float* src = todo_of[i] == npos ? pool_.data() + slot[i] * C : fresh_latents.data() + todo_of[i] * C;
+      std::copy(src, src + C, out.begin() + static_cast<std::ptrdiff_t>(i * C));
+    }
+    if (cache_limit_ == 0) return;
+    if (cache_.size() + todo.size() > cache_limit_) {
+      cache_.clear();
+      pool_.clear();
+    }
+    for (const auto& [key, t] : pending) {
+      if (cache_.size() >= cache_limit_) break;
+      cache_.emplace(key, pool_.size() / C);
+      pool_.insert(pool_.end(), fresh_latents.begin() + static_cast<std::ptrdiff_t>(t * C),
+                   fresh_latents.begin() + static_cast<std::ptrdiff_t>((t + 1) * C));
+    }
+  }
+  std::vector<float> latents(std::span<const std::vector<model::token_id>> seqs) const {
+    std::vector<float> out(seqs.size() * latent_);
+    latents(seqs, out);
+    return out;
+  }
+
+  // Cache statistics and control: hits/misses count sequences since construction or reset_stats().
+  std::size_t cache_hits() const { return hits_; }
+  std::size_t cache_misses() const { return misses_; }
+  std::size_t cache_size() const { return cache_.size(); }
+  void reset_stats() const { hits_ = misses_ = 0; }
+  void set_cache_limit(std::size_t entries) {  // 0 disables the cache
+    cache_limit_ = entries;
+    cache_.clear();
+    pool_.clear();
+  }
+
+  static constexpr std::size_t encode_chunk = 64;  // sequences per encoder call
+
+ private:
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  static model::model_config checked_config(const std::filesystem::path& dir) {
+    const auto cfg = model::load_model_config(dir / "config.json");
+    if (!cfg.encoder || cfg.latent_size == 0)
+      throw format_error("recall_models: '" + (dir / "config.json").string() +
+                         "' describes no encoder with a latent head (latent_size)");
+    if (cfg.encoder->tokenizer != "bpe" || (cfg.decoder && cfg.decoder->tokenizer != "bpe"))
+      throw format_error("recall_models: '" + (dir / "config.json").string() +
+                         "': the pipeline needs one byte-level BPE tokenizer shared by encoder and decoder "
+                         "(\"tokenizer\": \"bpe\")");
+    return cfg;
+  }
+  static tokenizer_type load_tokenizer(const std::filesystem::path& dir) {
+    return tokenizer_type::from_files(dir / "vocab.json", dir / "merges.txt");
+  }
+  static std::string key_of(const std::vector<model::token_id>& ids) {
+    return std::string(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(model::token_id));
+  }
+  std::vector<model::token_id> with_specials(const std::vector<model::token_id>& ids) const {
+    std::vector<model::token_id> out(specials_);
+    out.insert(out.end(), ids.begin(), ids.end());
+    if (specials_after_) out.push_back(*enc_.config().sep_token_id);
+    return out;
+  }
+
+  tokenizer_type tok_;
+  model::bert_encoder<Backend> enc_;
+  std::optional<model::gpt2_decoder<Backend>> dec_;
+  std::size_t latent_;
+  std::vector<model::token_id> specials_;  // before the ids ([CLS])
+  std::size_t specials_after_ = 0;         // [SEP]
+  std::size_t cache_limit_ = std::size_t{1} << 17;
+  mutable std::unordered_map<std::string, std::size_t> cache_;  // ids -> row in pool_
+  mutable std::vector<float> pool_;
+  mutable std::size_t hits_ = 0, misses_ = 0;
+};
+
+}  // namespace larimar::pipeline

@@ -1,0 +1,291 @@
+#pragma once
+// larimar::pipeline::recall_pipeline — long-context recall end to end (docs/pipeline.md):
+//
+//   text → segments (segmenter) → encoder latents and lookup vectors (recall_models, cached by token ids)
+//        → memory write (any memory / sharded_memory type: its storage and key policy are the pipeline's)
+//   query prefix → lookup vector → memory read → decoder generation from the query prefix → answer.
+//
+//   using Memory = larimar::sharded_memory<float, larimar::storage::host, larimar::keys::fixed_nearest,
+//                                          larimar::solver::pseudoinverse>;
+//   auto p = larimar::pipeline::recall_pipeline<Memory>::load("models/larimar-tiny");
+//   p.write_text(long_text);                    // or p.write(stream) for a context that is never held whole
+//   auto a = p.ask("The pass key is");          // a.text: the decoder's continuation; a.hit: the entry read
+//
+// The memory's storage and the models' backend are independent template parameters: memory on the host with the
+// models on the GPU (the paper's setting), everything on the GPU, or everything on the host. Only the read
+// latents cross from the memory to the decoder (Q×C floats per batch of queries), and the write takes host
+// latents from the encoder.
+//
+// Lookup vectors (DESIGN.md §3): lookup_kind::prefix — the encoding of a segment's first P tokens, and of a
+// query's first P tokens (P = prefix_tokens; a query of at most P tokens is encoded whole); lookup_kind::full —
+// the segment's full latent, and the encoding of the whole query ("no prefix"). With keys::prefix_encoding the
+// lookup vector is the prefix encoding k, and the memory addresses it by k·P.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "larimar/core/config.hpp"
+#include "larimar/core/error.hpp"
+#include "larimar/core/matrix_ref.hpp"
+#include "larimar/memory/hit.hpp"
+#include "larimar/model/generation.hpp"
+#include "larimar/pipeline/models.hpp"
+#include "larimar/pipeline/segmenter.hpp"
+
+namespace larimar::pipeline {
+
+enum class lookup_kind { prefix, full };
+
+struct pipeline_options {
+  lookup_kind lookup = lookup_kind::prefix;
+  std::size_t prefix_tokens = 4;    // P: tokens of a segment (and of a query) whose encoding is the lookup vector
+  std::size_t segment_tokens = 0;   // the token budget of a segment; 0: the most the models take
+                                    // (the encoder's positions less [CLS]/[SEP], the decoder's window less BOS)
+  std::size_t batch = 256;          // segments encoded and written per step
+  std::size_t max_new_tokens = 0;   // generation limit; 0: segment_tokens
+  memory_config memory{};           // K, seed, keys, ...; code_size and lookup_size are set to the latent size
+};
+
+// Anything that hands out segments one by one (context_stream, or a caller's own).
+template <class S>
+concept segment_source = requires(S& s) {
+  { s.next() } -> std::same_as<std::optional<segment>>;
+};
+
+// Seconds spent in each stage since construction, clear() or reset_timings().
+struct stage_timings {
+  double segment = 0;  // tokenising and packing the context (when write() pulls from a stream)
+  double encode = 0;   // encoder latents and lookup vectors (cache lookups included)
+  double write = 0;    // memory writes
+  double read = 0;     // query lookups encoded + memory reads, latents copied to the host
+  double decode = 0;   // decoder generation
+};
+
+template <class Memory, backend::thrust_backend Backend = backend::active>
+  requires std::same_as<typename Memory::value_type, float>
+class recall_pipeline {
+  using clock = std::chrono::steady_clock;
+  using storage = typename Memory::storage_type;
+
+ public:
+  using memory_type = Memory;
+  using models_type = recall_models<Backend>;
+
+  struct reading {
+    std::vector<float> latents;       // Q×C, on the host
+    std::vector<hit<float>> hits;     // the entry each query matched
+  };
+  struct answer {
+    std::string text;                 // the generated continuation of the query prefix
+    std::vector<model::token_id> tokens;
+    hit<float> matched{};             // what the read hit
+    model::finish_reason reason = model::finish_reason::eos;
+  };
+
+  recall_pipeline(std::shared_ptr<const models_type> models, pipeline_options options = {})
+      : models_(std::move(models)), opt_(checked(options, *models_)), memory_(memory_cfg()) {}
+
+  // Loads a model directory (encoder, decoder, tokenizer) for this pipeline alone.
+  static recall_pipeline load(const std::filesystem::path& model_dir, pipeline_options options = {}) {
+    return recall_pipeline(std::make_shared<const models_type>(models_type::load(model_dir)), options);
+  }
+
+  const pipeline_options& options() const { return opt_; }
+  const models_type& models() const { return *models_; }
+  const Memory& memory() const { return memory_; }
+  std::size_t segments() const { return memory_.size(); }
+  std::size_t tokens() const { return tokens_; }
+  const stage_timings& timings() const { return time_; }
+  void reset_timings() { time_ = {}; }
+  // Empties the memory (a new context); the models and their cache stay.
+  void clear() {
+    memory_ = Memory(memory_cfg());
+    tokens_ = 0;
+    time_ = {};
+  }
+
+  // Writes a batch of segments; returns the entry id of each.
+  std::vector<std::size_t> write_segments(std::span<const segment> batch) {
+    if (batch.empty()) return {};
+    const std::size_t C = models_->latent_size(), n = batch.size();
+    auto t0 = clock::now();
+    std::vector<std::vector<model::token_id>> ids(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (batch[i].ids.size() > opt_.segment_tokens)
+        throw shape_error("recall_pipeline::write: segment " + std::to_string(i) + " has " +
+                          std::to_string(batch[i].ids.size()) + " tokens, over the budget of " +
+                          std::to_string(opt_.segment_tokens));
+      ids[i] = batch[i].ids;
+    }
+    std::vector<float> latents(n * C);
+    models_->latents(ids, latents);
+    std::vector<float> lookups;
+    if (opt_.lookup == lookup_kind::prefix) {
+      for (auto& s : ids) s.resize(std::min(s.size(), opt_.prefix_tokens));
+      lookups.resize(n * C);
+      models_->latents(ids, lookups);
+    }
+    auto t1 = clock::now();
+    const auto& lk = opt_.lookup == lookup_kind::prefix ? lookups : latents;
+    auto entries = memory_.write(matrix_ref<const float>(latents.data(), n, C), matrix_ref<const float>(lk.data(), n, C));
+    for (const auto& s : batch) tokens_ += s.ids.size();
+    time_.encode += seconds(t0, t1);
+    time_.write += seconds(t1, clock::now());
+    return entries;
+  }
+
+  // Streams segments from `source` into the memory, `batch` at a time; returns the entry ids of the segments
+  // marked as needles (in order).
+  template <segment_source Source>
+  std::vector<std::size_t> write(Source& source) {
+    std::vector<std::size_t> needles;
+    std::vector<segment> batch;
+    batch.reserve(opt_.batch);
+    for (;;) {
+      const auto t0 = clock::now();
+      batch.clear();
+      while (batch.size() < opt_.batch)
+        if (auto s = source.next()) batch.push_back(std::move(*s));
+        else break;
+      time_.segment += seconds(t0, clock::now());
+      if (batch.empty()) break;
+      const auto ids = write_segments(batch);
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        if (batch[i].needle) needles.push_back(ids[i]);
+      if (batch.size() < opt_.batch) break;
+    }
+    return needles;
+  }
+  // Segments a text (the rule of sentences.hpp / segmenter.hpp) and writes it; returns the entry ids.
+  std::vector<std::size_t> write_text(std::string_view text) {
+    const auto t0 = clock::now();
+    const auto segs = segment_text(models_->tokenizer(), text, opt_.segment_tokens);
+    time_.segment += seconds(t0, clock::now());
+    std::vector<std::size_t> out;
+    for (std::size_t at = 0; at < segs.size(); at += opt_.batch) {
+      const auto ids = write_segments(std::span<const segment>(segs).subspan(at, std::min(opt_.batch, segs.size() - at)));
+      out.insert(out.end(), ids.begin(), ids.end());
+    }
+    return out;
+  }
+
+  // The lookup vectors of query prefixes (Q×C): the same map as for the written segments.
+  std::vector<float> query_lookups(std::span<const std::string> queries) const {
+    std::vector<std::vector<model::token_id>> ids;
+    ids.reserve(queries.size());
+    for (const auto& q : queries) {
+      auto t = query_ids(q);
+      if (opt_.lookup == lookup_kind::prefix) t.resize(std::min(t.size(), opt_.prefix_tokens));
+      ids.push_back(std::move(t));
+    }
+    return models_->latents(ids);
+  }
+
+  // Batched read: each query's lookup vector is matched and read; latents come back to the host.
+  reading read(std::span<const std::string> queries) const {
+    const auto t0 = clock::now();
+    const std::size_t C = models_->latent_size(), q = queries.size();
+    if (q == 0) return {};
+    const auto lk = query_lookups(queries);
+    auto r = memory_.read(matrix_ref<const float>(lk.data(), q, C));
+    reading out{std::vector<float>(q * C), std::move(r.hits)};
+    storage::download(storage::data(r.latents), q * C, out.latents.data());
+    time_.read += seconds(t0, clock::now());
+    return out;
+  }
+
+  // Greedy continuation of each query prefix, conditioned on the given latents (Q×C, host).
+  std::vector<model::generation> generate(std::span<const std::string> queries, std::span<const float> latents) const {
+    const auto t0 = clock::now();
+    const auto& dec = models_->decoder();
+    std::vector<std::vector<model::token_id>> prompts;
+    prompts.reserve(queries.size());
+    for (const auto& q : queries) prompts.push_back(prompt(q));
+    model::generation_options g;
+    g.max_new_tokens = opt_.max_new_tokens ? opt_.max_new_tokens : opt_.segment_tokens;
+    auto out = dec.generate(prompts, latents, g);
+    time_.decode += seconds(t0, clock::now());
+    return out;
+  }
+
+  // Read, then generate: the answers to a batch of queries.
+  std::vector<answer> ask(std::span<const std::string> queries) const {
+    const auto r = read(queries);
+    const auto gens = generate(queries, r.latents);
+    std::vector<answer> out(queries.size());
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      out[i].tokens = gens[i].tokens;
+      out[i].text = models_->tokenizer().decode(gens[i].tokens);
+      out[i].matched = r.hits[i];
+      out[i].reason = gens[i].reason;
+    }
+    return out;
+  }
+  answer ask(std::string_view query) const {
+    const std::vector<std::string> q{std::string(query)};
+    return ask(std::span<const std::string>(q)).front();
+  }
+
+  // The decoder's prompt for a query prefix: its BOS token (if the config names one) and the prefix's ids.
+  std::vector<model::token_id> prompt(std::string_view query) const {
+    std::vector<model::token_id> p;
+    if (const auto bos = models_->decoder().config().bos_token_id) p.push_back(*bos);
+    const auto ids = query_ids(query);
+    p.insert(p.end(), ids.begin(), ids.end());
+    return p;
+  }
+
+ private:
+  static double seconds(clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+  static pipeline_options checked(pipeline_options o, const models_type& m) {
+    const std::string op = "recall_pipeline";
+    const std::size_t most = max_segment_tokens(m);
+    if (o.segment_tokens == 0) o.segment_tokens = most;
+    if (o.segment_tokens > most)
+      throw value_error(op + ": segment_tokens must be in [1, " + std::to_string(most) +
+                        "] (what the encoder's positions and the decoder's window take), got " +
+                        std::to_string(o.segment_tokens));
+    if (o.lookup == lookup_kind::prefix && o.prefix_tokens == 0)
+      throw value_error(op + ": prefix_tokens must be positive for prefix lookups");
+    if (o.batch == 0) throw value_error(op + ": batch must be positive");
+    o.memory.code_size = m.latent_size();
+    o.memory.lookup_size = m.latent_size();
+    return o;
+  }
+  memory_config memory_cfg() const { return opt_.memory; }
+  static std::size_t max_segment_tokens(const models_type& m) {
+    std::size_t most = m.max_segment_tokens();
+    if (m.has_decoder()) {  // BOS + the segment, after the latent's slot
+      const auto& d = m.decoder().config();
+      const std::size_t window = d.n_positions - 1 - (d.bos_token_id ? 1 : 0);
+      most = std::min(most, window);
+    }
+    return most;
+  }
+
+  std::vector<model::token_id> query_ids(std::string_view query) const {
+    auto ids = models_->tokenizer().encode(query);
+    if (ids.empty()) throw value_error("recall_pipeline: the query prefix is empty");
+    if (ids.size() > models_->max_segment_tokens())
+      throw value_error("recall_pipeline: the query prefix has " + std::to_string(ids.size()) +
+                        " tokens, more than the encoder's " + std::to_string(models_->max_segment_tokens()));
+    return ids;
+  }
+
+  std::shared_ptr<const models_type> models_;
+  pipeline_options opt_;
+  Memory memory_;
+  std::size_t tokens_ = 0;
+  mutable stage_timings time_;
+};
+
+}  // namespace larimar::pipeline

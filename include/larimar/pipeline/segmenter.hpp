@@ -1,0 +1,128 @@
+#pragma once
+// Sentences → segments under a token budget (docs/pipeline.md, "The segmentation rule", step 4):
+//
+//   Consecutive sentences of a paragraph are packed greedily into one segment while the tokenization of their
+//   text (joined by single spaces) has at most `budget` tokens; a paragraph break always ends a segment; a sentence
+//   that alone exceeds the budget is cut into consecutive pieces of `budget` tokens.
+//
+// A segment's ids are exactly the tokenization of its text (no special tokens), so what the encoder sees is what
+// the decoder would say.
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "larimar/core/error.hpp"
+#include "larimar/model/token.hpp"
+#include "larimar/pipeline/sentences.hpp"
+
+namespace larimar::pipeline {
+
+using model::token_id;
+
+// What the pipeline needs of a tokenizer: text → ids and back (tokenizer::byte_level_bpe is one).
+template <class T>
+concept text_tokenizer = requires(const T& t, std::string_view s, std::span<const token_id> ids) {
+  { t.encode(s) } -> std::same_as<std::vector<token_id>>;
+  { t.decode(ids) } -> std::convertible_to<std::string>;
+};
+
+struct segment {
+  std::string text;
+  std::vector<token_id> ids;  // the tokenization of text, at most the budget
+  bool needle = false;        // set by the task generator on the segment that holds the needle
+};
+
+template <text_tokenizer Tokenizer>
+class segmenter {
+ public:
+  segmenter(const Tokenizer& tokenizer, std::size_t budget) : tok_(&tokenizer), budget_(budget) {
+    if (budget == 0) throw value_error("segmenter: the token budget per segment must be positive");
+  }
+  std::size_t budget() const { return budget_; }
+
+  void add(const text_unit& u) {
+    if (u.paragraph_break) {
+      flush();
+      return;
+    }
+    add_sentence(u.text);
+  }
+  void add_sentence(std::string_view s) {
+    if (s.empty()) return;
+    if (!text_.empty()) {
+      std::string joined = text_ + " " + std::string(s);
+      auto ids = tok_->encode(joined);
+      if (ids.size() <= budget_) {
+        text_ = std::move(joined);
+        ids_ = std::move(ids);
+        return;
+      }
+      flush();
+    }
+    auto ids = tok_->encode(s);
+    if (ids.size() <= budget_) {
+      text_ = std::string(s);
+      ids_ = std::move(ids);
+      return;
+    }
+    for (std::size_t at = 0; at < ids.size(); at += budget_) {  // an over-long sentence: budget-sized pieces
+      std::vector<token_id> piece(ids.begin() + static_cast<std::ptrdiff_t>(at),
+                                  ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), at + budget_)));
+      emit(segment{std::string(tok_->decode(piece)), std::move(piece), false});
+    }
+  }
+  // Ends the current segment (if any).
+  void flush() {
+    if (text_.empty()) return;
+    emit(segment{std::move(text_), std::move(ids_), false});
+    text_.clear();
+    ids_.clear();
+  }
+  // A finished segment handed over unchanged (the needle: a paragraph of its own, one segment).
+  void add_whole(segment s) {
+    flush();
+    emit(std::move(s));
+  }
+  std::optional<segment> take() {
+    if (out_.empty()) return std::nullopt;
+    segment s = std::move(out_.front());
+    out_.pop_front();
+    return s;
+  }
+  bool has_output() const { return !out_.empty(); }
+  // Tokens in every segment produced so far, the unfinished one included.
+  std::size_t tokens() const { return produced_ + ids_.size(); }
+
+ private:
+  void emit(segment s) {
+    produced_ += s.ids.size();
+    out_.push_back(std::move(s));
+  }
+
+  const Tokenizer* tok_;
+  std::size_t budget_;
+  std::string text_;
+  std::vector<token_id> ids_;
+  std::deque<segment> out_;
+  std::size_t produced_ = 0;
+};
+
+// All segments of a text (tests, short inputs).
+template <text_tokenizer Tokenizer>
+std::vector<segment> segment_text(const Tokenizer& tokenizer, std::string_view text, std::size_t budget) {
+  segmenter<Tokenizer> seg(tokenizer, budget);
+  for (const auto& u : split_sentences(text)) seg.add(u);
+  seg.flush();
+  std::vector<segment> out;
+  while (auto s = seg.take()) out.push_back(std::move(*s));
+  return out;
+}
+
+}  // namespace larimar::pipeline

@@ -1,0 +1,55 @@
+#!/bin/sh
+# larimar-recall's command line: bad arguments, unreadable or empty files and impossible tasks end with a message
+# and a non-zero status (2: usage, 1: while running); a small sweep prints its table and writes its files.
+# Usage: cli.sh <larimar-recall> <model dir>
+set -u
+bin=$1
+model=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+expect() {  # expect <status> <text the output must contain> <arguments...>
+  want=$1 pattern=$2
+  shift 2
+  out=$("$bin" "$@" 2>&1)
+  got=$?
+  if [ "$got" -ne "$want" ] || ! printf '%s' "$out" | grep -qF -- "$pattern"; then
+    echo "FAIL: larimar-recall $* -> status $got (expected $want and '$pattern'); output:"
+    printf '%s\n' "$out" | tail -5
+    fail=1
+  else
+    echo "ok ($got): larimar-recall $*"
+  fi
+}
+expect 0 "Usage: larimar-recall" --help
+expect 2 "unknown argument '--bogus'" --bogus
+expect 2 "--lengths: 'abc' is not a non-negative integer" --lengths abc
+expect 2 "--depths: 150 is outside" --depths 150
+expect 2 "--seeds needs a value" --seeds
+expect 2 "--seeds: 0 is outside" --seeds 0
+expect 2 "unknown policy 'magic'" --policies prefix,magic
+expect 2 "belong to --task needle" --needle "A needle."
+expect 2 "--digits: 0 is outside" --digits 0
+expect 2 "--task: 'haystack' is neither" --task haystack
+expect 2 "--slots given twice" --slots 8 --slots 9
+expect 1 "no such file" --model "$model" --task needle --haystack /nonexistent/file.txt --memory-only
+: > "$tmp/empty.txt"
+expect 1 "has no text" --model "$model" --task needle --haystack "$tmp/empty.txt" --memory-only
+printf 'Some prose here. More of it.\n' > "$tmp/hay.txt"
+expect 1 "cannot open" --model "$tmp/no-model" --memory-only
+expect 1 "more than the segment budget" --model "$model" --task needle --haystack "$tmp/hay.txt" --memory-only \
+  --needle "The best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day, every day." \
+  --segment-tokens 20
+expect 1 "does not start the needle" --model "$model" --task needle --haystack "$tmp/hay.txt" --needle "A fact." \
+  --query "Unrelated" --memory-only
+expect 1 "segment_tokens must be in [1, 40]" --model "$model" --segment-tokens 41 --memory-only
+
+# A small sweep: the table, the CSV rows and the PNG heatmaps.
+expect 0 "| passkey-3 | prefix | 1.00 |" --model "$model" --lengths 4K --depths 0,100 --seeds 2 --memory-only \
+  --out "$tmp/out" --no-progress
+[ "$(wc -l < "$tmp/out/trials.csv")" -eq 5 ] || { echo "FAIL: trials.csv should have 4 rows"; fail=1; }
+for f in summary.csv table.md heatmap-passkey-3-prefix-memory.png; do
+  [ -s "$tmp/out/$f" ] || { echo "FAIL: $f missing"; fail=1; }
+done
+[ "$(head -c 4 "$tmp/out/heatmap-passkey-3-prefix-memory.png" | tail -c 3)" = "PNG" ] || { echo "FAIL: not a PNG"; fail=1; }
+exit $fail

@@ -1,0 +1,185 @@
+// Sentences, segments and seeded tasks (include/larimar/pipeline/{sentences,segmenter,tasks}.hpp), with the
+// shipped model's BPE tokenizer.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "larimar/pipeline/segmenter.hpp"
+#include "larimar/pipeline/sentences.hpp"
+#include "larimar/pipeline/tasks.hpp"
+#include "larimar/tokenizer/byte_level_bpe.hpp"
+
+using namespace larimar;
+using namespace larimar::pipeline;
+
+namespace {
+
+const tokenizer::byte_level_bpe& bpe() {
+  static const auto t = tokenizer::byte_level_bpe::from_files(std::filesystem::path(LARIMAR_MODEL_DIR) / "vocab.json",
+                                                              std::filesystem::path(LARIMAR_MODEL_DIR) / "merges.txt");
+  return t;
+}
+
+std::vector<std::string> texts(const std::vector<text_unit>& units) {
+  std::vector<std::string> out;
+  for (const auto& u : units) out.push_back(u.paragraph_break ? "<P>" : u.text);
+  return out;
+}
+
+struct temp_file {
+  std::filesystem::path path;
+  explicit temp_file(const std::string& name, const std::string& content)
+      : path(std::filesystem::temp_directory_path() / name) {
+    std::ofstream(path, std::ios::binary) << content;
+  }
+  ~temp_file() { std::filesystem::remove(path); }
+};
+
+std::vector<segment> drain(context_stream<tokenizer::byte_level_bpe>& s) {
+  std::vector<segment> out;
+  while (auto seg = s.next()) out.push_back(std::move(*seg));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("sentences: terminators, closers, whitespace and paragraph breaks") {
+  const auto u = split_sentences("Hello   world. How are\tyou?  Fine!\nA \"quoted.\" one\n\n%\nNext para\nends here\n"
+                                 "Pi is 3.14 today. Done");
+  CHECK(texts(u) == std::vector<std::string>{"Hello world.", "How are you?", "Fine!", "A \"quoted.\"", "one", "<P>",
+                                             "Next para ends here Pi is 3.14 today.", "Done"});
+  CHECK(split_sentences("").empty());
+  CHECK(split_sentences("%\n\n   \n%").empty());
+}
+
+TEST_CASE("segmenter: greedy packing under the budget, paragraph breaks, over-long sentences cut") {
+  const std::string text =
+      "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.\n\n"
+      "A short one. " + std::string(40, 'x') + " " + std::string(60, 'y') + " end.\nTail.";
+  for (const std::size_t budget : {4u, 8u, 16u, 32u}) {
+    CAPTURE(budget);
+    const auto segs = segment_text(bpe(), text, budget);
+    REQUIRE(!segs.empty());
+    std::size_t total = 0;
+    for (const auto& s : segs) {
+      CHECK(s.ids.size() <= budget);
+      CHECK(!s.ids.empty());
+      CHECK(!s.needle);
+      total += s.ids.size();
+    }
+    // A paragraph break ends a segment: no segment spans "again." and "A short one."
+    for (const auto& s : segs) CHECK(s.text.find("again. A short") == std::string::npos);
+    // Packed segments are the tokenization of their text; cut pieces re-join to the sentence's ids.
+    std::size_t packed = 0;
+    for (const auto& s : segs)
+      if (bpe().encode(s.text) == s.ids) ++packed;
+    CHECK(packed + 3 >= segs.size());
+    CHECK(total >= bpe().encode(text).size() - 12);  // only whitespace/break tokens are dropped
+  }
+  const auto s32 = segment_text(bpe(), text, 32);
+  CHECK(s32.front().text == "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.");
+  // Budget 4: "The grass is green." has 5 tokens ("The", " grass", " is", " green", ".") and is cut into 4 + 1.
+  const auto s4 = segment_text(bpe(), "The grass is green.", 4);
+  REQUIRE(s4.size() == 2);
+  CHECK(s4[0].ids.size() == 4);
+  CHECK(s4[0].text + s4[1].text == "The grass is green.");
+  CHECK_THROWS_AS(segmenter<tokenizer::byte_level_bpe>(bpe(), 0), value_error);
+}
+
+TEST_CASE("tasks: seeded passkeys with the asked number of digits") {
+  std::set<std::string> keys;
+  for (std::uint64_t seed = 0; seed < 50; ++seed)
+    for (const std::size_t d : {3u, 4u, 5u}) {
+      const auto t = passkey_task(d, 4096, 0.5, seed);
+      CHECK(t.answer.size() == d);
+      CHECK(t.answer.front() != '0');
+      CHECK(t.needle == "The pass key is " + t.answer + ". Remember it. " + t.answer + " is the pass key.");
+      CHECK(t.query == "The pass key is");
+      CHECK(passkey_task(d, 4096, 0.5, seed).answer == t.answer);  // reproducible
+      if (d == 5) keys.insert(t.answer);
+    }
+  CHECK(keys.size() >= 48);  // 50 seeds, 90,000 five-digit keys
+  CHECK_THROWS_AS(passkey_task(3, 4096, 1.5, 0), value_error);
+  CHECK_THROWS_AS(passkey_task(0, 4096, 0.5, 0), value_error);
+}
+
+TEST_CASE("tasks: the passkey context has the asked length and the needle at the asked depth") {
+  for (const std::size_t len : {4096u, 32768u})
+    for (const double depth : {0.0, 0.25, 0.5, 0.75, 1.0}) {
+      CAPTURE(len);
+      CAPTURE(depth);
+      const auto task = passkey_task(4, len, depth, 3);
+      context_stream<tokenizer::byte_level_bpe> cs(task, bpe(), 32);
+      const auto segs = drain(cs);
+      std::size_t tokens = 0, needles = 0, before = 0;
+      for (const auto& s : segs) {
+        if (s.needle) {
+          ++needles;
+          before = tokens;
+          CHECK(s.text == task.needle);
+          CHECK(s.ids == bpe().encode(task.needle));
+        }
+        tokens += s.ids.size();
+      }
+      CHECK(needles == 1);
+      CHECK(tokens == cs.tokens());
+      CHECK(tokens >= len);
+      CHECK(tokens <= len + 32);
+      REQUIRE(cs.needle_offset());
+      CHECK(*cs.needle_offset() == before);
+      CHECK(std::abs(cs.actual_depth() - depth) <= 32.0 / static_cast<double>(len));
+      if (depth == 0.0) CHECK(segs.front().needle);
+      if (depth == 1.0) CHECK(segs.back().needle);
+    }
+}
+
+TEST_CASE("tasks: needle in a haystack of text files; answers; bad input") {
+  const temp_file hay("larimar-test-hay.txt",
+                      "First paragraph one. It has two sentences.\n%\nSecond paragraph, quite short.\n\n"
+                      "Third: the last one here! Really.\n");
+  const temp_file empty("larimar-test-empty.txt", "");
+  const temp_file blank("larimar-test-blank.txt", "%\n\n  \n%\n");
+
+  const auto t = needle_task({hay.path}, std::string(sf_needle), std::string(sf_query), 2000, 0.4, 11);
+  CHECK(t.answer == "eat a sandwich and sit in Dolores Park on a sunny day.");
+  CHECK(bpe().encode(t.needle).size() == 35);  // larimar-tiny's 2,048-token BPE
+  context_stream<tokenizer::byte_level_bpe> cs(t, bpe(), 40);
+  const auto segs = drain(cs);
+  std::size_t needles = 0;
+  for (const auto& s : segs) needles += s.needle;
+  CHECK(needles == 1);
+  CHECK(cs.tokens() >= 2000);
+  CHECK(std::abs(cs.actual_depth() - 0.4) <= 0.02);
+
+  // The seed picks the starting paragraph of the cycled haystack.
+  std::set<std::size_t> starts;
+  for (std::uint64_t seed = 0; seed < 16; ++seed) starts.insert(text_file_source({hay.path}, seed).start_paragraph());
+  CHECK(starts == std::set<std::size_t>{0, 1, 2});
+
+  CHECK(is_correct(t, " eat a sandwich and sit in Dolores Park on a sunny day. And more"));
+  CHECK(is_correct(t, "eat  a sandwich and sit in Dolores Park on a sunny day."));
+  CHECK_FALSE(is_correct(t, " eat a sandwich in Dolores Park."));
+  const auto p = passkey_task(3, 4096, 0.5, 1);
+  CHECK(is_correct(p, " " + p.answer + ". Remember it."));
+  CHECK_FALSE(is_correct(p, " 1" + p.answer + "."));
+  CHECK_FALSE(is_correct(p, " the pass key."));
+
+  CHECK_THROWS_WITH_AS(text_file_source({empty.path}), doctest::Contains("has no text"), value_error);
+  CHECK_THROWS_WITH_AS(text_file_source({blank.path}), doctest::Contains("has no text"), value_error);
+  CHECK_THROWS_WITH_AS(text_file_source({"/nonexistent/haystack.txt"}), doctest::Contains("no such file"), io_error);
+  CHECK_THROWS_WITH_AS(needle_task({hay.path}, "A needle.", "Unrelated", 100, 0.5, 0),
+                       doctest::Contains("does not start the needle"), value_error);
+  CHECK(needle_task({hay.path}, "A needle.", "Unrelated", 100, 0.5, 0, "42").answer == "42");
+  const auto long_needle = needle_task({hay.path}, std::string(sf_needle) + " " + std::string(sf_needle),
+                                       std::string(sf_query), 4096, 0.5, 0);
+  CHECK_THROWS_WITH_AS(context_stream<tokenizer::byte_level_bpe>(long_needle, bpe(), 32),
+                       doctest::Contains("more than the segment budget of 32"), value_error);
+  CHECK_THROWS_WITH_AS(context_stream<tokenizer::byte_level_bpe>(t, bpe(), 34),
+                       doctest::Contains("the needle has 35 tokens"), value_error);
+}
