@@ -1,7 +1,11 @@
-// The memory on the GPU: storage::device compiled by nvcc (thrust CUDA system + cuBLAS). Built in CI without a
-// GPU (compile + link); scripts/gpu-check.sh runs it where a GPU is present. Exit code 0 = every check passed.
+// The memory on the GPU: storage::device compiled by nvcc (thrust CUDA system, cuBLAS, cuSOLVER). Built in CI
+// without a GPU (compile + link); scripts/gpu-check.sh runs it where a GPU is present. Exit code 0 = every check
+// passed. Each GPU path is compared with the same computation on storage::host (LAPACK/OpenBLAS).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
+#include <string>
 #include <vector>
 
 #include "larimar/core/random.hpp"
@@ -11,6 +15,7 @@
 #include "larimar/solver/iterative.hpp"
 #include "larimar/solver/pseudoinverse.hpp"
 #include "larimar/storage/device.hpp"
+#include "larimar/storage/detail/host_lapack.hpp"  // the LAPACK reference (no xtensor in .cu files)
 
 namespace {
 int failures = 0;
@@ -37,11 +42,93 @@ double max_rel_row_error(const std::vector<float>& got, const std::vector<float>
   }
   return worst;
 }
+template <class T>
+std::vector<T> gaussian_t(std::size_t n, std::uint64_t seed, double scale = 1.0) {
+  std::vector<T> v(n);
+  larimar::splitmix64 rng(seed);
+  for (auto& x : v) x = static_cast<T>(scale * rng.normal());
+  return v;
+}
+template <class T>
+double rel_diff(const std::vector<T>& a, const std::vector<T>& b) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    num += (double(a[i]) - double(b[i])) * (double(a[i]) - double(b[i]));
+    den += double(b[i]) * double(b[i]);
+  }
+  return std::sqrt(num / den);
+}
+// pinv of an m×n matrix by `solver` on the GPU against LAPACK's gesdd pinv on the host (default cut-off);
+// relative difference of the results.
+template <class T, class Solver>
+double pinv_gpu_vs_host(const Solver& solver, const std::vector<T>& a, std::size_t m, std::size_t n) {
+  using D = larimar::storage::device;
+  auto da = D::make<T>(m, n);
+  D::upload(a.data(), a.size(), D::data(da));
+  auto dout = D::make<T>(n, m);
+  solver.template pinv<D>(D::data(da), m, n, D::data(dout));
+  std::vector<T> ref(n * m);
+  larimar::storage::detail::pinv(a.data(), m, n, static_cast<T>(std::max(m, n)) * std::numeric_limits<T>::epsilon(),
+                                 ref.data());
+  return rel_diff(dout.to_host(), ref);
+}
+
+template <class T>
+void solver_checks(const char* type, double tol) {
+  using namespace larimar;
+  const std::string t = type;
+  const auto wide = gaussian_t<T>(96 * 160, 11), tall = gaussian_t<T>(160 * 96, 12);
+  check(pinv_gpu_vs_host<T>(solver::pseudoinverse{}, wide, 96, 160) < tol, (t + ": cuSOLVER gesvdj pinv of a wide matrix = LAPACK's").c_str());
+  check(pinv_gpu_vs_host<T>(solver::pseudoinverse{}, tall, 160, 96) < tol, (t + ": cuSOLVER gesvdj pinv of a tall matrix = LAPACK's").c_str());
+  // Rank 40 of 96: the cut-off drops the same singular values on both sides.
+  std::vector<T> low(96 * 160, T(0));
+  const auto f = gaussian_t<T>(96 * 40, 13), g = gaussian_t<T>(40 * 160, 14);
+  for (std::size_t i = 0; i < 96; ++i)
+    for (std::size_t k = 0; k < 40; ++k)
+      for (std::size_t j = 0; j < 160; ++j) low[i * 160 + j] += f[i * 40 + k] * g[k * 160 + j];
+  check(pinv_gpu_vs_host<T>(solver::pseudoinverse{}, low, 96, 160) < tol, (t + ": rank-deficient pinv, same cut-off").c_str());
+  const solver::pseudoinverse chol{.how = solver::pseudoinverse::method::cholesky};
+  check(pinv_gpu_vs_host<T>(chol, wide, 96, 160) < tol, (t + ": cuSOLVER potrf/potrs normal equations = LAPACK's").c_str());
+  check(pinv_gpu_vs_host<T>(chol, tall, 160, 96) < tol, (t + ": Cholesky path, tall matrix").c_str());
+  check(pinv_gpu_vs_host<T>(chol, low, 96, 160) < tol, (t + ": Cholesky refuses a singular Gram matrix, falls back to the SVD").c_str());
+  const solver::iterative<100, solver::init::safe> it{};
+  check(pinv_gpu_vs_host<T>(it, wide, 96, 160) < 100 * tol, (t + ": Ben-Israel-Cohen in cuBLAS GEMMs = on the host").c_str());
+}
 }  // namespace
 
 int main() {
   using namespace larimar;
   using D = storage::device;
+  solver_checks<float>("float", 2e-4);
+  solver_checks<double>("double", 1e-10);
+
+  // The nearest-neighbour lookup: one GEMM + the sliced arg-max, batched, against the host storage's answer.
+  {
+    const std::size_t rows = 50000, dim = 64, q = 300;
+    const auto table = gaussian_t<float>(rows * dim, 21);
+    std::vector<float> queries(q * dim);
+    for (std::size_t i = 0; i < q; ++i)
+      for (std::size_t j = 0; j < dim; ++j) queries[i * dim + j] = table[(i * 157) * dim + j] + 0.01f * float(j % 3);
+    nearest_index<float, D> gpu(dim);
+    auto dt = D::make<float>(rows, dim);
+    D::upload(table.data(), table.size(), D::data(dt));
+    gpu.add(D::data(dt), rows);
+    for (std::size_t batch : {std::size_t{1}, std::size_t{64}, q}) {
+      auto dq = D::make<float>(batch, dim);
+      D::upload(queries.data(), batch * dim, D::data(dq));
+      const auto g = gpu.search(D::data(dq), batch);
+      std::size_t same = 0;  // each query is row i·157 plus a small offset: that row is its nearest
+      for (std::size_t i = 0; i < batch; ++i) same += g[i].position == i * 157;
+      check(same == batch, ("nearest-neighbour lookup over 50,000 rows, " + std::to_string(batch) + " queries").c_str());
+    }
+  }
+  // Errors: a status names the call; an allocation past the limit names its size and leaves the memory as it was.
+  try {
+    gpu_check(CUBLAS_STATUS_EXECUTION_FAILED, "cublasSgemm");
+    check(false, "a failed cuBLAS status throws");
+  } catch (const device_error& e) {
+    check(std::string(e.what()) == "cublasSgemm failed: CUBLAS_STATUS_EXECUTION_FAILED (13)", "cuBLAS status message");
+  }
   const std::size_t N = 3000, C = 768, L = 256;
   const auto z = gaussian(N * C, 1), look = gaussian(N * L, 2);
   sharded_memory<float, D, keys::fixed_nearest, solver::pseudoinverse> mem({.slots = 512, .code_size = C, .lookup_size = L});
@@ -61,6 +148,30 @@ int main() {
   const auto pr = prefix.read(matrix_ref<const float>(look.data(), 600, L));
   check(max_rel_row_error(pr.latents.to_host(), std::vector<float>(z.begin(), z.begin() + 600 * C), C) < 2e-3,
         "prefix encoding with the iterative solver on the GPU");
+
+  {
+    sharded_memory<float, D, keys::fixed_nearest, solver::pseudoinverse> small({.slots = 64, .code_size = 32});
+    small.write(matrix_ref<const float>(z.data(), 100, 32), matrix_ref<const float>(z.data(), 100, 32));
+    const auto before = small.read(matrix_ref<const float>(z.data(), 100, 32)).latents.to_host();
+    storage::device_memory::set_limit(storage::device_memory::in_use() + 4096);
+    bool named = false;
+    try {
+      small.write(matrix_ref<const float>(z.data(), 200, 32), matrix_ref<const float>(z.data(), 200, 32));
+    } catch (const out_of_memory& e) {
+      named = e.requested_bytes > 0 && std::string(e.what()).find(std::to_string(e.requested_bytes)) != std::string::npos;
+    }
+    storage::device_memory::set_limit(0);
+    check(named, "a write past the device memory limit throws out_of_memory naming the bytes");
+    check(small.size() == 100 && small.read(matrix_ref<const float>(z.data(), 100, 32)).latents.to_host() == before,
+          "... and the memory is unchanged");
+    bool oom = false;
+    try {
+      D::make<float>(std::size_t{1} << 22, std::size_t{1} << 22);  // 64 TiB
+    } catch (const out_of_memory& e) {
+      oom = e.requested_bytes == (std::size_t{1} << 46);
+    }
+    check(oom, "cudaMalloc failing for 64 TiB becomes out_of_memory with the size");
+  }
   std::printf("%d failure(s)\n", failures);
   return failures == 0 ? 0 : 1;
 }

@@ -3,6 +3,8 @@ larimar_add_test(test_memory ${CMAKE_CURRENT_LIST_DIR}/memory.cpp)
 larimar_add_test(test_memory_solver ${CMAKE_CURRENT_LIST_DIR}/solver.cpp)
 larimar_add_test(test_memory_sharded ${CMAKE_CURRENT_LIST_DIR}/sharded.cpp)
 larimar_add_test(test_memory_state_file ${CMAKE_CURRENT_LIST_DIR}/state_file.cpp)
+larimar_add_test(test_memory_errors ${CMAKE_CURRENT_LIST_DIR}/errors.cpp)
+larimar_add_test(test_memory_precision ${CMAKE_CURRENT_LIST_DIR}/precision.cpp)
 
 # A wrong policy is a compile error that names the unmet concept and the missing expression.
 add_test(NAME memory_wrong_policy_is_a_compile_error
@@ -14,7 +16,7 @@ set_tests_properties(memory_wrong_policy_is_a_compile_error PROPERTIES
 
 if(LARIMAR_CUDA)
   add_executable(test_memory_cuda ${CMAKE_CURRENT_LIST_DIR}/cuda_memory_check.cu)
-  target_link_libraries(test_memory_cuda PRIVATE larimar::larimar CUDA::cublas CUDA::cudart)
+  target_link_libraries(test_memory_cuda PRIVATE larimar::larimar CUDA::cublas CUDA::cusolver CUDA::cudart)
   # -std given directly: CMake 3.25 knows no CUDA language standards for nvcc 13
   target_compile_options(test_memory_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20 --expt-relaxed-constexpr>)
   larimar_strict(test_memory_cuda)

@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "larimar/core/precision.hpp"
+
 namespace larimar {
 
 enum class prior_kind : std::uint8_t { identity, gaussian };   // M₀: K×C rectangular identity, or N(0, 1)
@@ -23,6 +25,12 @@ struct memory_config {
                                        // past the exact capacity (superposition, for the capacity study)
   bool quantized_lookup = false;       // single-query lookups scan an int8 copy of the index and rescore the
                                        // best 32 in full precision (4x fewer bytes; host storage only)
+  precision lookup_precision = precision::full;  // the format the nearest-neighbour index stores its (unit)
+                                       // lookup vectors in: fp16/bf16 halve its bytes; scores accumulate in T.
+                                       // Either this or quantized_lookup, not both
+  precision memory_precision = precision::full;  // the format one-shot blocks keep their K×C memory in at rest
+                                       // (fp16/bf16: half the bytes, and no K×K covariance, which is the prior for
+                                       // a one-shot block); reads and writes widen it and accumulate in T
 
   constexpr std::size_t lookup_dim() const { return lookup_size ? lookup_size : code_size; }
   constexpr std::size_t address_count() const { return addresses ? addresses : slots; }

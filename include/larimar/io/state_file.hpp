@@ -3,7 +3,9 @@
 // The format (little-endian, documented in docs/formats.md):
 //   header   "LRMSTATE" | u32 version (1) | u32 kind (1 memory, 2 sharded) | u32 element bytes (4 or 8)
 //            | char[32] key policy | char[32] solver | config (u64 slots, code_size, lookup_size, seed,
-//            addresses; u32 prior, key basis, sample_noise, quantized_lookup; f64 memory_logvar, observation_noise) | u64 next entry id
+//            addresses; u32 prior, key basis, sample_noise, flags (bit 0 quantized_lookup, bits 8-15
+//            lookup_precision, bits 16-23 memory_precision: 0 full / 1 fp16 / 2 bf16); f64 memory_logvar,
+//            observation_noise) | u64 next entry id
 //            | u64 noise draws
 //   keys     u64 rows, u64 cols, rows×cols elements (the key policy's address matrix, stored rather than
 //            regenerated so a file does not depend on the LAPACK that drew it)
@@ -170,7 +172,9 @@ std::vector<char> encode(const Memory& mem) {
   w.put(static_cast<std::uint32_t>(cfg.prior));
   w.put(static_cast<std::uint32_t>(cfg.keys));
   w.put(static_cast<std::uint32_t>(cfg.sample_noise));
-  w.put(static_cast<std::uint32_t>(cfg.quantized_lookup));
+  // quantized_lookup in bit 0, lookup_precision in bits 8–15, memory_precision in bits 16–23 (older files: 0, full)
+  w.put(static_cast<std::uint32_t>(cfg.quantized_lookup) | (static_cast<std::uint32_t>(cfg.lookup_precision) << 8) |
+        (static_cast<std::uint32_t>(cfg.memory_precision) << 16));
   w.put(cfg.memory_logvar);
   w.put(cfg.observation_noise);
   w.put(static_cast<std::uint64_t>(st.next_entry()));
@@ -180,11 +184,12 @@ std::vector<char> encode(const Memory& mem) {
   w.put(static_cast<std::uint64_t>(S::cols(km)));
   put_matrix<S>(w, S::data(km), S::rows(km) * S::cols(km));
   w.put(static_cast<std::uint64_t>(st.blocks().size()));
-  for (const auto& b : st.blocks()) {
+  for (std::size_t bi = 0; bi < st.blocks().size(); ++bi) {
+    const auto& b = st.blocks()[bi];
     w.put(static_cast<std::uint32_t>(b.mode));
     w.put(static_cast<std::uint64_t>(b.size()));
-    put_matrix<S>(w, S::data(b.mean), cfg.slots * cfg.code_size);
-    put_matrix<S>(w, S::data(b.covariance), cfg.slots * cfg.slots);
+    put_matrix<S>(w, S::data(st.block_mean(bi)), cfg.slots * cfg.code_size);  // in T, widened if packed
+    put_matrix<S>(w, S::data(st.block_covariance(bi)), cfg.slots * cfg.slots);
     put_matrix<S>(w, b.addresses.data(), b.size() * cfg.slots);
     put_matrix<S>(w, b.latents.data(), b.size() * cfg.code_size);
     for (auto e : b.entry) w.put(static_cast<std::uint64_t>(e));
@@ -195,7 +200,7 @@ std::vector<char> encode(const Memory& mem) {
   const auto& ix = st.index();
   w.put(static_cast<std::uint64_t>(ix.size()));
   w.put(static_cast<std::uint64_t>(ix.dim()));
-  put_matrix<S>(w, ix.rows().data(), ix.size() * ix.dim());
+  ix.visit_rows([&](const T* rows) { put_matrix<S>(w, rows, ix.size() * ix.dim()); });
   for (auto e : st.index_entries()) w.put(static_cast<std::uint64_t>(e));
   const std::uint32_t crc = crc32(w.bytes().data(), w.bytes().size());
   w.put(crc);
@@ -255,7 +260,12 @@ Memory load(const std::filesystem::path& path, typename Memory::solver_type solv
   cfg.prior = static_cast<prior_kind>(prior);
   cfg.keys = static_cast<key_basis>(basis);
   cfg.sample_noise = r.get<std::uint32_t>("sample_noise") != 0;
-  cfg.quantized_lookup = r.get<std::uint32_t>("quantized_lookup") != 0;
+  const auto lookup_flags = r.get<std::uint32_t>("quantized_lookup");
+  if ((lookup_flags & 0xfeu) != 0 || ((lookup_flags >> 8) & 0xffu) > 2 || (lookup_flags >> 16) > 2)
+    throw format_error("load " + where + ": unknown lookup flags " + std::to_string(lookup_flags));
+  cfg.quantized_lookup = (lookup_flags & 1u) != 0;
+  cfg.lookup_precision = static_cast<precision>((lookup_flags >> 8) & 0xffu);
+  cfg.memory_precision = static_cast<precision>(lookup_flags >> 16);
   cfg.memory_logvar = r.get<double>("memory_logvar");
   cfg.observation_noise = r.get<double>("observation_noise");
   const auto next_entry = r.get<std::uint64_t>("entry counter");
@@ -306,7 +316,7 @@ Memory load(const std::filesystem::path& path, typename Memory::solver_type solv
                        std::to_string(st.index().dim()));
   if (rows > r.left() / std::max<std::size_t>(1, dim * sizeof(T) + 8))
     throw format_error("load " + where + ": index rows do not fit the file");
-  nearest_index<T, S> index(dim, cfg.quantized_lookup);
+  nearest_index<T, S> index(dim, cfg.quantized_lookup, cfg.lookup_precision);
   detail::get_matrix<S>(r, index.rows_for_load(rows), rows * dim, "index vectors");
   index.rebuild();
   std::vector<std::size_t> index_entry(rows);

@@ -49,14 +49,11 @@ class memory : public detail::memory_base<T, Storage, Keys, Solver> {
   }
 
   std::size_t capacity() const { return store_.block_capacity(); }
-  write_mode mode() const { return block_or_prior().mode; }
-  // M (K×C) and U (K×K); the prior before the first write.
-  matrix mean() const { return block_or_prior().mean; }
-  matrix covariance() const { return block_or_prior().covariance; }
-
- private:
-  detail::block_state<T, Storage> block_or_prior() const {
-    return store_.block_count() ? store_.block_at(0) : store_.fresh_block();
+  write_mode mode() const { return store_.block_count() ? store_.block_at(0).mode : write_mode::none; }
+  // M (K×C) and U (K×K) in T (widened when memory_precision rounds them at rest); the prior before the first write.
+  matrix mean() const { return store_.block_count() ? store_.block_mean(0) : store_.fresh_block().mean; }
+  matrix covariance() const {
+    return store_.block_count() ? store_.block_covariance(0) : store_.fresh_block().covariance;
   }
 };
 

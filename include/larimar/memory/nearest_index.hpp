@@ -1,11 +1,15 @@
 #pragma once
 // Exact cosine nearest-neighbour search over the written entries: rows are stored unit-normalised, a batch of
 // queries is one GEMM per chunk of rows plus a row arg-max, so Q queries read the table once, not Q times.
+// With lookup_precision fp16/bf16 the rows are kept in that format (half the bytes) and each chunk is widened
+// to T in a scratch tile just before its GEMM: the scores accumulate in T, only the stored rows are rounded.
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
+#include "larimar/core/precision.hpp"
 #include "larimar/memory/quantized_scan.hpp"
 #include "larimar/memory/row_store.hpp"
 #include "larimar/storage/concepts.hpp"
@@ -23,42 +27,81 @@ class nearest_index {
 
   // quantized: also keep an int8 copy for single-query scans (host-accessible storage only; see
   // quantized_scan.hpp). Batches of queries always use the fp32 GEMM, which reads the table once per batch.
-  explicit nearest_index(std::size_t dim = 0, bool quantized = false)
-      : rows_(dim), quantized_(quantized && host_accessible), codes_(dim) {}
+  // stored: the format of the rows (full: T; fp16/bf16: 16-bit, widened per chunk); not with quantized.
+  explicit nearest_index(std::size_t dim = 0, bool quantized = false, precision stored = precision::full)
+      : dim_(dim), stored_(stored), rows_(stored == precision::full ? dim : 0),
+        packed_(stored == precision::full ? 0 : dim), quantized_(quantized && host_accessible && stored == precision::full),
+        codes_(dim) {}
 
   static constexpr bool host_accessible = requires { requires S::host_accessible; };
   static constexpr std::size_t shortlist_size = 32;
   static constexpr std::size_t quantized_max_queries = 4;
   bool quantized() const { return quantized_; }
+  precision stored_precision() const { return stored_; }
+  bool packed() const { return stored_ != precision::full; }
 
-  std::size_t size() const { return rows_.size(); }
-  std::size_t dim() const { return rows_.cols(); }
-  const row_store<T, S>& rows() const { return rows_; }
-  void reserve(std::size_t n) { rows_.reserve(n); }
+  std::size_t size() const { return packed() ? packed_.size() : rows_.size(); }
+  std::size_t dim() const { return dim_; }
+  // Bytes the rows take (capacity included): how lookup_precision halves the index.
+  std::size_t bytes() const {
+    return packed() ? packed_.capacity() * dim_ * sizeof(std::uint16_t) : rows_.capacity() * dim_ * sizeof(T);
+  }
+  void reserve(std::size_t n) {
+    if (packed())
+      packed_.reserve(n);
+    else
+      rows_.reserve(n);
+  }
 
-  // Adds n vectors (storage pointer, n×dim); they are normalised in place in the index.
+  // Adds n vectors (storage pointer, n×dim); they are normalised in the index (then rounded, when packed).
   void add(const T* vectors, std::size_t n) {
+    if (packed()) {
+      auto unit = S::template make<T>(n, dim());
+      S::copy(vectors, n * dim(), S::data(unit));
+      S::normalize_rows(S::data(unit), n, dim());
+      S::narrow(S::data(unit), n * dim(), packed_.append(n), stored_);
+      return;
+    }
     T* dst = rows_.append(n);
     S::copy(vectors, n * dim(), dst);
     S::normalize_rows(dst, n, dim());
     if (quantized_) codes_.add(dst, n);
   }
-  // n raw rows to be filled verbatim (already normalised), for the state-file loader; then rebuild().
-  T* rows_for_load(std::size_t n) { return rows_.append(n); }
+  // Calls fn(rows) with the unit rows as T (storage pointer, size()×dim): the stored rows, or a widened copy.
+  template <class Fn>
+  void visit_rows(Fn&& fn) const {
+    if (!packed()) return fn(static_cast<const T*>(rows_.data()));
+    auto wide = S::template make<T>(size(), dim());
+    S::widen(packed_.data(), size() * dim(), S::data(wide), stored_);
+    fn(static_cast<const T*>(S::data(wide)));
+  }
+  // n raw rows to be filled verbatim (already normalised, as T), for the state-file loader; then rebuild().
+  T* rows_for_load(std::size_t n) {
+    if (packed()) rows_ = row_store<T, S>(dim_);  // staging, rounded into the packed rows by rebuild()
+    return rows_.append(n);
+  }
   void rebuild() {
     codes_.clear();
+    if (packed()) {
+      S::narrow(rows_.data(), rows_.size() * dim(), packed_.append(rows_.size()), stored_);
+      rows_ = row_store<T, S>(0);
+      return;
+    }
     if (quantized_) codes_.add(rows_.data(), size());
   }
   void swap_remove(std::size_t position) {
+    if (packed()) return packed_.swap_remove(position);
     rows_.swap_remove(position);
     if (quantized_) codes_.swap_remove(position);
   }
   void pop_back(std::size_t n) {
+    if (packed()) return packed_.pop_back(n);
     rows_.pop_back(n);
     if (quantized_) codes_.pop_back(n);
   }
   void clear() {
     rows_.clear();
+    packed_.clear();
     codes_.clear();
   }
 
@@ -79,14 +122,20 @@ class nearest_index {
       }
       return best;
     }
-    // Chunks bound the score scratch to q×chunk while each chunk stays a large GEMM.
-    const std::size_t chunk = std::max<std::size_t>(1024, (std::size_t{1} << 24) / std::max<std::size_t>(q, 1));
-    auto scores = S::template make<T>(q, std::min(chunk, size()));
+    // Chunks bound the score scratch to q×chunk while each chunk stays a large GEMM; packed rows are widened one
+    // chunk at a time into a tile of at most ~2^20 values (4 MB in fp32: cache-sized).
+    std::size_t chunk = std::max<std::size_t>(1024, (std::size_t{1} << 24) / std::max<std::size_t>(q, 1));
+    if (packed()) chunk = std::min(chunk, std::max<std::size_t>(256, (std::size_t{1} << 20) / std::max<std::size_t>(dim(), 1)));
+    chunk = std::min(chunk, size());
+    auto scores = S::template make<T>(q, chunk);
+    auto tile = S::template make<T>(packed() ? chunk : 0, dim());
     std::vector<std::size_t> idx(q);
     std::vector<T> val(q);
     for (std::size_t start = 0; start < size(); start += chunk) {
       const std::size_t n = std::min(chunk, size() - start);
-      S::gemm(false, true, q, n, dim(), T(1), S::data(unit), dim(), rows_.row(start), dim(), T(0), S::data(scores), n);
+      const T* rows = packed() ? S::data(tile) : rows_.row(start);
+      if (packed()) S::widen(packed_.row(start), n * dim(), S::data(tile), stored_);
+      S::gemm(false, true, q, n, dim(), T(1), S::data(unit), dim(), rows, dim(), T(0), S::data(scores), n);
       S::row_argmax(S::data(scores), q, n, idx.data(), val.data());
       for (std::size_t i = 0; i < q; ++i)
         if (val[i] > best[i].score) best[i] = match{start + idx[i], val[i]};
@@ -95,7 +144,10 @@ class nearest_index {
   }
 
  private:
-  row_store<T, S> rows_;
+  std::size_t dim_;
+  precision stored_;
+  row_store<T, S> rows_;                // full precision: the unit rows (packed: the loader's staging only)
+  row_store<std::uint16_t, S> packed_;  // fp16/bf16: the unit rows, rounded
   bool quantized_;
   quantized_scan codes_;
 };

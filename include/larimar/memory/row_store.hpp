@@ -8,8 +8,9 @@
 
 namespace larimar {
 
+// T is the element type: the memory's own, or std::uint16_t for rows kept in fp16/bf16 (core/precision.hpp).
 template <class T, class S>
-  requires storage_policy<S, T>
+  requires requires { typename S::template matrix<T>; }
 class row_store {
  public:
   using matrix = typename S::template matrix<T>;

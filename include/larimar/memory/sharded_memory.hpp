@@ -30,7 +30,7 @@ class sharded_memory : public detail::memory_base<T, Storage, Keys, Solver> {
 
   std::size_t block_count() const { return store_.block_count(); }
   std::size_t block_capacity() const { return store_.block_capacity(); }
-  const matrix& block_mean(std::size_t b) const { return store_.block_at(b).mean; }
+  matrix block_mean(std::size_t b) const { return store_.block_mean(b); }  // K×C in T
 };
 
 }  // namespace larimar

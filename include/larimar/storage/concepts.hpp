@@ -4,13 +4,16 @@
 // storage::host, device pointers for storage::device) so one algorithm serves every space.
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
+
+#include "larimar/core/precision.hpp"
 
 namespace larimar {
 
 template <class S, class T>
 concept storage_policy = requires { typename S::template matrix<T>; } &&
   requires(typename S::template matrix<T>& m, const typename S::template matrix<T>& cm, std::size_t n, T a,
-           const T* p, T* q, std::size_t* idx) {
+           const T* p, T* q, std::size_t* idx, std::uint16_t* h, precision f) {
     { S::name } -> std::convertible_to<const char*>;
     { S::template make<T>(n, n) } -> std::same_as<typename S::template matrix<T>>;
     { S::rows(cm) } -> std::convertible_to<std::size_t>;
@@ -32,6 +35,8 @@ concept storage_policy = requires { typename S::template matrix<T>; } &&
     S::pinv(p, n, n, a, q);                  // Moore–Penrose pseudoinverse by SVD with relative cut-off a
     { S::cholesky_solve_gram(p, n, n, q, n) } -> std::same_as<bool>;  // see storage::host
     { S::all_finite(p, n) } -> std::same_as<bool>;
+    S::narrow(p, n, h, f);                   // h = p rounded to fp16/bf16 (lookup_precision)
+    S::widen(static_cast<const std::uint16_t*>(h), n, q, f);  // q = h widened to T
   };
 
 }  // namespace larimar

@@ -1,13 +1,17 @@
 #pragma once
 // storage::device — the memory in thrust device vectors: on the GPU when compiled by nvcc (THRUST_DEVICE_SYSTEM
-// CUDA: GEMMs through cuBLAS, the pseudoinverse through cuSOLVER), and on thrust's OpenMP/CPP system otherwise,
+// CUDA: GEMMs through cuBLAS, the pseudoinverse and the Cholesky solve through cuSOLVER), and on thrust's OpenMP/CPP system otherwise,
 // where "device" memory is host memory and BLAS/LAPACK do the work. It satisfies the same storage_policy concept
 // as storage::host, so every memory algorithm runs on it unchanged.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
+#include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <thrust/copy.h>
@@ -15,23 +19,112 @@
 
 #include "larimar/backend/system.hpp"
 #include "larimar/core/error.hpp"
+#include "larimar/core/precision.hpp"
 #include "larimar/storage/concepts.hpp"
 #include "larimar/storage/detail/device_linalg.hpp"
 
 namespace larimar::storage {
 
-// A row-major matrix in the active thrust system's memory.
+// What the matrices of storage::device hold, and an optional cap on it: a memory that shares a GPU with a decoder
+// can be kept to its share. Every device_matrix allocation counts (the memory's blocks, logs, index and the
+// scratch matrices of its operations), across all threads; a thrust scratch vector inside one primitive does not.
+// An allocation past the limit, or one the device refuses, throws out_of_memory naming the bytes asked for,
+// before anything is changed.
+class device_memory {
+ public:
+  static std::size_t in_use() { return used().load(); }
+  static std::size_t limit() { return cap().load(); }  // 0: no limit
+  static void set_limit(std::size_t bytes) { cap().store(bytes); }
+
+  // Reserves `bytes` against the limit (throws out_of_memory past it); release() gives them back.
+  static void acquire(std::size_t bytes) {
+    if (bytes == 0) return;
+    const std::size_t before = used().fetch_add(bytes);
+    const std::size_t lim = limit();
+    if (lim != 0 && before + bytes > lim) {
+      used().fetch_sub(bytes);
+      throw out_of_memory("storage::device: allocating " + std::to_string(bytes) + " bytes would pass the memory limit (" +
+                              std::to_string(before) + " of " + std::to_string(lim) + " bytes in use)",
+                          bytes);
+    }
+  }
+  static void release(std::size_t bytes) { used().fetch_sub(bytes); }
+
+ private:
+  static std::atomic<std::size_t>& used() {
+    static std::atomic<std::size_t> v{0};
+    return v;
+  }
+  static std::atomic<std::size_t>& cap() {
+    static std::atomic<std::size_t> v{0};
+    return v;
+  }
+};
+
+namespace detail {
+// Bytes of a rows×cols matrix of T; a product past size_t is an allocation no device can serve.
+template <class T>
+std::size_t matrix_bytes(std::size_t rows, std::size_t cols) {
+  if (cols != 0 && rows > std::numeric_limits<std::size_t>::max() / cols / sizeof(T))
+    throw out_of_memory("storage::device: a " + std::to_string(rows) + "x" + std::to_string(cols) +
+                            " matrix needs more bytes than size_t can count",
+                        std::numeric_limits<std::size_t>::max());
+  return rows * cols * sizeof(T);
+}
+// Bytes held against device_memory's limit by one matrix: acquired on construction, given back on destruction.
+class device_bytes {
+ public:
+  device_bytes() = default;
+  explicit device_bytes(std::size_t n) : n_(n) { device_memory::acquire(n); }
+  device_bytes(const device_bytes& o) : device_bytes(o.n_) {}
+  device_bytes(device_bytes&& o) noexcept : n_(std::exchange(o.n_, 0)) {}
+  device_bytes& operator=(device_bytes o) noexcept {
+    std::swap(n_, o.n_);
+    return *this;
+  }
+  ~device_bytes() { device_memory::release(n_); }
+  std::size_t size() const { return n_; }
+
+ private:
+  std::size_t n_ = 0;
+};
+}  // namespace detail
+
+// A row-major matrix in the active thrust system's memory. Allocation failures throw out_of_memory with the size.
 template <class T>
 class device_matrix {
+  using buffer = backend::device_buffer<backend::active, T>;
+
  public:
   device_matrix() = default;
-  device_matrix(std::size_t rows, std::size_t cols) : data_(rows * cols, T(0)), rows_(rows), cols_(cols) {}
+  device_matrix(std::size_t rows, std::size_t cols)
+      : bytes_(detail::matrix_bytes<T>(rows, cols)), data_(allocate(rows * cols, [&](buffer& b) { b.resize(rows * cols, T(0)); })),
+        rows_(rows), cols_(cols) {}
+  device_matrix(const device_matrix& o)
+      : bytes_(o.bytes_), data_(allocate(o.data_.size(), [&](buffer& b) { b = o.data_; })), rows_(o.rows_), cols_(o.cols_) {}
+  device_matrix(device_matrix&&) noexcept = default;
+  device_matrix& operator=(const device_matrix& o) {
+    if (this != &o) {
+      device_matrix copy(o);  // allocate first: on failure *this is unchanged
+      *this = std::move(copy);
+    }
+    return *this;
+  }
+  device_matrix& operator=(device_matrix&&) noexcept = default;
+  ~device_matrix() = default;
+
   std::size_t rows() const { return rows_; }
   std::size_t cols() const { return cols_; }
   T* data() { return thrust::raw_pointer_cast(data_.data()); }
   const T* data() const { return thrust::raw_pointer_cast(data_.data()); }
-  void resize_rows(std::size_t rows) {
-    data_.resize(rows * cols_, T(0));  // keeps the leading rows
+  void resize_rows(std::size_t rows) {  // keeps the leading rows; on failure the matrix is unchanged
+    if (rows == rows_) return;
+    detail::device_bytes bytes(detail::matrix_bytes<T>(rows, cols_));
+    buffer grown = allocate(rows * cols_, [&](buffer& b) { b.resize(rows * cols_, T(0)); });
+    const std::size_t keep = std::min(rows, rows_) * cols_;
+    if (keep) thrust::copy(data_.begin(), data_.begin() + static_cast<std::ptrdiff_t>(keep), grown.begin());
+    data_.swap(grown);
+    bytes_ = std::move(bytes);
     rows_ = rows;
   }
   // The whole matrix copied to the host, row-major.
@@ -42,22 +135,28 @@ class device_matrix {
   }
 
  private:
-  backend::device_buffer<backend::active, T> data_;
+  // A buffer of n elements filled by `fill`; the system's std::bad_alloc (thrust's CUDA bad_alloc derives from
+  // it) becomes out_of_memory naming the size.
+  template <class Fill>
+  static buffer allocate(std::size_t n, Fill&& fill) {
+    buffer b;
+    try {
+      fill(b);
+    } catch (const std::bad_alloc& e) {
+      throw out_of_memory("storage::device: allocating " + std::to_string(n * sizeof(T)) + " bytes (" +
+                              std::to_string(n) + " elements) failed: " + e.what(),
+                          n * sizeof(T));
+    }
+    return b;
+  }
+
+  detail::device_bytes bytes_;  // first: the limit is checked before the allocation
+  buffer data_;
   std::size_t rows_ = 0, cols_ = 0;
 };
 
 namespace detail {
 // Functors for thrust kernels: at namespace scope, since CUDA kernels cannot name private types.
-template <class T>
-struct transpose_op {
-  const T* a;
-  T* out;
-  std::size_t rows, cols;
-  LARIMAR_HOST_DEVICE void operator()(std::size_t k) const {
-    const std::size_t i = k / cols, j = k % cols;
-    out[j * rows + i] = a[k];
-  }
-};
 template <class T>
 struct diagonal_op {
   T* dst;
@@ -87,19 +186,22 @@ struct normalize_op {
     }
   }
 };
+// Arg-max of one slice of one row: slice c of row r covers columns [c·cols/slices, (c+1)·cols/slices).
 template <class T>
-struct argmax_op {
+struct argmax_slice_op {
   const T* s;
-  std::size_t cols;
+  std::size_t cols, slices;
   std::size_t* idx;
   T* val;
-  LARIMAR_HOST_DEVICE void operator()(std::size_t r) const {
+  LARIMAR_HOST_DEVICE void operator()(std::size_t k) const {
+    const std::size_t r = k / slices, c = k % slices;
+    const std::size_t begin = c * cols / slices, end = (c + 1) * cols / slices;
     const T* row = s + r * cols;
-    std::size_t best = 0;
-    for (std::size_t j = 1; j < cols; ++j)
+    std::size_t best = begin;
+    for (std::size_t j = begin + 1; j < end; ++j)
       if (row[j] > row[best]) best = j;
-    idx[r] = best;
-    val[r] = row[best];
+    idx[k] = best;
+    val[k] = row[best];
   }
 };
 template <class T>
@@ -172,7 +274,7 @@ struct device {
   }
   template <class T>
   static void transpose(const T* a, std::size_t rows, std::size_t cols, T* out) {
-    backend::for_each_index<backend::active>(rows * cols, detail::transpose_op<T>{a, out, rows, cols});
+    detail::device_transpose(a, rows, cols, out);
   }
   template <class T>
   static void set_identity(T* dst, std::size_t rows, std::size_t cols, T diag) {
@@ -208,14 +310,31 @@ struct device {
   static void normalize_rows(T* a, std::size_t rows, std::size_t cols) {
     backend::for_each_index<backend::active>(rows, detail::normalize_op<T>{a, cols}, cols);
   }
+  // Every row is cut into slices of about argmax_slice columns, each slice's arg-max is one thread (so one query
+  // over 50,000 scores is ~200 threads, not one), and the host picks the best slice of each row; ties go to the
+  // lowest column, as std::max_element on the host storage.
+  static constexpr std::size_t argmax_slice = 256;
   template <class T>
   static void row_argmax(const T* s, std::size_t rows, std::size_t cols, std::size_t* idx, T* val) {
-    backend::device_buffer<backend::active, std::size_t> di(rows);
-    backend::device_buffer<backend::active, T> dv(rows);
+    if (rows == 0 || cols == 0) return;
+    const std::size_t slices = (cols + argmax_slice - 1) / argmax_slice;
+    backend::device_buffer<backend::active, std::size_t> di(rows * slices);
+    backend::device_buffer<backend::active, T> dv(rows * slices);
     backend::for_each_index<backend::active>(
-        rows, detail::argmax_op<T>{s, cols, thrust::raw_pointer_cast(di.data()), thrust::raw_pointer_cast(dv.data())}, cols);
-    thrust::copy(di.begin(), di.end(), idx);
-    thrust::copy(dv.begin(), dv.end(), val);
+        rows * slices,
+        detail::argmax_slice_op<T>{s, cols, slices, thrust::raw_pointer_cast(di.data()), thrust::raw_pointer_cast(dv.data())},
+        argmax_slice);
+    std::vector<std::size_t> hi(rows * slices);
+    std::vector<T> hv(rows * slices);
+    thrust::copy(di.begin(), di.end(), hi.begin());
+    thrust::copy(dv.begin(), dv.end(), hv.begin());
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::size_t best = r * slices;
+      for (std::size_t k = best + 1; k < (r + 1) * slices; ++k)
+        if (hv[k] > hv[best]) best = k;
+      idx[r] = hi[best];
+      val[r] = hv[best];
+    }
   }
   template <class T>
   static bool all_finite(const T* a, std::size_t n) {
@@ -229,6 +348,15 @@ struct device {
     for (int b : h)
       if (b) return false;
     return true;
+  }
+  // Stored-format conversions (core/precision.hpp), element-parallel on the active system.
+  template <class T>
+  static void narrow(const T* src, std::size_t n, std::uint16_t* dst, precision p) {
+    backend::for_each_index<backend::active>(n, larimar::detail::narrow_op<T>{src, dst, p}, 8);
+  }
+  template <class T>
+  static void widen(const std::uint16_t* src, std::size_t n, T* dst, precision p) {
+    backend::for_each_index<backend::active>(n, larimar::detail::widen_op<T>{src, dst, p}, 4);
   }
   template <class T>
   static void pinv(const T* a, std::size_t m, std::size_t n, T rcond, T* out) {

@@ -24,6 +24,10 @@ struct block_state {
   std::vector<std::uint8_t> used;   // slot -> occupied
   write_mode mode = write_mode::none;
   mutable std::optional<matrix> mean_pinv;  // M⁺ for content reads, dropped on every change of the mean
+  // memory_precision fp16/bf16: a one-shot block at rest keeps its mean here, rounded, and `mean` and `covariance`
+  // are empty (a one-shot block's covariance is always the prior, rebuilt when needed). See episodic_store::pack.
+  typename S::template matrix<std::uint16_t> packed_mean{};
+  bool packed = false;
 
   std::size_t size() const { return entry.size(); }
   std::size_t free_slots() const {

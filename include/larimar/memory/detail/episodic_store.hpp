@@ -42,7 +42,8 @@ class episodic_store {
 
   episodic_store(const memory_config& cfg, std::size_t max_blocks, Solver solver, const char* who)
       : cfg_(validated(cfg, who)), max_blocks_(max_blocks), solver_(std::move(solver)), keys_(cfg_),
-        index_(mode == ::larimar::keys::addressing::by_slot ? cfg_.lookup_dim() : cfg_.slots, cfg_.quantized_lookup),
+        index_(mode == ::larimar::keys::addressing::by_slot ? cfg_.lookup_dim() : cfg_.slots, cfg_.quantized_lookup,
+               cfg_.lookup_precision),
         prior_(prior_mean<T>(cfg_)), who_(who) {}
 
   const memory_config& config() const { return cfg_; }
@@ -92,7 +93,7 @@ class episodic_store {
     staged.reserve(plan.segments.size());
     std::size_t row = 0;
     for (const auto& seg : plan.segments) {
-      block_state<T, S> next = seg.block < blocks_.size() ? clone(blocks_[seg.block]) : fresh_block();
+      block_state<T, S> next = seg.block < blocks_.size() ? unpacked(blocks_[seg.block]) : fresh_block();
       const std::size_t first = next.size();
       next.addresses.append_from(S::data(w) + row * cfg_.slots, seg.count);
       next.latents.append_from(S::data(z) + row * cfg_.code_size, seg.count);
@@ -129,6 +130,7 @@ class episodic_store {
         }
       }
       next.mean_pinv.reset();
+      pack(next);
       staged.push_back(std::move(next));
       row += seg.count;
     }
@@ -204,6 +206,7 @@ class episodic_store {
                      [&](std::size_t a, std::size_t b) { return out.hits[a].block < out.hits[b].block; });
     auto wg = S::template make<T>(q, cfg_.slots);
     auto zg = S::template make<T>(q, cfg_.code_size);
+    matrix wide;  // a packed block's mean, widened for its GEMM
     for (std::size_t i = 0; i < q; ++i) {
       const auto& h = out.hits[order[i]];
       const T* src = mode == ::larimar::keys::addressing::by_slot
@@ -216,7 +219,7 @@ class episodic_store {
       std::size_t end = start;
       while (end < q && out.hits[order[end]].block == b) ++end;
       S::gemm(false, false, end - start, cfg_.code_size, cfg_.slots, T(1), S::data(wg) + start * cfg_.slots,
-              cfg_.slots, S::data(blocks_[b].mean), cfg_.code_size, T(0), S::data(zg) + start * cfg_.code_size,
+              cfg_.slots, mean_of(blocks_[b], wide), cfg_.code_size, T(0), S::data(zg) + start * cfg_.code_size,
               cfg_.code_size);
       start = end;
     }
@@ -230,11 +233,15 @@ class episodic_store {
     const std::string op = std::string(who_) + "::read_entries";
     if (empty()) throw state_error(op + ": the memory is empty; write an episode first");
     auto out = S::template make<T>(entries.size(), cfg_.code_size);
+    matrix wide;
+    std::size_t widened = static_cast<std::size_t>(-1);  // the block whose mean `wide` holds
     for (std::size_t i = 0; i < entries.size(); ++i) {
       const auto& loc = locate(op, entries[i]);
       const auto& b = blocks_[loc.block];
-      S::gemm(false, false, 1, cfg_.code_size, cfg_.slots, T(1), b.addresses.row(loc.row), cfg_.slots,
-              S::data(b.mean), cfg_.code_size, T(0), S::data(out) + i * cfg_.code_size, cfg_.code_size);
+      const T* mean = b.packed && widened == loc.block ? S::data(wide) : mean_of(b, wide);
+      if (b.packed) widened = loc.block;
+      S::gemm(false, false, 1, cfg_.code_size, cfg_.slots, T(1), b.addresses.row(loc.row), cfg_.slots, mean,
+              cfg_.code_size, T(0), S::data(out) + i * cfg_.code_size, cfg_.code_size);
     }
     return out;
   }
@@ -255,7 +262,7 @@ class episodic_store {
   void forget(std::size_t id) {
     const std::string op = std::string(who_) + "::forget";
     const location loc = locate(op, id);
-    block_state<T, S> next = clone(blocks_[loc.block]);
+    block_state<T, S> next = unpacked(blocks_[loc.block]);
     remove_log_row(next, loc.row);
     if (next.size() == 0) {
       reset_to_prior(next);
@@ -275,6 +282,7 @@ class episodic_store {
       replay(next);  // noise-free observations cannot be subtracted: rebuild from the prior without this one
     }
     next.mean_pinv.reset();
+    pack(next);
 
     // Commit.
     const std::size_t moved_row = blocks_[loc.block].size() - 1;
@@ -324,6 +332,7 @@ class episodic_store {
       if (index_entry[p] >= next_entry)
         throw format_error(std::string(who_) + "::load: entry id beyond the id counter");
     }
+    for (auto& b : blocks) pack(b);
     blocks_ = std::move(blocks);
     index_ = std::move(index);
     index_entry_ = std::move(index_entry);
@@ -334,13 +343,70 @@ class episodic_store {
 
   block_state<T, S> fresh_block() const {
     block_state<T, S> b{S::template make<T>(cfg_.slots, cfg_.code_size), S::template make<T>(cfg_.slots, cfg_.slots),
-                  row_store<T, S>(cfg_.slots), row_store<T, S>(cfg_.code_size), {}, {}, {}, write_mode::none, {}};
+                  row_store<T, S>(cfg_.slots), row_store<T, S>(cfg_.code_size), {}, {}, {}, write_mode::none, {},
+                  S::template make<std::uint16_t>(0, cfg_.code_size), false};
     if constexpr (mode == ::larimar::keys::addressing::by_slot) b.used.assign(keys_.address_count(), 0);
     reset_to_prior(b);
     return b;
   }
 
+  // Block b's mean (K×C) and covariance (K×K) in T, whatever their stored format.
+  matrix block_mean(std::size_t b) const {
+    const auto& blk = blocks_.at(b);
+    if (!blk.packed) return blk.mean;
+    matrix wide;
+    mean_of(blk, wide);
+    return wide;
+  }
+  matrix block_covariance(std::size_t b) const {
+    const auto& blk = blocks_.at(b);
+    if (!blk.packed) return blk.covariance;
+    auto u = S::template make<T>(cfg_.slots, cfg_.slots);
+    S::set_identity(S::data(u), cfg_.slots, cfg_.slots, static_cast<T>(prior_variance(cfg_)));
+    return u;
+  }
+  // Bytes held by the blocks' means and covariances as stored (their logs not included).
+  std::size_t block_bytes() const {
+    std::size_t n = 0;
+    for (const auto& b : blocks_)
+      n += b.packed ? S::rows(b.packed_mean) * S::cols(b.packed_mean) * sizeof(std::uint16_t)
+                    : (S::rows(b.mean) * S::cols(b.mean) + S::rows(b.covariance) * S::cols(b.covariance)) * sizeof(T);
+    return n;
+  }
+
  private:
+  // memory_precision: a one-shot block is stored with its mean rounded to fp16/bf16 and no covariance (always the
+  // prior for one-shot blocks). Operations widen it back to T first (unpacked) and round it once when they commit,
+  // so every product accumulates in T. Sequentially written blocks stay in T: their covariance is live state.
+  void pack(block_state<T, S>& b) const {
+    if (cfg_.memory_precision == precision::full || b.packed || b.mode != write_mode::one_shot) return;
+    auto pm = S::template make<std::uint16_t>(cfg_.slots, cfg_.code_size);
+    S::narrow(S::data(b.mean), cfg_.slots * cfg_.code_size, S::data(pm), cfg_.memory_precision);
+    b.packed_mean = std::move(pm);
+    b.mean = S::template make<T>(0, cfg_.code_size);
+    b.covariance = S::template make<T>(0, cfg_.slots);
+    b.packed = true;
+  }
+  // A copy of b in T, ready to be changed.
+  block_state<T, S> unpacked(const block_state<T, S>& b) const {
+    block_state<T, S> out = b;
+    if (!b.packed) return out;
+    out.mean = S::template make<T>(cfg_.slots, cfg_.code_size);
+    S::widen(S::data(b.packed_mean), cfg_.slots * cfg_.code_size, S::data(out.mean), cfg_.memory_precision);
+    out.covariance = S::template make<T>(cfg_.slots, cfg_.slots);
+    S::set_identity(S::data(out.covariance), cfg_.slots, cfg_.slots, static_cast<T>(prior_variance(cfg_)));
+    out.packed_mean = S::template make<std::uint16_t>(0, cfg_.code_size);
+    out.packed = false;
+    return out;
+  }
+  // Pointer to b's mean in T: its own, or widened into `wide` when packed.
+  const T* mean_of(const block_state<T, S>& b, matrix& wide) const {
+    if (!b.packed) return S::data(b.mean);
+    if (S::rows(wide) != cfg_.slots || S::cols(wide) != cfg_.code_size) wide = S::template make<T>(cfg_.slots, cfg_.code_size);
+    S::widen(S::data(b.packed_mean), cfg_.slots * cfg_.code_size, S::data(wide), cfg_.memory_precision);
+    return S::data(wide);
+  }
+
   struct placement {
     struct segment {
       std::size_t block;
@@ -359,6 +425,15 @@ class episodic_store {
       throw value_error(op + ": observation_noise must be a finite value >= 0");
     if (Keys::mode == ::larimar::keys::addressing::by_content && cfg.lookup_size != 0 && cfg.lookup_size != cfg.code_size)
       throw value_error(op + ": content addressing looks up latents, so lookup_size must be 0 or code_size");
+    if (cfg.lookup_precision != precision::full && cfg.lookup_precision != precision::fp16 &&
+        cfg.lookup_precision != precision::bf16)
+      throw value_error(op + ": lookup_precision must be full, fp16 or bf16");
+    if (cfg.memory_precision != precision::full && cfg.memory_precision != precision::fp16 &&
+        cfg.memory_precision != precision::bf16)
+      throw value_error(op + ": memory_precision must be full, fp16 or bf16");
+    if (cfg.quantized_lookup && cfg.lookup_precision != precision::full)
+      throw value_error(op + ": quantized_lookup (int8 shortlist + exact rescoring) and lookup_precision " +
+                        precision_name(cfg.lookup_precision) + " are alternatives; choose one");
     return cfg;
   }
 
@@ -464,8 +539,6 @@ class episodic_store {
     if (b.size() == 0) b.mode = write_mode::none;
   }
 
-  static block_state<T, S> clone(const block_state<T, S>& b) { return b; }
-
   void remove_log_row(block_state<T, S>& b, std::size_t row) const {
     if (b.slot[row] < b.used.size()) b.used[b.slot[row]] = 0;
     b.addresses.swap_remove(row);
@@ -479,7 +552,8 @@ class episodic_store {
   const matrix& pinv_of_mean(const block_state<T, S>& b) const {
     if (!b.mean_pinv) {
       matrix mp = S::template make<T>(cfg_.code_size, cfg_.slots);
-      solver_.template pinv<S>(S::data(b.mean), cfg_.slots, cfg_.code_size, S::data(mp));
+      matrix wide;
+      solver_.template pinv<S>(mean_of(b, wide), cfg_.slots, cfg_.code_size, S::data(mp));
       b.mean_pinv = std::move(mp);
     }
     return *b.mean_pinv;

@@ -1,8 +1,6 @@
 #pragma once
-// The few BLAS/LAPACK routines host storage needs, typed for float and double. BLAS through CBLAS (OpenBLAS),
+// The few BLAS/LAPACK routines host storage needs, typed for float and double. BLAS through backend/cblas.hpp,
 // LAPACK through its Fortran symbols (declared here so no LAPACKE package is needed).
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -11,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "larimar/backend/cblas.hpp"
 #include "larimar/core/error.hpp"
 
 extern "C" {
@@ -36,25 +35,13 @@ void dpotrs_(const char* uplo, const int* n, const int* nrhs, const double* a, c
 
 namespace larimar::storage::detail {
 
-inline int to_int(std::size_t v, const char* what) {
-  if (v > static_cast<std::size_t>(2147483647))
-    throw shape_error(std::string("BLAS/LAPACK: ") + what + " = " + std::to_string(v) + " exceeds 32-bit indexing");
-  return static_cast<int>(v);
-}
+inline int to_int(std::size_t v, const char* what) { return backend::blas_int(v, what); }
 
 // Row-major C[m×n] = alpha·op(A)·op(B) + beta·C.
 template <class T>
 void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
           const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
-  if (m == 0 || n == 0) return;
-  const auto opa = ta ? CblasTrans : CblasNoTrans;
-  const auto opb = tb ? CblasTrans : CblasNoTrans;
-  const int M = to_int(m, "m"), N = to_int(n, "n"), K = to_int(k, "k");
-  const int LA = to_int(lda, "lda"), LB = to_int(ldb, "ldb"), LC = to_int(ldc, "ldc");
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, opa, opb, M, N, K, alpha, a, LA, b, LB, beta, c, LC);
-  else
-    cblas_dgemm(CblasRowMajor, opa, opb, M, N, K, alpha, a, LA, b, LB, beta, c, LC);
+  backend::cblas_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 // Column-major divide-and-conquer SVD, thin (jobz = 'S'). a is overwritten.
@@ -158,6 +145,19 @@ void pinv(const T* a, std::size_t m, std::size_t n, T rcond, T* out) {
                static_cast<std::size_t>(r), T(0), out, m);
 }
 
+// Whether a Cholesky factor with this diagonal (host pointer, m values) is trusted: its diagonal must not span
+// more than ε^(-1/4) in scale (cond(A) ≈ that span, cond(A·Aᵀ) its square), else the normal equations would lose
+// more than half the digits and the caller falls back to the SVD. Shared by the LAPACK and cuSOLVER paths.
+template <class T>
+bool cholesky_factor_acceptable(const T* diag, std::size_t m) {
+  T dmax(0), dmin = std::numeric_limits<T>::max();
+  for (std::size_t i = 0; i < m; ++i) {
+    dmax = std::max(dmax, std::abs(diag[i]));
+    dmin = std::min(dmin, std::abs(diag[i]));
+  }
+  return dmin > T(0) && dmax / dmin <= T(1) / std::sqrt(std::sqrt(std::numeric_limits<T>::epsilon()));
+}
+
 // Solves (A·Aᵀ)·X = B for X (m×nrhs) by Cholesky, A being m×n row-major: the normal equations of a wide
 // full-row-rank A, so that A⁺·B = Aᵀ·X. Returns false (B untouched semantics not guaranteed) when A·Aᵀ is not
 // numerically positive definite; the caller then falls back to the SVD.
@@ -167,14 +167,9 @@ bool cholesky_solve_gram(const T* a, std::size_t m, std::size_t n, T* b, std::si
   gemm(false, true, m, m, n, T(1), a, n, a, n, T(0), g.data(), m);
   const int M = to_int(m, "m");
   if (potrf('U', M, g.data(), M) != 0) return false;
-  // Reject a Gram matrix whose Cholesky factor spans more than 1/sqrt(eps) in scale: its solve would lose
-  // more than half the digits (cond(A·Aᵀ) = cond(A)²).
-  T dmax(0), dmin = std::numeric_limits<T>::max();
-  for (std::size_t i = 0; i < m; ++i) {
-    dmax = std::max(dmax, std::abs(g[i * m + i]));
-    dmin = std::min(dmin, std::abs(g[i * m + i]));
-  }
-  if (!(dmin > T(0)) || dmax / dmin > T(1) / std::sqrt(std::sqrt(std::numeric_limits<T>::epsilon()))) return false;
+  std::vector<T> diag(m);
+  for (std::size_t i = 0; i < m; ++i) diag[i] = g[i * m + i];
+  if (!cholesky_factor_acceptable(diag.data(), m)) return false;
   // b is row-major m×nrhs = column-major nrhs×m: solve with the transposed layout, column by column of bᵀ.
   std::vector<T> bt(m * nrhs);
   for (std::size_t i = 0; i < m; ++i)
