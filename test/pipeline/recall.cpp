@@ -41,15 +41,6 @@ std::shared_ptr<const models> tiny() {
   return m;
 }
 
-double rel_err(std::span<const float> a, std::span<const float> b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    den += double(b[i]) * b[i];
-  }
-  return std::sqrt(num / den);
-}
-
 std::size_t token_count(const std::string& s) { return random_models()->tokenizer().encode(s).size(); }
 
 // Writes one task's context and reads the query back: did the read hit the needle's entry, and how far is the
@@ -70,7 +61,7 @@ outcome run(P& p, const recall_task& task) {
   const auto r = p.read(q);
   const auto needle_latent = p.models().latents(std::vector<std::vector<model::token_id>>{
       p.models().tokenizer().encode(task.needle)});
-  return {r.hits[0].entry == needles[0], rel_err(r.latents, needle_latent), p.segments(), p.tokens(), r.latents};
+  return {r.hits[0].entry == needles[0], latent_error(r.latents, needle_latent), p.segments(), p.tokens(), r.latents};
 }
 
 }  // namespace
@@ -135,8 +126,8 @@ TEST_CASE("storage::host and storage::device (thrust's system) give the same rea
     CHECK(c.hit);
     CHECK(e.hit);
     CHECK(a.segments == b.segments);
-    CHECK(rel_err(b.latent, a.latent) <= 1e-5);
-    CHECK(rel_err(e.latent, c.latent) <= 1e-4);
+    CHECK(latent_error(b.latent, a.latent) <= 1e-5);
+    CHECK(latent_error(e.latent, c.latent) <= 1e-4);
     CHECK(c.error <= 1e-3);
   }
 }
@@ -208,4 +199,28 @@ TEST_CASE("recall_pipeline: bad options and input are refused with the problem n
   memory_only.write_text("Some text here.");
   CHECK(memory_only.read(std::vector<std::string>{"Some"}).hits.size() == 1);
   CHECK_THROWS_WITH_AS(memory_only.ask("Some"), doctest::Contains("no decoder"), state_error);
+}
+
+TEST_CASE("recall_models: the latent cache returns what the encoder computes, batched or alone") {
+  const auto m = models::load(model_dir);
+  const auto& tok = m.tokenizer();
+  std::vector<std::vector<model::token_id>> seqs;
+  for (const char* s : {"The grass is green.", "The pass key is 123.", "The grass is green.", "Here we go.", "A"})
+    seqs.push_back(tok.encode(s));
+  const auto batched = m.latents(seqs);  // 4 distinct sequences encoded in one batch, one repeat
+  CHECK(m.cache_misses() == 4);
+  CHECK(m.cache_size() == 4);
+  const auto again = m.latents(seqs);  // all from the cache
+  CHECK(m.cache_hits() == 5);
+  CHECK(again == batched);
+  const std::size_t C = m.latent_size();
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    std::vector<model::token_id> with = {2};  // [CLS] ids [SEP], as config.json names them
+    with.insert(with.end(), seqs[i].begin(), seqs[i].end());
+    with.push_back(3);
+    const auto e = m.encoder().encode(std::vector<std::vector<model::token_id>>{with});
+    CHECK(latent_error(std::span<const float>(batched).subspan(i * C, C), e.latent_mean(0)) <= 1e-5);
+  }
+  CHECK_THROWS_AS(m.latents(std::vector<std::vector<model::token_id>>{{}}), shape_error);
+  CHECK_THROWS_AS(m.latents(std::vector<std::vector<model::token_id>>{std::vector<model::token_id>(41, 5)}), shape_error);
 }

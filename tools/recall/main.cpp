@@ -336,14 +336,6 @@ std::string clock_text(double s) {
   std::snprintf(buf, sizeof buf, "%02ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
   return buf;
 }
-double rel_err(std::span<const float> a, std::span<const float> b) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < b.size(); ++i) {
-    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    den += double(b[i]) * b[i];
-  }
-  return std::sqrt(num / (den > 0 ? den : 1));
-}
 std::string csv_quote(const std::string& s) {
   std::string out = "\"";
   for (const char c : s) {
@@ -531,7 +523,7 @@ int sweep(const options& o) {
             const auto [latent, h] = r.read(task.query);
             const auto truth = r.written_latent(needles[k].at(0));
             t.score = h.score;
-            t.error = rel_err(latent, truth);
+            t.error = latent_error(latent, truth);
             t.entry_hit = h.entry == needles[k][0];
             t.memory_hit = t.entry_hit && t.error <= 1e-3;
             if (!o.memory_only) {
@@ -712,7 +704,7 @@ int capacity(const options& o) {
       const std::span<const float> a(r1.data() + i * C, C), b(r2.data() + i * C, C);
       ok1 += cosine_argmax(a, n) == i;
       ok2 += cosine_argmax(b, n) == i;
-      err += rel_err(a, std::span<const float>(z.data() + i * C, C));
+      err += latent_error(a, std::span<const float>(z.data() + i * C, C));
     }
     double same1 = 0, same2 = 0;
     if (e2e) {
@@ -768,8 +760,8 @@ int capacity(const options& o) {
       }
     }
     c.text(L, H - 24, "N/K (SEGMENTS PER SLOT)", recall_tool::dark);
-    c.text(W - 260, T + 10, "SHARDED", blue);
-    c.text(W - 260, T + 26, "ONE MEMORY OF K SLOTS", red);
+    c.text(L + 20, H - B - 44, "SHARDED (BLOCKS OF K SLOTS)", blue);
+    c.text(L + 20, H - B - 26, "ONE MEMORY OF K SLOTS", red);
     c.save_png(*o.out / "capacity.png");
     std::printf("\nwrote %s/{capacity.csv,capacity.png}\n", o.out->string().c_str());
   }

@@ -21,6 +21,7 @@
 // the segment's full latent, and the encoding of the whole query ("no prefix"). With keys::prefix_encoding the
 // lookup vector is the prefix encoding k, and the memory addresses it by k·P.
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -59,6 +60,20 @@ template <class S>
 concept segment_source = requires(S& s) {
   { s.next() } -> std::same_as<std::optional<segment>>;
 };
+
+// ‖got − want‖ / ‖want‖: how far a read latent is from the latent that was written (memory-only recall counts a
+// read as the needle's when it hit the needle's entry and this is at most 1e-3).
+inline double latent_error(std::span<const float> got, std::span<const float> want) {
+  if (got.size() != want.size())
+    throw shape_error("latent_error: " + std::to_string(got.size()) + " values against " + std::to_string(want.size()));
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const double d = static_cast<double>(got[i]) - static_cast<double>(want[i]);
+    num += d * d;
+    den += static_cast<double>(want[i]) * static_cast<double>(want[i]);
+  }
+  return std::sqrt(num / (den > 0 ? den : 1));
+}
 
 // Seconds spent in each stage since construction, clear() or reset_timings().
 struct stage_timings {
