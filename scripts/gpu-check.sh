@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# One command for a machine with a GPU: builds every CUDA target with nvcc, runs the CUDA checks and writes a
-# short report naming the device (build-cuda/gpu-report.md). Without a GPU it builds everything, says so in the
+# One command for a machine with a GPU: builds every CUDA target with nvcc, runs the CUDA checks (the memory's
+# cuSOLVER/cuBLAS paths against LAPACK, the decoder against its CPU backend) and the GPU benchmarks (the memory
+# against its cuBLAS floor, lookups, device memory against context length) and writes a report naming the
+# device (build-cuda/gpu-report.md). Without a GPU it builds everything, says so in the
 # report and exits 0, so every part that can run anywhere is exercised on every machine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,8 +20,10 @@ mkdir -p build-cuda
   echo
   echo "nvcc: $("$nvcc" --version | tail -1)"
 } >"$report"
+built=$(find build-cuda/test build-cuda/bench -maxdepth 1 -type f \( -name 'test_*_cuda' -o -name 'bench_*_cuda' \) 2>/dev/null | sort)
+echo "built for sm_$arch: $(echo $built | tr '\n' ' ')" >>"$report"
 if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
-  echo "device: none (CUDA targets built for sm_$arch; nothing run)" | tee -a "$report"
+  echo "device: none (nothing run)" | tee -a "$report"
   exit 0
 fi
 echo "device: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | head -1)" >>"$report"

@@ -55,11 +55,15 @@ class nearest_index {
 
   // Adds n vectors (storage pointer, n×dim); they are normalised in the index (then rounded, when packed).
   void add(const T* vectors, std::size_t n) {
-    if (packed()) {
-      auto unit = S::template make<T>(n, dim());
-      S::copy(vectors, n * dim(), S::data(unit));
-      S::normalize_rows(S::data(unit), n, dim());
-      S::narrow(S::data(unit), n * dim(), packed_.append(n), stored_);
+    if (packed()) {  // through a cache-sized scratch of at most 1024 rows
+      std::uint16_t* dst = packed_.append(n);
+      auto unit = S::template make<T>(std::min<std::size_t>(n, 1024), dim());
+      for (std::size_t start = 0; start < n; start += 1024) {
+        const std::size_t m = std::min<std::size_t>(n - start, 1024);
+        S::copy(vectors + start * dim(), m * dim(), S::data(unit));
+        S::normalize_rows(S::data(unit), m, dim());
+        S::narrow(S::data(unit), m * dim(), dst + start * dim(), stored_);
+      }
       return;
     }
     T* dst = rows_.append(n);

@@ -1,7 +1,7 @@
 #pragma once
 // storage::device — the memory in thrust device vectors: on the GPU when compiled by nvcc (THRUST_DEVICE_SYSTEM
-// CUDA: GEMMs through cuBLAS, the pseudoinverse and the Cholesky solve through cuSOLVER), and on thrust's OpenMP/CPP system otherwise,
-// where "device" memory is host memory and BLAS/LAPACK do the work. It satisfies the same storage_policy concept
+// CUDA: GEMMs through cuBLAS, the pseudoinverse and the Cholesky solve through cuSOLVER), and on thrust's
+// OpenMP/CPP system otherwise, where "device" memory is host memory and BLAS/LAPACK do the work. It satisfies the same storage_policy concept
 // as storage::host, so every memory algorithm runs on it unchanged.
 #include <algorithm>
 #include <atomic>
@@ -349,14 +349,21 @@ struct device {
       if (b) return false;
     return true;
   }
-  // Stored-format conversions (core/precision.hpp), element-parallel on the active system.
+  // Stored-format conversions (core/precision.hpp): element-parallel kernels on the GPU; on the OpenMP/CPP system
+  // the host's bulk conversions (F16C where the CPU has it) on the host-accessible pointers.
   template <class T>
   static void narrow(const T* src, std::size_t n, std::uint16_t* dst, precision p) {
-    backend::for_each_index<backend::active>(n, larimar::detail::narrow_op<T>{src, dst, p}, 8);
+    if constexpr (host_accessible)
+      larimar::detail::narrow_on_host(src, n, dst, p);
+    else
+      backend::for_each_index<backend::active>(n, larimar::detail::narrow_op<T>{src, dst, p});
   }
   template <class T>
   static void widen(const std::uint16_t* src, std::size_t n, T* dst, precision p) {
-    backend::for_each_index<backend::active>(n, larimar::detail::widen_op<T>{src, dst, p}, 4);
+    if constexpr (host_accessible)
+      larimar::detail::widen_on_host(src, n, dst, p);
+    else
+      backend::for_each_index<backend::active>(n, larimar::detail::widen_op<T>{src, dst, p});
   }
   template <class T>
   static void pinv(const T* a, std::size_t m, std::size_t n, T rcond, T* out) {

@@ -5,16 +5,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include <xtensor/xtensor.hpp>
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
-#include <immintrin.h>
-#endif
 
 #include "larimar/core/error.hpp"
 #include "larimar/core/precision.hpp"
@@ -22,32 +17,6 @@
 #include "larimar/storage/detail/host_lapack.hpp"
 
 namespace larimar::storage {
-
-namespace detail {
-// fp16 <-> fp32 in bulk. On x86-64 CPUs with F16C (checked at run time) the hardware converts 8 values per
-// instruction with round-to-nearest-even, bit-identical to io::f32_to_f16/f16_to_f32; elsewhere the portable
-// scalar conversions run.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
-#define LARIMAR_HAVE_F16C_PATH 1
-__attribute__((target("avx,f16c"))) inline void widen_f16_f16c(const std::uint16_t* src, std::size_t n, float* dst) {
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
-  for (; i < n; ++i) dst[i] = io::f16_to_f32(src[i]);
-}
-__attribute__((target("avx,f16c"))) inline void narrow_f16_f16c(const float* src, std::size_t n, std::uint16_t* dst) {
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
-                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-  for (; i < n; ++i) dst[i] = io::f32_to_f16(src[i]);
-}
-inline bool cpu_has_f16c() {
-  static const bool has = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
-  return has;
-}
-#endif
-}  // namespace detail
 
 struct host {
   static constexpr const char* name = "host";
@@ -143,21 +112,11 @@ struct host {
   // Stored-format conversions (core/precision.hpp): dst = round(src) and dst = widen(src), n elements.
   template <class T>
   static void narrow(const T* src, std::size_t n, std::uint16_t* dst, precision p) {
-#if defined(LARIMAR_HAVE_F16C_PATH)
-    if constexpr (std::is_same_v<T, float>)
-      if (p == precision::fp16 && detail::cpu_has_f16c()) return detail::narrow_f16_f16c(src, n, dst);
-#endif
-    const larimar::detail::narrow_op<T> op{src, dst, p};
-    for (std::size_t i = 0; i < n; ++i) op(i);
+    larimar::detail::narrow_on_host(src, n, dst, p);
   }
   template <class T>
   static void widen(const std::uint16_t* src, std::size_t n, T* dst, precision p) {
-#if defined(LARIMAR_HAVE_F16C_PATH)
-    if constexpr (std::is_same_v<T, float>)
-      if (p == precision::fp16 && detail::cpu_has_f16c()) return detail::widen_f16_f16c(src, n, dst);
-#endif
-    const larimar::detail::widen_op<T> op{src, dst, p};
-    for (std::size_t i = 0; i < n; ++i) op(i);
+    larimar::detail::widen_on_host(src, n, dst, p);
   }
 
   // out (n×m, row-major) = pinv(a (m×n, row-major)); singular values below rcond·σ_max are treated as zero.
