@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config libxtensor-dev libxtensor-blas-dev xtl-dev libopenblas-dev liblapack-dev
       doctest-dev libbenchmark-dev nlohmann-json3-dev clang libclang-rt-14-dev
-      zlib1g-dev fortunes)  # zlib: larimar-recall's PNGs; fortunes: the prose haystack (held-out files)
+      zlib1g-dev fortunes   # zlib: larimar-recall's PNGs; fortunes: the prose haystack (held-out files)
+      libfaiss-dev)         # FAISS: bench_memory_storage's side-by-side lookup rows (it builds without)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
