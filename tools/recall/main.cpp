@@ -76,6 +76,8 @@ Memory and models
   --segment-tokens N        token budget per segment (default: the most the model takes)
   --slots K                 slots per memory block (default 512)
   --batch N                 segments encoded and written per step (default 256)
+  --encoder-cache N         distinct token sequences whose latents are kept (default 131072; 0: encode every
+                            segment, as for a context that never repeats itself)
 
 Capacity study (instead of the sweep)
   --capacity                one unsharded memory of K slots holding N distinct prose segments (N/K from
@@ -115,7 +117,7 @@ struct options {
   std::optional<std::uint64_t> random_encoder;
   bool memory_only = false;
   std::optional<std::size_t> prefix_tokens;  // nullopt: auto
-  std::size_t segment_tokens = 0, slots = 512, batch = 256;
+  std::size_t segment_tokens = 0, slots = 512, batch = 256, encoder_cache = std::size_t{1} << 17;
   bool capacity = false;
   std::size_t capacity_slots = 64;
   std::vector<double> ratios = {0.25, 0.5, 1, 2, 4, 8, 16};
@@ -240,6 +242,8 @@ options parse(int argc, char** argv) {
       o.slots = parse_uint(a, value(), 1, 1 << 16);
     } else if (a == "--batch") {
       o.batch = parse_uint(a, value(), 1, 1 << 20);
+    } else if (a == "--encoder-cache") {
+      o.encoder_cache = parse_uint(a, value(), 0, std::size_t{1} << 30);
     } else if (a == "--capacity") {
       o.capacity = true;
     } else if (a == "--capacity-slots") {
@@ -441,11 +445,16 @@ void heatmap(const std::filesystem::path& path, const std::string& title, const 
   c.save_png(path);
 }
 
+std::shared_ptr<const models_t> load_models(const options& o) {
+  auto m = std::make_shared<models_t>(o.random_encoder ? models_t::load_random_encoder(o.model, *o.random_encoder)
+                                                       : models_t::load(o.model));
+  m->set_cache_limit(o.encoder_cache);
+  return m;
+}
+
 int sweep(const options& o) {
   const auto t_load = std::chrono::steady_clock::now();
-  std::shared_ptr<const models_t> models =
-      std::make_shared<const models_t>(o.random_encoder ? models_t::load_random_encoder(o.model, *o.random_encoder)
-                                                        : models_t::load(o.model));
+  const auto models = load_models(o);
   if (!o.memory_only && !models->has_decoder())
     throw state_error("the model directory '" + o.model.string() + "' has no decoder; use --memory-only");
   const double load_s = seconds_since(t_load);
@@ -640,9 +649,7 @@ int sweep(const options& o) {
 // ---- the capacity study ---------------------------------------------------------------------------------------
 
 int capacity(const options& o) {
-  std::shared_ptr<const models_t> models =
-      std::make_shared<const models_t>(o.random_encoder ? models_t::load_random_encoder(o.model, *o.random_encoder)
-                                                        : models_t::load(o.model));
+  const auto models = load_models(o);
   const bool e2e = !o.memory_only && models->has_decoder();
   const std::size_t K = o.capacity_slots, C = models->latent_size();
   std::size_t n_max = 0;
