@@ -1,7 +1,8 @@
 #pragma once
 // The models a recall pipeline runs: the tokenizer, the encoder (with a cache of latents keyed by token ids, so
 // a context that repeats its segments encodes each distinct one once) and, for end-to-end generation, the decoder.
-// One recall_models object can serve several pipelines (e.g. one per key policy over the same context).
+// One recall_models object can serve several pipelines (e.g. one per key policy over the same context), one thread
+// at a time: the cache is mutable state behind const calls.
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>

@@ -135,10 +135,12 @@ class filler_source {
       if (!detail::has_word_char(s)) throw value_error("filler_source: a filler sentence has no text: '" + s + "'");
   }
   // The filler of Mohtashami & Jaggi's passkey task, which the paper uses.
-  static filler_source passkey() {
-    return filler_source({"The grass is green.", "The sky is blue.", "The sun is yellow.", "Here we go.",
-                          "There and back again."});
+  static const std::vector<std::string>& passkey_filler() {
+    static const std::vector<std::string> f = {"The grass is green.", "The sky is blue.", "The sun is yellow.",
+                                               "Here we go.", "There and back again."};
+    return f;
   }
+  static filler_source passkey() { return filler_source(passkey_filler()); }
   std::optional<text_unit> next() {
     text_unit u = text_unit::sentence(sentences_[i_]);
     i_ = (i_ + 1) % sentences_.size();

@@ -97,7 +97,7 @@ inline recall_task passkey_task(std::size_t digits, std::size_t target_tokens, d
   t.target_tokens = target_tokens;
   t.depth = depth;
   t.seed = seed;
-  t.filler = {"The grass is green.", "The sky is blue.", "The sun is yellow.", "Here we go.", "There and back again."};
+  t.filler = filler_source::passkey_filler();
   return t;
 }
 
