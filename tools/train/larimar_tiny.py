@@ -104,9 +104,62 @@ def python_docstring_sentences():
     return out
 
 
+MAN_SECTIONS = ("/usr/share/man/man1", "/usr/share/man/man8")
+# roff escapes that carry no text: font changes, size changes, named strings/characters, zero-width marks
+_ROFF_ESCAPE = re.compile(r"\\f(\[[^\]]*\]|\(..|.)|\\s[-+]?\d|\\\*(\(..|\[[^\]]*\]|.)|\\\(..|\\\[[^\]]*\]|\\[&|^%:/,]")
+_ROFF_BREAK = re.compile(r"^\.(PP|P|LP|SH|SS|TP|IP|HP|sp|br|nf|fi|RS|RE|TH|Vb|Ve)\b")
+
+
+def man_page_sentences():
+    """Extra training text: English sentences from the manual pages installed here (sections 1 and 8, the roff
+    sources under /usr/share/man of every installed Debian package; ~85K sentences on the training machine).
+    Macro lines are dropped, escapes stripped, paragraphs joined, then the same sentence filter as the fortunes.
+    Training only; never held out."""
+    import gzip
+    out = set()
+    for root in MAN_SECTIONS:
+        for path in sorted(Path(root).glob("*.gz")):
+            try:
+                text = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+            except (OSError, EOFError):
+                continue
+            paras, cur = [], []
+            for line in text.splitlines():
+                if line.startswith((".", "'")):
+                    if _ROFF_BREAK.match(line) and cur:
+                        paras.append(" ".join(cur))
+                        cur = []
+                    continue
+                s = _ROFF_ESCAPE.sub("", line).replace("\\-", "-").replace("\\e", "\\").replace("\\ ", " ")
+                if "\\" in s:  # an escape we do not model: end the paragraph rather than guess
+                    if cur:
+                        paras.append(" ".join(cur))
+                        cur = []
+                    continue
+                cur.append(s.strip())
+            if cur:
+                paras.append(" ".join(cur))
+            for para in paras:
+                out.update(split_sentences(para))
+    return out
+
+
+def scramble(pool, rng: random.Random, lo_words=4, hi_words=14):
+    """A segment no model can have memorised: words drawn from two random training sentences, shuffled, cut to a
+    random length, capitalised, ending in '.'. Used for a share of every batch (--scramble-prob) so that the
+    decoder must copy from the latent instead of recalling a sentence it has seen."""
+    words = (pool[rng.randrange(len(pool))] + " " + pool[rng.randrange(len(pool))]).split(" ")
+    words = [w.strip(".,;:!?\"()") for w in words]
+    words = [w for w in words if w]
+    rng.shuffle(words)
+    words = words[:rng.randint(lo_words, hi_words)]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:] + "."
+
+
 def load_corpus(extra: str = "none"):
     """{'train': [...], 'heldout': [...]} sentence lists, deduplicated, split by source file, sorted (stable).
-    extra="pydoc" adds python_docstring_sentences() to the training side."""
+    extra="pydoc" adds python_docstring_sentences() to the training side; "pydoc+man" also man_page_sentences()."""
     train, held = set(), set()
     for path in sorted(FORTUNE_DIR.iterdir()):
         if not path.is_file() or path.suffix in (".dat", ".u8") or path.name in NON_ENGLISH \
@@ -115,8 +168,10 @@ def load_corpus(extra: str = "none"):
         bucket = held if path.name in HELDOUT_FILES else train
         for entry in _fortune_entries(path):
             bucket.update(split_sentences(entry))
-    if extra == "pydoc":
+    if extra in ("pydoc", "pydoc+man"):
         train |= python_docstring_sentences()
+    if extra == "pydoc+man":
+        train |= man_page_sentences()
     train -= held
     return {"train": sorted(train), "heldout": sorted(held)}
 
@@ -209,7 +264,10 @@ class LarimarTiny(nn.Module):
             max_position_embeddings=e["max_position_embeddings"], type_vocab_size=e["type_vocab_size"],
             layer_norm_eps=e["layer_norm_eps"], hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
             pad_token_id=e["pad_token_id"], attn_implementation="eager"), add_pooling_layer=True)
-        self.latent_head = nn.Linear(e["hidden_size"], 2 * C, bias=False)
+        # "positions" pooling: the masked hidden states of every encoder position, concatenated (zeros past the end),
+        # so the latent head is a position-wise linear map and the encoder need not bind tokens to positions itself
+        pooled = e["hidden_size"] * (e["max_position_embeddings"] if e["pooling"] == "positions" else 1)
+        self.latent_head = nn.Linear(pooled, 2 * C, bias=False)
         self.decoder = GPT2LMHeadModel(GPT2Config(
             vocab_size=d["vocab_size"], n_embd=d["n_embd"], n_layer=d["n_layer"], n_head=d["n_head"],
             n_positions=d["n_positions"], layer_norm_epsilon=d["layer_norm_epsilon"], resid_pdrop=0.0,
@@ -227,6 +285,10 @@ class LarimarTiny(nn.Module):
         if self.cfg["encoder"]["pooling"] == "mean":
             m = mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
             pooled = (out.last_hidden_state * m).sum(1) / m.sum(1)
+        elif self.cfg["encoder"]["pooling"] == "positions":
+            h = out.last_hidden_state * mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
+            P = self.cfg["encoder"]["max_position_embeddings"]
+            pooled = F.pad(h, (0, 0, 0, P - h.shape[1])).flatten(1)
         else:
             pooled = out.pooler_output
         stats = self.latent_head(pooled)

@@ -16,14 +16,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def read_log(run: Path):
-    train, evals = [], []
+    """Training and evaluation records in step order. A run warm-started from another run's checkpoint (an "init"
+    event) is shifted by that run's CPU minutes, so the x axis is the CPU time spent on the weights in all. Where
+    a step was logged twice (a process stopped between checkpoints and the step re-run after a resume), the
+    later record wins."""
+    train, evals, offset = {}, {}, 0.0
     for line in (run / "log.jsonl").read_text().splitlines():
         r = json.loads(line)
+        if r.get("event") == "init":
+            offset = r["from_cpu_min"]
+        if "cpu_min" in r:
+            r["cpu_min"] += offset
         if r.get("eval"):
-            evals.append(r)
+            evals[r["step"]] = r
         elif "loss" in r:
-            train.append(r)
-    return train, evals
+            train[r["step"]] = r
+    return [train[k] for k in sorted(train)], [evals[k] for k in sorted(evals)]
 
 
 def main():
@@ -38,11 +46,13 @@ def main():
         ax[0].plot([r["cpu_min"] for r in train], [r["loss"] for r in train], label=name)
         ax[1].plot([r["cpu_min"] for r in evals], [r["seg_exact"] for r in evals], marker=".", label=name)
         ax[2].plot([r["cpu_min"] for r in evals], [r["num_digits"] for r in evals], marker=".", label=name)
-        print(f"\n{name}\n\n| step | CPU min | seg exact | num exact | digit-exact | recall exact | passkey exact |")
-        print("|---|---|---|---|---|---|---|")
+        print(f"\n{name}\n\n| step | CPU min | seg exact | num exact | digit-exact | recall exact | passkey exact |"
+              " passkey sentence exact |")
+        print("|---|---|---|---|---|---|---|---|")
         for r in evals:
+            ps = f"{r['passkey_sentence_exact']:.2f}" if "passkey_sentence_exact" in r else "—"
             print(f"| {r['step']} | {r['cpu_min']:.1f} | {r['seg_exact']:.2f} | {r['num_exact']:.2f} | "
-                  f"{r['num_digits']:.2f} | {r['recall_exact']:.2f} | {r['passkey_exact']:.2f} |")
+                  f"{r['num_digits']:.2f} | {r['recall_exact']:.2f} | {r['passkey_exact']:.2f} | {ps} |")
     ax[0].set(xlabel="CPU minutes", ylabel="train loss (nats/token)", title="training loss", yscale="log")
     ax[1].set(xlabel="CPU minutes", ylabel="exact", title="held-out segments <= 24 tokens, exact", ylim=(0, 1))
     ax[2].set(xlabel="CPU minutes", ylabel="digit-exact", title="held-out 3-5 digit numbers, digit-exact",

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import sys
 import time
@@ -47,9 +48,17 @@ def parse_args(argv=None):
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--latent", type=int, default=256)
     p.add_argument("--latent-mode", default="kv+embedding", choices=["kv", "kv+embedding"])
-    p.add_argument("--pooling", default="mean", choices=["mean", "cls_tanh"])
-    p.add_argument("--corpus-extra", default="none", choices=["none", "pydoc"],
-                   help="pydoc: add English docstring sentences of the installed Python code to training")
+    p.add_argument("--pooling", default="mean", choices=["mean", "cls_tanh", "positions"])
+    p.add_argument("--corpus-extra", default="none", choices=["none", "pydoc", "pydoc+man"],
+                   help="pydoc: add English docstring sentences of the installed Python code to training; "
+                        "pydoc+man: also sentences of the installed manual pages (sections 1 and 8)")
+    p.add_argument("--scramble-prob", type=float, default=0.0,
+                   help="share of segments replaced by shuffled words of two training sentences (larimar_tiny.scramble)")
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="start from this checkpoint's weights (same architecture; fresh optimiser and schedule)")
+    p.add_argument("--tokenizer-from", type=Path, default=None,
+                   help="reuse this tokenizer directory (vocab.json + merges.txt) instead of training one; "
+                        "required with --init-from so that token ids keep their meaning")
     p.add_argument("--max-tokens", type=int, default=28, help="longest training segment (tokens, no BOS/EOS)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -78,7 +87,14 @@ def parse_args(argv=None):
 def prepare_data(args, run: Path):
     """Tokenizer (trained on the training split only), the tokenised training pool and fixed eval sets."""
     corpus = L.load_corpus(getattr(args, "corpus_extra", "none"))
-    tok = L.train_tokenizer(corpus["train"], args.vocab, run / "tokenizer")
+    if getattr(args, "tokenizer_from", None):
+        import shutil
+        (run / "tokenizer").mkdir(parents=True, exist_ok=True)
+        for f in ("vocab.json", "merges.txt"):
+            shutil.copyfile(Path(args.tokenizer_from) / f, run / "tokenizer" / f)
+        tok = L.load_tokenizer(run / "tokenizer")
+    else:
+        tok = L.train_tokenizer(corpus["train"], args.vocab, run / "tokenizer")
     ids = L.encode_batch(tok, corpus["train"])
     # keep room for an inserted number (up to 6 tokens) within max_tokens
     pool = [(s, len(i)) for s, i in zip(corpus["train"], ids) if len(i) <= args.max_tokens - 6]
@@ -136,6 +152,8 @@ def make_batch(args, data, tok, step):
     texts = []
     for _ in range(args.batch):
         s = data["train"][eligible[rng.randrange(len(eligible))]]
+        if getattr(args, "scramble_prob", 0.0) > 0 and rng.random() < args.scramble_prob:
+            s = L.scramble(data["train"], rng)
         if rng.random() < args.number_prob:
             s = L.insert_number(s, rng)[0]
         texts.append(s)
@@ -194,6 +212,15 @@ def evaluate(model, tok, sets, size):
     outs = run(pk, True)
     res["passkey_exact"] = float(np.mean([o == it["text"] for o, it in zip(outs, pk)]))
     res["passkey_samples"] = outs[:2]
+    # The recall pipeline's passkey criterion (pipeline::is_correct, first_number): the first run of digits after
+    # the prompt equals N.
+    res["passkey_number"] = float(np.mean([re.findall(r"\d+", o[len(it["prompt"]):])[:1] == [it["number"]]
+                                           for o, it in zip(outs, pk)]))
+    # The needle as the recall pipeline segments it (sentence split): "The pass key is N." is its own segment, so
+    # the decoder, given that segment's latent and the prompt "The pass key is", must say " N." exactly.
+    short = [{"text": f"The pass key is {it['number']}.", "prompt": "The pass key is"} for it in pk]
+    outs = run(short, True)
+    res["passkey_sentence_exact"] = float(np.mean([o == it["text"] for o, it in zip(outs, short)]))
     model.train()
     return res
 
@@ -220,10 +247,16 @@ def main(argv=None):
     if cli.resume:
         saved = json.loads((run / "args.json").read_text())
         args = argparse.Namespace(**saved)
-        # only the stopping limits may change on resume
-        for k in ("max_steps", "max_cpu_minutes"):
+        # only the stopping limits and the schedule's horizon may change on resume; a new horizon changes the
+        # learning rate of the steps still to come (logged as an event), nothing before it
+        changed = {}
+        for k in ("max_steps", "max_cpu_minutes", "total_steps"):
             if f"--{k.replace('_', '-')}" in (argv or sys.argv):
+                changed[k] = (getattr(args, k), getattr(cli, k))
                 setattr(args, k, getattr(cli, k))
+        if "total_steps" in changed:
+            saved["total_steps"] = args.total_steps
+            (run / "args.json").write_text(json.dumps(saved, indent=1))
         args.run, args.resume = run, True
     else:
         args = cli
@@ -258,7 +291,15 @@ def main(argv=None):
         np.random.set_state(ck["numpy_rng"])
         step, cpu_prev, wall_prev = ck["step"], ck["cpu_seconds"], ck["wall_seconds"]
         log(run, {"event": "resume", "step": step, "cpu_min": cpu_prev / 60})
+        if "total_steps" in changed:
+            log(run, {"event": "schedule", "step": step, "total_steps_was": changed["total_steps"][0],
+                      "total_steps": args.total_steps})
     else:
+        if getattr(args, "init_from", None):
+            init = torch.load(args.init_from)
+            model.load_state_dict(init["model"])
+            log(run, {"event": "init", "from": str(args.init_from), "from_step": init["step"],
+                      "from_cpu_min": init["cpu_seconds"] / 60})
         log(run, {"event": "start", "params": sum(p.numel() for p in model.parameters()),
                   "train_segments": len(data["train"]), "vocab": vocab_size})
     n_layer_params = None  # noqa: F841

@@ -34,14 +34,15 @@ struct encoding {
   std::size_t batch = 0, hidden_size = 0, latent_size = 0;
   std::vector<std::size_t> offsets;   // batch + 1: sequence b owns hidden rows [offsets[b], offsets[b + 1])
   std::vector<float> hidden_states;   // [total tokens × hidden_size], last layer
-  std::vector<float> pooled;          // [batch × hidden_size]
+  std::size_t pooled_size = 0;        // hidden_size, or hidden_size × positions for pooling::positions
+  std::vector<float> pooled;          // [batch × pooled_size]
   std::vector<float> latent;          // [batch × 2·latent_size]: mean, then log-variance; empty without a head
 
   std::span<const float> hidden(std::size_t b, std::size_t t) const {
     return std::span<const float>(hidden_states).subspan((offsets.at(b) + t) * hidden_size, hidden_size);
   }
   std::span<const float> pooled_output(std::size_t b) const {
-    return std::span<const float>(pooled).subspan(b * hidden_size, hidden_size);
+    return std::span<const float>(pooled).subspan(b * pooled_size, pooled_size);
   }
   std::span<const float> latent_mean(std::size_t b) const {
     return std::span<const float>(latent).subspan(b * 2 * latent_size, latent_size);
@@ -130,7 +131,8 @@ class bert_encoder {
       pooler_weight_ = load("pooler.dense.weight", {H, H});
       pooler_bias_ = load("pooler.dense.bias", {H});
     }
-    if (latent_size_ > 0) latent_head_ = detail::load_tensor<Backend>(file, "latent_head.weight", {2 * latent_size_, H});
+    if (latent_size_ > 0)
+      latent_head_ = detail::load_tensor<Backend>(file, "latent_head.weight", {2 * latent_size_, config.pooled_size()});
   }
 
   const encoder_config& config() const { return config_; }
@@ -236,7 +238,7 @@ class bert_encoder {
     backend::ensure_size(w.seq_start, B);
     backend::ensure_size(w.seq_length, B);
     backend::ensure_size(w.selected, B * H);
-    backend::ensure_size(w.pooled, B * H);
+    backend::ensure_size(w.pooled, B * config_.pooled_size());
     backend::ensure_size(w.latent, B * 2 * latent_size_);
     backend::upload(std::span<const int>(w.host_token), w.token);
     backend::upload(std::span<const int>(w.host_position), w.position);
@@ -291,6 +293,7 @@ class bert_encoder {
           4 * H);
     }
     float* pooled = backend::raw<float>(w.pooled);
+    const std::size_t P = config_.pooled_size();
     if (config_.pooling == pooling::cls_tanh) {
       backend::for_each_index<Backend>(
           B * H, kernels::gather_rows{backend::raw<float>(w.selected), hidden, backend::raw<int>(w.seq_start), H});
@@ -298,6 +301,10 @@ class bert_encoder {
                  backend::raw<float>(pooler_weight_), H, 0.f, pooled, H);
       backend::for_each_index<Backend>(
           B * H, kernels::bias_activation<kernels::tanh_activation>{pooled, backend::raw<float>(pooler_bias_), H, {}});
+    } else if (config_.pooling == pooling::positions) {
+      backend::for_each_index<Backend>(B * P, kernels::positions_pool{pooled, hidden, backend::raw<int>(w.seq_start),
+                                                                      backend::raw<int>(w.seq_length), H,
+                                                                      config_.max_position_embeddings});
     } else {
       backend::for_each_index<Backend>(B * H, kernels::mean_pool{pooled, hidden, backend::raw<int>(w.seq_start),
                                                                  backend::raw<int>(w.seq_length), H});
@@ -310,12 +317,13 @@ class bert_encoder {
     for (std::size_t b = 0; b < B; ++b) out.offsets[b] = static_cast<std::size_t>(w.host_seq_start[b]);
     out.offsets[B] = R;
     out.hidden_states.resize(R * H);
-    out.pooled.resize(B * H);
+    out.pooled_size = P;
+    out.pooled.resize(B * P);
     backend::download(w.hidden, 0, std::span<float>(out.hidden_states));
     backend::download(w.pooled, 0, std::span<float>(out.pooled));
     if (latent_size_ > 0) {
-      blas_.gemm(transpose::no, transpose::yes, B, 2 * latent_size_, H, 1.f, pooled, H,
-                 backend::raw<float>(latent_head_), H, 0.f, backend::raw<float>(w.latent), 2 * latent_size_);
+      blas_.gemm(transpose::no, transpose::yes, B, 2 * latent_size_, P, 1.f, pooled, P,
+                 backend::raw<float>(latent_head_), P, 0.f, backend::raw<float>(w.latent), 2 * latent_size_);
       out.latent.resize(B * 2 * latent_size_);
       backend::download(w.latent, 0, std::span<float>(out.latent));
     }

@@ -20,7 +20,10 @@ namespace larimar::model {
 // How the decoder sees a latent z (DESIGN.md §5): none (plain GPT-2), kv (one extra key/value position per
 // layer), kv_embedding (kv, and latent_emb(z) added to every token's input embedding).
 enum class latent_mode { none, kv, kv_embedding };
-enum class pooling { cls_tanh, mean };
+// cls_tanh: BERT's pooler on [CLS]; mean: masked mean of the last hidden states; positions: the last hidden states
+// of all max_position_embeddings positions concatenated (zeros past a sequence's end), so that the latent head is
+// a position-wise linear map (larimar-tiny's choice, docs/training.md).
+enum class pooling { cls_tanh, mean, positions };
 
 struct decoder_config {
   std::size_t vocab_size = 0, n_embd = 0, n_layer = 0, n_head = 0, n_positions = 0;
@@ -39,6 +42,10 @@ struct encoder_config {
   bool lowercase = true;
   std::optional<token_id> cls_token_id, sep_token_id, pad_token_id;
   std::size_t head_dim() const { return num_attention_heads ? hidden_size / num_attention_heads : 0; }
+  // Width of the pooled output (the latent head's input).
+  std::size_t pooled_size() const {
+    return pooling == model::pooling::positions ? hidden_size * max_position_embeddings : hidden_size;
+  }
 };
 
 // A whole model directory's config.json. For a plain Hugging Face directory exactly one of encoder/decoder is
@@ -174,8 +181,10 @@ inline encoder_config parse_encoder_config(const nlohmann::json& j, const std::s
     c.pooling = pooling::cls_tanh;
   else if (pool == "mean")
     c.pooling = pooling::mean;
+  else if (pool == "positions")
+    c.pooling = pooling::positions;
   else
-    r.fail("pooling", "is '" + pool + "'; expected \"cls_tanh\" or \"mean\"");
+    r.fail("pooling", "is '" + pool + "'; expected \"cls_tanh\", \"mean\" or \"positions\"");
   c.tokenizer = r.string_or("tokenizer", "wordpiece");
   c.lowercase = r.bool_or("lowercase", r.bool_or("do_lower_case", true));
   c.cls_token_id = r.token_or_none("cls_token_id", c.vocab_size);

@@ -75,4 +75,20 @@ struct mean_pool {
   }
 };
 
+// Concatenates each sequence's hidden rows into a [positions × width] block, zeros past its length.
+struct positions_pool {
+  float* out;
+  const float* hidden;
+  const int* start;
+  const int* length;
+  std::size_t width, positions;
+
+  LARIMAR_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::size_t per = width * positions, b = i / per, t = (i % per) / width, c = i % width;
+    out[i] = t < static_cast<std::size_t>(length[b])
+                 ? hidden[(static_cast<std::size_t>(start[b]) + t) * width + c]
+                 : 0.f;
+  }
+};
+
 }  // namespace larimar::model::kernels
