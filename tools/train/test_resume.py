@@ -19,7 +19,8 @@ import train as T  # noqa: E402
 
 TINY = ["--threads", "1", "--d-model", "32", "--latent", "16", "--heads", "2", "--batch", "8", "--vocab", "400",
         "--eval-every", "1000000", "--warmup", "3", "--word-dropout", "0.3", "--curriculum-start", "8",
-        "--curriculum-steps", "6", "--memory-weight", "0.5", "--episode", "4", "--slots", "8"]
+        "--curriculum-steps", "6", "--memory-weight", "0.5", "--episode", "4", "--slots", "8",
+        "--pooling", "positions", "--scramble-prob", "0.3"]
 
 
 def main():
@@ -44,7 +45,8 @@ def main():
         from safetensors.torch import load_file
         enc, dec = load_file(str(out / "encoder.safetensors")), load_file(str(out / "decoder.safetensors"))
         C, d, nl = cfg["latent_size"], cfg["decoder"]["n_embd"], cfg["decoder"]["n_layer"]
-        assert enc["latent_head.weight"].shape == (2 * C, cfg["encoder"]["hidden_size"])
+        P = cfg["encoder"]["max_position_embeddings"]  # positions pooling: every position's hidden state
+        assert enc["latent_head.weight"].shape == (2 * C, cfg["encoder"]["hidden_size"] * P)
         assert dec["latent_kv.weight"].shape == (nl * d, C) and dec["latent_emb.weight"].shape == (d, C)
         assert dec["transformer.h.0.attn.c_attn.weight"].shape == (d, 3 * d)  # Conv1D: [in, out]
         assert "embeddings.word_embeddings.weight" in enc and "pooler.dense.weight" in enc
@@ -70,6 +72,14 @@ def main():
                                 attention_mask=torch.ones(2, 1 + dec_in.shape[1])).logits
         assert torch.allclose(ref, l1, atol=1e-5)
         print("export: names, shapes and outputs round-trip")
+
+        # a warm start takes the weights and nothing else: step 0, fresh optimiser, the same latents
+        w = Path(tmp) / "warm"
+        T.main(["--run", str(w), "--max-steps", "0", "--init-from", str(a / "checkpoint.pt"),
+                "--tokenizer-from", str(a / "tokenizer")] + TINY)
+        cw = torch.load(w / "checkpoint.pt")
+        assert cw["step"] == 0 and all(torch.equal(cw["model"][k], ca["model"][k]) for k in ca["model"])
+        print("warm start: weights taken, step 0")
 
 
 if __name__ == "__main__":
