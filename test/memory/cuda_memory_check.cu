@@ -142,6 +142,20 @@ int main() {
   mem.forget(ids[17]);
   check(mem.read(matrix_ref<const float>(look.data() + 17 * L, 1, L)).hits[0].entry != ids[17], "forget");
 
+  // fp16 lookups and block memories (the narrowing/widening kernels on the GPU): the same hits, reads within 2u.
+  for (precision p : {precision::fp16, precision::bf16}) {
+    sharded_memory<float, D, keys::fixed_nearest, solver::pseudoinverse> half(
+        {.slots = 512, .code_size = C, .lookup_size = L, .lookup_precision = p, .memory_precision = p});
+    const auto hids = half.write(matrix_ref<const float>(z.data(), N, C), matrix_ref<const float>(look.data(), N, L));
+    const auto hr = half.read(matrix_ref<const float>(look.data(), N, L));
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < N; ++i) same += hr.hits[i].entry == hids[i];
+    const std::string name = precision_name(p);
+    check(same == N, (name + " lookups on the GPU: every segment found").c_str());
+    check(max_rel_row_error(hr.latents.to_host(), z, C) < 2 * unit_roundoff(p),
+          (name + " memory on the GPU: every read within 2u of its latent").c_str());
+  }
+
   sharded_memory<float, D, keys::prefix_encoding, solver::iterative<60, solver::init::safe>> prefix(
       {.slots = 512, .code_size = C, .lookup_size = L});
   prefix.write(matrix_ref<const float>(z.data(), 600, C), matrix_ref<const float>(look.data(), 600, L));
