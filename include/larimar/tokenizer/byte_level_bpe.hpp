@@ -31,6 +31,7 @@
 #include "larimar/tokenizer/gpt2_pre_tokenizer.hpp"
 #include "larimar/tokenizer/read_file.hpp"
 #include "larimar/tokenizer/string_hash.hpp"
+#include "larimar/tokenizer/vocabulary.hpp"
 #include "larimar/tokenizer/unicode.hpp"
 #include "larimar/tokenizer/vocab_json.hpp"
 
@@ -129,19 +130,12 @@ class byte_level_bpe {
     load_special_tokens(opts, vocab_name);
   }
 
-  std::size_t vocab_size() const { return id_to_token_.size(); }
+  std::size_t vocab_size() const { return vocab_.size(); }
   std::size_t merge_count() const { return merges_.size(); }
 
-  std::optional<token_id> token_to_id(std::string_view token) const {
-    const auto it = token_to_id_.find(token);
-    if (it == token_to_id_.end()) return std::nullopt;
-    return it->second;
-  }
+  std::optional<token_id> token_to_id(std::string_view token) const { return vocab_.find(token); }
   // The vocabulary's string for id (in GPT-2's byte alphabet); value_error if out of range.
-  const std::string& id_to_token(token_id id) const {
-    check_id(id, "byte_level_bpe::id_to_token");
-    return id_to_token_[static_cast<std::size_t>(id)];
-  }
+  const std::string& id_to_token(token_id id) const { return vocab_.token(id, "byte_level_bpe::id_to_token"); }
   const std::vector<std::pair<std::string, token_id>>& special_tokens() const { return special_; }
   // The id of a special token; value_error if it is not one.
   token_id special_token_id(std::string_view token) const {
@@ -188,7 +182,7 @@ class byte_level_bpe {
   std::string decode(std::span<const token_id> ids, bool skip_special_tokens = false) const {
     std::string out;
     for (token_id id : ids) {
-      check_id(id, "byte_level_bpe::decode");
+      vocab_.check(id, "byte_level_bpe::decode");
       if (skip_special_tokens && is_special(id)) continue;
       out += id_bytes_[static_cast<std::size_t>(id)];
     }
@@ -196,39 +190,31 @@ class byte_level_bpe {
   }
 
  private:
-  void check_id(token_id id, std::string_view operation) const {
-    if (id < 0 || static_cast<std::size_t>(id) >= id_to_token_.size())
-      throw value_error(std::string(operation) + ": token id " + std::to_string(id) + " is out of range [0, " +
-                        std::to_string(id_to_token_.size()) + ")");
-  }
-
   void load_vocab(std::string_view text, std::string_view name) {
     constexpr std::string_view op = "byte_level_bpe";
     auto entries = detail::vocab_json_reader(text, name, op).read();
     const std::size_t n = entries.size();
     if (n == 0) throw format_error(std::string(op) + ": " + std::string(name) + ": the vocabulary is empty");
-    id_to_token_.assign(n, {});
+    vocab_.reserve(n);
     std::vector<bool> seen(n, false);
-    token_to_id_.reserve(n);
     for (auto& e : entries) {
       if (static_cast<std::size_t>(e.id) >= n)
         throw format_error(detail::at_line(op, name, e.line) + "id " + std::to_string(e.id) + " of '" + e.token +
                            "' is outside 0.." + std::to_string(n - 1) + " (ids must be dense)");
       if (seen[static_cast<std::size_t>(e.id)])
         throw format_error(detail::at_line(op, name, e.line) + "id " + std::to_string(e.id) + " is used twice");
-      if (!token_to_id_.emplace(e.token, static_cast<token_id>(e.id)).second)
+      if (!vocab_.assign(static_cast<token_id>(e.id), e.token))
         throw format_error(detail::at_line(op, name, e.line) + "token '" + e.token + "' appears twice");
       seen[static_cast<std::size_t>(e.id)] = true;
-      id_to_token_[static_cast<std::size_t>(e.id)] = std::move(e.token);
     }
     for (unsigned b = 0; b < 256; ++b) {
       std::string ch;
       unicode::append_utf8(ch, detail::byte_to_unicode[b]);
-      const auto it = token_to_id_.find(ch);
-      if (it == token_to_id_.end())
+      const auto id = vocab_.find(ch);
+      if (!id)
         throw format_error(std::string(op) + ": " + std::string(name) + ": no token for byte " + std::to_string(b) +
                            " ('" + ch + "'); a byte-level vocabulary needs all 256");
-      byte_ids_[b] = it->second;
+      byte_ids_[b] = *id;
     }
   }
 
@@ -249,15 +235,15 @@ class byte_level_bpe {
           line.find(' ', space + 1) != std::string_view::npos)
         throw format_error(detail::at_line(op, name, line_no) + "expected two tokens separated by one space");
       const std::string left(line.substr(0, space)), right(line.substr(space + 1));
-      const auto l = token_to_id_.find(left), r = token_to_id_.find(right), m = token_to_id_.find(left + right);
-      if (l == token_to_id_.end() || r == token_to_id_.end())
-        throw format_error(detail::at_line(op, name, line_no) + "token '" +
-                           (l == token_to_id_.end() ? left : right) + "' is not in the vocabulary");
-      if (m == token_to_id_.end())
+      const auto l = vocab_.find(left), r = vocab_.find(right), m = vocab_.find(left + right);
+      if (!l || !r)
+        throw format_error(detail::at_line(op, name, line_no) + "token '" + (!l ? left : right) +
+                           "' is not in the vocabulary");
+      if (!m)
         throw format_error(detail::at_line(op, name, line_no) + "merged token '" + left + right +
                            "' is not in the vocabulary");
       // A repeated pair takes its later rank, as Hugging Face's loaders do.
-      merges_[pair_key(l->second, r->second)] = {rank++, m->second};
+      merges_[pair_key(*l, *r)] = {rank++, *m};
     }
   }
 
@@ -265,20 +251,20 @@ class byte_level_bpe {
     std::vector<std::string> wanted;
     if (opts.special_tokens) {
       wanted = *opts.special_tokens;
-    } else if (token_to_id_.contains("<|endoftext|>")) {
+    } else if (vocab_.contains("<|endoftext|>")) {
       wanted = {"<|endoftext|>"};
     }
     for (const auto& tok : wanted) {
-      const auto it = token_to_id_.find(tok);
-      if (tok.empty() || it == token_to_id_.end())
+      const auto id = vocab_.find(tok);
+      if (tok.empty() || !id)
         throw value_error("byte_level_bpe: special token '" + tok + "' is not in " + std::string(name));
-      special_.emplace_back(tok, it->second);
+      special_.emplace_back(tok, *id);
     }
     // What each id decodes to: the bytes behind its characters; a special token (or any character outside the
     // byte alphabet) as its own UTF-8 text.
-    id_bytes_.resize(id_to_token_.size());
-    for (std::size_t id = 0; id < id_to_token_.size(); ++id) {
-      const std::string& tok = id_to_token_[id];
+    id_bytes_.resize(vocab_.size());
+    for (std::size_t id = 0; id < vocab_.size(); ++id) {
+      const std::string& tok = vocab_[id];
       if (is_special(static_cast<token_id>(id))) {
         id_bytes_[id] = tok;
         continue;
@@ -363,8 +349,7 @@ class byte_level_bpe {
       ids.push_back(sym[static_cast<std::size_t>(i)].id);
   }
 
-  std::unordered_map<std::string, token_id, detail::string_hash, std::equal_to<>> token_to_id_;
-  std::vector<std::string> id_to_token_;
+  detail::vocabulary vocab_;
   std::vector<std::string> id_bytes_;
   std::array<token_id, 256> byte_ids_{};
   std::unordered_map<std::uint64_t, std::pair<std::int32_t, token_id>> merges_;

@@ -23,12 +23,11 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "larimar/core/error.hpp"
 #include "larimar/tokenizer/read_file.hpp"
-#include "larimar/tokenizer/string_hash.hpp"
+#include "larimar/tokenizer/vocabulary.hpp"
 #include "larimar/tokenizer/unicode.hpp"
 
 namespace larimar::tokenizer {
@@ -113,16 +112,9 @@ class wordpiece {
       if (const auto id = token_to_id(*s)) special_ids_.push_back(*id);
   }
 
-  std::size_t vocab_size() const { return id_to_token_.size(); }
-  std::optional<token_id> token_to_id(std::string_view token) const {
-    const auto it = token_to_id_.find(token);
-    if (it == token_to_id_.end()) return std::nullopt;
-    return it->second;
-  }
-  const std::string& id_to_token(token_id id) const {
-    check_id(id, "wordpiece::id_to_token");
-    return id_to_token_[static_cast<std::size_t>(id)];
-  }
+  std::size_t vocab_size() const { return vocab_.size(); }
+  std::optional<token_id> token_to_id(std::string_view token) const { return vocab_.find(token); }
+  const std::string& id_to_token(token_id id) const { return vocab_.token(id, "wordpiece::id_to_token"); }
   token_id unk_id() const { return unk_id_; }
   token_id cls_id() const { return cls_id_; }
   token_id sep_id() const { return sep_id_; }
@@ -210,10 +202,9 @@ class wordpiece {
     bool first = true;
     const std::string& prefix = opts_.continuing_subword_prefix;
     for (token_id id : ids) {
-      check_id(id, "wordpiece::decode");
+      const std::string& t = vocab_.token(id, "wordpiece::decode");
       if (skip_special_tokens && std::find(special_ids_.begin(), special_ids_.end(), id) != special_ids_.end())
         continue;
-      const std::string& t = id_to_token_[static_cast<std::size_t>(id)];
       if (first)
         tok = t;
       else if (!prefix.empty() && t.starts_with(prefix))
@@ -228,11 +219,6 @@ class wordpiece {
   }
 
  private:
-  void check_id(token_id id, std::string_view operation) const {
-    if (id < 0 || static_cast<std::size_t>(id) >= id_to_token_.size())
-      throw value_error(std::string(operation) + ": token id " + std::to_string(id) + " is out of range [0, " +
-                        std::to_string(id_to_token_.size()) + ")");
-  }
 
   // The decoder's cleanup, applied to each (space-prefixed) piece.
   static void cleanup(std::string& s) {
@@ -259,14 +245,11 @@ class wordpiece {
       if (line.empty()) throw format_error(detail::at_line("wordpiece", name, line_no) + "empty token");
       if (!unicode::is_valid_utf8(line))
         throw format_error(detail::at_line("wordpiece", name, line_no) + "token is not valid UTF-8");
-      const auto id = static_cast<token_id>(id_to_token_.size());
-      const auto [it, inserted] = token_to_id_.emplace(std::string(line), id);
-      if (!inserted)
+      if (const auto earlier = vocab_.append(std::string(line)))
         throw format_error(detail::at_line("wordpiece", name, line_no) + "token '" + std::string(line) +
-                           "' appears twice (first on line " + std::to_string(it->second + 1) + ")");
-      id_to_token_.emplace_back(line);
+                           "' appears twice (first on line " + std::to_string(*earlier + 1) + ")");
     }
-    if (id_to_token_.empty()) throw format_error("wordpiece: " + std::string(name) + ": the vocabulary is empty");
+    if (vocab_.empty()) throw format_error("wordpiece: " + std::string(name) + ": the vocabulary is empty");
   }
 
   std::u32string normalize_code_points(std::string_view text) const {
@@ -353,8 +336,7 @@ class wordpiece {
   }
 
   options opts_;
-  std::unordered_map<std::string, token_id, detail::string_hash, std::equal_to<>> token_to_id_;
-  std::vector<std::string> id_to_token_;
+  detail::vocabulary vocab_;
   std::vector<token_id> special_ids_;
   token_id unk_id_ = 0, cls_id_ = 0, sep_id_ = 0, pad_id_ = 0;
 };
