@@ -46,11 +46,11 @@ std::vector<token_id> without_cls_sep(const std::vector<token_id>& ids) {
 
 TEST_CASE("larimar-tiny: the shipped model loads with the documented conventions") {
   const auto cfg = model::load_model_config(model_dir() / "config.json");
-  CHECK(cfg.latent_size == 128);
+  CHECK(cfg.latent_size == 256);
   CHECK(cfg.mode == model::latent_mode::kv_embedding);
   REQUIRE(cfg.encoder);
   REQUIRE(cfg.decoder);
-  CHECK(cfg.encoder->pooling == model::pooling::mean);
+  CHECK(cfg.encoder->pooling == model::pooling::positions);  // docs/training.md §7
   CHECK(cfg.encoder->max_position_embeddings == 42);
   CHECK(cfg.decoder->n_positions == 42);
   CHECK(cfg.decoder->eos_token_id == token_id{0});
@@ -63,7 +63,7 @@ TEST_CASE("larimar-tiny: tokenizer, latents and greedy outputs match PyTorch on 
   const auto decoder = model::gpt2_decoder<>::load(model_dir());
   const auto bpe = tokenizer::byte_level_bpe::from_files(model_dir() / "vocab.json", model_dir() / "merges.txt");
   const std::size_t C = encoder.latent_size();
-  REQUIRE(C == 128);
+  REQUIRE(C == 256);
   REQUIRE(decoder.latent_size() == C);
 
   model::generation_options greedy;

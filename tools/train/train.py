@@ -56,6 +56,9 @@ def parse_args(argv=None):
                    help="share of segments replaced by shuffled words of two training sentences (larimar_tiny.scramble)")
     p.add_argument("--init-from", type=Path, default=None,
                    help="start from this checkpoint's weights (same architecture; fresh optimiser and schedule)")
+    p.add_argument("--data-from", type=Path, default=None,
+                   help="reuse this data.json (training pool and evaluation sets of an earlier run) instead of "
+                        "building it from the installed packages; needs the tokenizer it was made with")
     p.add_argument("--tokenizer-from", type=Path, default=None,
                    help="reuse this tokenizer directory (vocab.json + merges.txt) instead of training one; "
                         "required with --init-from so that token ids keep their meaning")
@@ -86,6 +89,15 @@ def parse_args(argv=None):
 # ------------------------------------------------------------------------------------------------ data
 def prepare_data(args, run: Path):
     """Tokenizer (trained on the training split only), the tokenised training pool and fixed eval sets."""
+    if getattr(args, "data_from", None):
+        if not getattr(args, "tokenizer_from", None):
+            raise SystemExit("--data-from needs --tokenizer-from (the tokenizer its pool was measured with)")
+        import shutil
+        (run / "tokenizer").mkdir(parents=True, exist_ok=True)
+        for f in ("vocab.json", "merges.txt"):
+            shutil.copyfile(Path(args.tokenizer_from) / f, run / "tokenizer" / f)
+        shutil.copyfile(args.data_from, run / "data.json")
+        return json.loads((run / "data.json").read_text())
     corpus = L.load_corpus(getattr(args, "corpus_extra", "none"))
     if getattr(args, "tokenizer_from", None):
         import shutil
