@@ -70,7 +70,7 @@ inline void write_random_encoder(const model::encoder_config& config, std::size_
   }
   t.add("pooler.dense.weight", {H, H}, 'n');
   t.add("pooler.dense.bias", {H}, '0');
-  t.add("latent_head.weight", {2 * latent_size, H}, 'n');
+  t.add("latent_head.weight", {2 * latent_size, config.pooled_size()}, 'n');
   std::vector<io::tensor_to_save> out;
   for (std::size_t i = 0; i < t.names.size(); ++i)
     out.push_back({t.names[i], io::dtype::f32, t.shapes[i], std::as_bytes(std::span<const float>(t.values[i]))});
