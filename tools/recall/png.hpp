@@ -1,6 +1,6 @@
 #pragma once
-// A small RGB raster with a 3×5 pixel font and a PNG writer (zlib for the deflate stream, CRC-32 here): enough
-// for the heatmaps and the capacity plot of larimar-recall without an image library.
+// A small RGB raster with a 3×5 pixel font and a PNG writer (zlib for the deflate stream, io::crc32 for the chunks):
+// enough for the heatmaps and the capacity plot of larimar-recall without an image library.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "larimar/core/error.hpp"
+#include "larimar/io/checksum.hpp"
 
 namespace recall_tool {
 
@@ -96,26 +97,12 @@ class canvas {
     v.insert(v.end(), {static_cast<std::uint8_t>(x >> 24), static_cast<std::uint8_t>(x >> 16),
                        static_cast<std::uint8_t>(x >> 8), static_cast<std::uint8_t>(x)});
   }
-  static std::uint32_t crc32(const std::vector<std::uint8_t>& v) {
-    static const auto table = [] {
-      std::array<std::uint32_t, 256> t{};
-      for (std::uint32_t n = 0; n < 256; ++n) {
-        std::uint32_t c = n;
-        for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        t[n] = c;
-      }
-      return t;
-    }();
-    std::uint32_t c = 0xffffffffu;
-    for (const auto x : v) c = table[(c ^ x) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
-  }
   static void chunk(std::vector<std::uint8_t>& file, const char* type, const std::vector<std::uint8_t>& data) {
     put32(file, static_cast<std::uint32_t>(data.size()));
     std::vector<std::uint8_t> body(type, type + 4);
     body.insert(body.end(), data.begin(), data.end());
     file.insert(file.end(), body.begin(), body.end());
-    put32(file, crc32(body));
+    put32(file, larimar::io::crc32(body.data(), body.size()));
   }
   static const std::array<std::uint8_t, 5>& glyph(char ch) {
     static const std::string chars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.%-/:()=,_| ";
