@@ -123,24 +123,20 @@ def man_page_sentences():
                 text = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
             except (OSError, EOFError):
                 continue
-            paras, cur = [], []
+            paras = [[]]  # the last one is the paragraph being read
             for line in text.splitlines():
                 if line.startswith((".", "'")):
-                    if _ROFF_BREAK.match(line) and cur:
-                        paras.append(" ".join(cur))
-                        cur = []
+                    if _ROFF_BREAK.match(line):
+                        paras.append([])
                     continue
                 s = _ROFF_ESCAPE.sub("", line).replace("\\-", "-").replace("\\e", "\\").replace("\\ ", " ")
                 if "\\" in s:  # an escape we do not model: end the paragraph rather than guess
-                    if cur:
-                        paras.append(" ".join(cur))
-                        cur = []
+                    paras.append([])
                     continue
-                cur.append(s.strip())
-            if cur:
-                paras.append(" ".join(cur))
+                paras[-1].append(s.strip())
             for para in paras:
-                out.update(split_sentences(para))
+                if para:
+                    out.update(split_sentences(" ".join(para)))
     return out
 
 

@@ -22,6 +22,7 @@ import math
 import os
 import random
 import re
+import shutil
 import signal
 import sys
 import time
@@ -87,24 +88,25 @@ def parse_args(argv=None):
 
 
 # ------------------------------------------------------------------------------------------------ data
+def copy_tokenizer(src: Path, run: Path):
+    """An earlier run's tokenizer files into this run's folder, so the run needs nothing outside it to continue."""
+    (run / "tokenizer").mkdir(parents=True, exist_ok=True)
+    for f in ("vocab.json", "merges.txt"):
+        shutil.copyfile(Path(src) / f, run / "tokenizer" / f)
+    return L.load_tokenizer(run / "tokenizer")
+
+
 def prepare_data(args, run: Path):
     """Tokenizer (trained on the training split only), the tokenised training pool and fixed eval sets."""
     if getattr(args, "data_from", None):
         if not getattr(args, "tokenizer_from", None):
             raise SystemExit("--data-from needs --tokenizer-from (the tokenizer its pool was measured with)")
-        import shutil
-        (run / "tokenizer").mkdir(parents=True, exist_ok=True)
-        for f in ("vocab.json", "merges.txt"):
-            shutil.copyfile(Path(args.tokenizer_from) / f, run / "tokenizer" / f)
+        copy_tokenizer(args.tokenizer_from, run)
         shutil.copyfile(args.data_from, run / "data.json")
         return json.loads((run / "data.json").read_text())
     corpus = L.load_corpus(getattr(args, "corpus_extra", "none"))
     if getattr(args, "tokenizer_from", None):
-        import shutil
-        (run / "tokenizer").mkdir(parents=True, exist_ok=True)
-        for f in ("vocab.json", "merges.txt"):
-            shutil.copyfile(Path(args.tokenizer_from) / f, run / "tokenizer" / f)
-        tok = L.load_tokenizer(run / "tokenizer")
+        tok = copy_tokenizer(args.tokenizer_from, run)
     else:
         tok = L.train_tokenizer(corpus["train"], args.vocab, run / "tokenizer")
     ids = L.encode_batch(tok, corpus["train"])
