@@ -52,4 +52,11 @@ for f in summary.csv table.md heatmap-passkey-3-prefix-memory.png; do
   [ -s "$tmp/out/$f" ] || { echo "FAIL: $f missing"; fail=1; }
 done
 [ "$(head -c 4 "$tmp/out/heatmap-passkey-3-prefix-memory.png" | tail -c 3)" = "PNG" ] || { echo "FAIL: not a PNG"; fail=1; }
+
+# The device footprint: the memory's bytes grow with the context, the GPU's with the memory on the host do not.
+expect 0 "| GPU, memory on the host |" --model "$model" --footprint --lengths 4K,32K --out "$tmp/fp"
+awk -F, 'NR == 2 { b0 = $4; h0 = $5; d0 = $6 } NR == 3 { ok = ($4 > b0 && $5 == h0 && $6 - $5 == $4 && d0 - h0 == b0) }
+         END { exit !(NR == 3 && ok) }' "$tmp/fp/footprint.csv" ||
+  { echo "FAIL: footprint.csv:"; cat "$tmp/fp/footprint.csv"; fail=1; }
+[ "$(head -c 4 "$tmp/fp/footprint.png" | tail -c 3)" = "PNG" ] || { echo "FAIL: footprint.png is not a PNG"; fail=1; }
 exit $fail

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -177,6 +178,61 @@ TEST_CASE("write_text: a few lines from a downstream program") {
   CHECK(a.matched.entry == ids[1]);
   CHECK(p.timings().encode > 0);
   CHECK(p.timings().decode > 0);
+}
+
+TEST_CASE("ask_async: the answers of ask(), while the next context is written on the calling thread") {
+  // Two contexts with different passkeys. Sequential reference first, then: ask_async on context A, clear() and
+  // write context B while A's answers are generated on the worker, ask B; each must equal its sequential answer.
+  pipeline_options o;
+  o.prefix_tokens = tiny()->tokenizer().encode("The pass key is").size();
+  recall_pipeline<fixed<storage::host>> p(tiny(), o);
+  const auto a = passkey_task(4, 4096, 0.3, 11), b = passkey_task(4, 4096, 0.7, 12);
+  REQUIRE(a.answer != b.answer);
+  const std::vector<std::string> qs{a.query, "The grass is"};
+  auto write = [&](const recall_task& t) {
+    p.clear();
+    context_stream<bpe> cs(t, p.models().tokenizer(), p.options().segment_tokens);
+    return p.write(cs);
+  };
+  write(a);
+  const auto want_a = p.ask(qs);
+  write(b);
+  const auto want_b = p.ask(qs);
+  REQUIRE(want_a[0].text != want_b[0].text);  // the two contexts really answer differently
+
+  write(a);
+  auto pending = p.ask_async(qs);
+  const auto needle_b = write(b);  // overlaps the generation of A's answers
+  const auto got_b = p.ask(qs);    // waits for the decoder, then answers from B
+  const auto got_a = pending.get();
+  REQUIRE(got_a.size() == qs.size());
+  for (std::size_t i = 0; i < qs.size(); ++i) {
+    CHECK(got_a[i].tokens == want_a[i].tokens);
+    CHECK(got_a[i].text == want_a[i].text);
+    CHECK(got_a[i].matched.entry == want_a[i].matched.entry);
+    CHECK(got_b[i].tokens == want_b[i].tokens);
+  }
+  CHECK(got_b[0].matched.entry == needle_b.at(0));
+  CHECK(p.timings().decode > 0);
+
+  // Several in flight on one pipeline (and a second pipeline over the same models): the decoder lock orders them.
+  recall_pipeline<fixed<storage::host>> q(tiny(), o);
+  write(a);
+  {
+    context_stream<bpe> cs(b, q.models().tokenizer(), q.options().segment_tokens);
+    q.write(cs);
+  }
+  std::vector<std::future<std::vector<recall_pipeline<fixed<storage::host>>::answer>>> futures;
+  for (int k = 0; k < 3; ++k) {
+    futures.push_back(p.ask_async(qs));
+    futures.push_back(q.ask_async(qs));
+  }
+  for (std::size_t k = 0; k < futures.size(); ++k) CHECK(futures[k].get()[0].tokens == (k % 2 ? want_b : want_a)[0].tokens);
+
+  // Memory-only models: refused at the call, not from the future.
+  recall_pipeline<fixed<storage::host>> memory_only(random_models(), o);
+  memory_only.write_text("Some text here.");
+  CHECK_THROWS_WITH_AS(memory_only.ask_async(qs), doctest::Contains("no decoder"), state_error);
 }
 
 TEST_CASE("recall_pipeline: bad options and input are refused with the problem named") {

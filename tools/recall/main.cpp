@@ -27,6 +27,7 @@
 #include "larimar/memory/sharded_memory.hpp"
 #include "larimar/pipeline/pipeline.hpp"
 #include "larimar/solver/pseudoinverse.hpp"
+#include "larimar/storage/device.hpp"
 #include "larimar/storage/host.hpp"
 #include "png.hpp"
 
@@ -86,6 +87,11 @@ Capacity study (instead of the sweep)
   --capacity-slots K        K of the unsharded memory (default 64)
   --ratios LIST             N/K values (default 0.25,0.5,1,2,4,8,16)
 
+Device footprint (instead of the sweep)
+  --footprint               bytes the GPU would hold against context length (--lengths), memory on the host vs
+                            memory on the device: storage::device's own count of its matrices (the allocations
+                            are those of CUDA) plus the models' weights (fp32) and a batch's read latents
+
 Output
   --out DIR                 write trials.csv, summary.csv, table.md and heatmap PNGs (capacity: capacity.csv,
                             capacity.png) into DIR (created)
@@ -118,7 +124,7 @@ struct options {
   bool memory_only = false;
   std::optional<std::size_t> prefix_tokens;  // nullopt: auto
   std::size_t segment_tokens = 0, slots = 512, batch = 256, encoder_cache = std::size_t{1} << 17;
-  bool capacity = false;
+  bool capacity = false, footprint = false;
   std::size_t capacity_slots = 64;
   std::vector<double> ratios = {0.25, 0.5, 1, 2, 4, 8, 16};
   std::optional<std::filesystem::path> out;
@@ -246,6 +252,8 @@ options parse(int argc, char** argv) {
       o.encoder_cache = parse_uint(a, value(), 0, std::size_t{1} << 30);
     } else if (a == "--capacity") {
       o.capacity = true;
+    } else if (a == "--footprint") {
+      o.footprint = true;
     } else if (a == "--capacity-slots") {
       o.capacity_slots = parse_uint(a, value(), 1, 1 << 14);
     } else if (a == "--ratios") {
@@ -646,6 +654,52 @@ int sweep(const options& o) {
   return 0;
 }
 
+// ---- line charts (capacity, footprint) -------------------------------------------------------------------------
+
+struct chart_series {
+  std::string name;
+  recall_tool::rgb color;
+  std::vector<double> y;
+};
+const recall_tool::rgb red_line{210, 40, 40}, blue_line{40, 80, 210};
+
+// x on a log2 axis (one labelled tick per point), y from 0 to `top` (five grid lines labelled with `yfmt`); each
+// series a polyline with markers, named in its colour at the top or the bottom left of the plot.
+void save_line_chart(const std::filesystem::path& path, const std::string& title, const std::string& xlabel,
+                     const std::vector<double>& xs, const std::vector<std::string>& xlabels, double top,
+                     const char* yfmt, const std::vector<chart_series>& series, bool legend_top) {
+  const int W = 640, H = 400, L = 80, R = 30, T = 50, B = 60;
+  canvas c(W, H);
+  c.text(10, 12, title, recall_tool::black);
+  const double x0 = std::log2(xs.front()), x1 = std::log2(xs.back());
+  const auto px = [&](double x) { return L + static_cast<int>((std::log2(x) - x0) / std::max(x1 - x0, 1e-9) * (W - L - R)); };
+  const auto py = [&](double v) { return T + static_cast<int>((1 - v / top) * (H - T - B)); };
+  for (int k = 0; k <= 4; ++k) {
+    const double v = top * k / 4;
+    c.line(L, py(v), W - R, py(v), recall_tool::grey);
+    char lab[16];
+    std::snprintf(lab, sizeof lab, yfmt, v);
+    c.text(L - 8 - canvas::text_width(lab), py(v) - 5, lab, recall_tool::black);
+  }
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    c.line(px(xs[i]), T, px(xs[i]), H - B, recall_tool::grey);
+    c.text(px(xs[i]) - canvas::text_width(xlabels[i]) / 2, H - B + 8, xlabels[i], recall_tool::black);
+  }
+  c.line(L, H - B, W - R, H - B, recall_tool::black, 2);
+  c.line(L, T, L, H - B, recall_tool::black, 2);
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const auto& s = series[k];
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      c.rect(px(xs[i]) - 4, py(s.y[i]) - 4, 9, 9, s.color);
+      if (i) c.line(px(xs[i - 1]), py(s.y[i - 1]), px(xs[i]), py(s.y[i]), s.color, 3);
+    }
+    const int row = static_cast<int>(k) * 18;
+    c.text(L + 20, legend_top ? T + 10 + row : H - B - 44 + row, s.name, s.color);
+  }
+  c.text(L, H - 24, xlabel, recall_tool::dark);
+  c.save_png(path);
+}
+
 // ---- the capacity study ---------------------------------------------------------------------------------------
 
 int capacity(const options& o) {
@@ -745,40 +799,95 @@ int capacity(const options& o) {
   }
   if (o.out) {
     // recall against log2(N/K): the unsharded memory in red, the sharded one in blue.
-    const int W = 640, H = 400, L = 70, R = 30, T = 50, B = 60;
-    canvas c(W, H);
-    c.text(10, 12, "RECALL VS N/K (K=" + std::to_string(K) + ")", recall_tool::black);
-    const double x0 = std::log2(points.front().ratio), x1 = std::log2(points.back().ratio);
-    const auto px = [&](double r) { return L + static_cast<int>((std::log2(r) - x0) / std::max(x1 - x0, 1e-9) * (W - L - R)); };
-    const auto py = [&](double v) { return T + static_cast<int>((1 - v) * (H - T - B)); };
-    for (const double v : {0.0, 0.25, 0.5, 0.75, 1.0}) {
-      c.line(L, py(v), W - R, py(v), recall_tool::grey);
-      char lab[8];
-      std::snprintf(lab, sizeof lab, "%.2f", v);
-      c.text(L - 8 - canvas::text_width(lab), py(v) - 5, lab, recall_tool::black);
-    }
+    std::vector<double> xs, single, sharded;
+    std::vector<std::string> labels;
     for (const auto& p : points) {
-      c.line(px(p.ratio), T, px(p.ratio), H - B, recall_tool::grey);
+      xs.push_back(p.ratio), single.push_back(p.single), sharded.push_back(p.sharded);
       char lab[16];
       std::snprintf(lab, sizeof lab, "%g", p.ratio);
-      c.text(px(p.ratio) - canvas::text_width(lab) / 2, H - B + 8, lab, recall_tool::black);
+      labels.emplace_back(lab);
     }
-    c.line(L, H - B, W - R, H - B, recall_tool::black, 2);
-    c.line(L, T, L, H - B, recall_tool::black, 2);
-    const recall_tool::rgb red{210, 40, 40}, blue{40, 80, 210};
-    for (std::size_t i = 0; i < points.size(); ++i) {
-      c.rect(px(points[i].ratio) - 4, py(points[i].single) - 4, 9, 9, red);
-      c.rect(px(points[i].ratio) - 4, py(points[i].sharded) - 4, 9, 9, blue);
-      if (i) {
-        c.line(px(points[i - 1].ratio), py(points[i - 1].single), px(points[i].ratio), py(points[i].single), red, 3);
-        c.line(px(points[i - 1].ratio), py(points[i - 1].sharded), px(points[i].ratio), py(points[i].sharded), blue, 3);
-      }
-    }
-    c.text(L, H - 24, "N/K (SEGMENTS PER SLOT)", recall_tool::dark);
-    c.text(L + 20, H - B - 44, "SHARDED (BLOCKS OF K SLOTS)", blue);
-    c.text(L + 20, H - B - 26, "ONE MEMORY OF K SLOTS", red);
-    c.save_png(*o.out / "capacity.png");
+    save_line_chart(*o.out / "capacity.png", "RECALL VS N/K (K=" + std::to_string(K) + ")", "N/K (SEGMENTS PER SLOT)",
+                    xs, labels, 1.0, "%.2f",
+                    {{"SHARDED (BLOCKS OF K SLOTS)", blue_line, sharded}, {"ONE MEMORY OF K SLOTS", red_line, single}},
+                    false);
     std::printf("\nwrote %s/{capacity.csv,capacity.png}\n", o.out->string().c_str());
+  }
+  return 0;
+}
+
+// ---- the device footprint ------------------------------------------------------------------------------------
+// The paper's trade-off: with the memory on the host, the GPU holds the models and a batch's read latents whatever
+// the context's length; with the memory on the device it also holds the memory, which grows with the context.
+// storage::device counts the bytes its matrices hold (device_memory::in_use(): the same matrices on thrust's
+// OpenMP system here as on CUDA; thrust's short-lived scratch inside one operation is not counted). One passkey
+// context per length, prefix lookup, K = --slots per block; --memory-only is implied (the decoder's KV cache is a
+// per-batch cost: batch × positions × layers × 2 × d floats).
+int footprint(const options& o) {
+  using device_memory_t = sharded_memory<float, storage::device, keys::fixed_nearest, solver::pseudoinverse>;
+  const auto models = load_models(o);
+  std::size_t weight_bytes = 0;
+  for (const char* f : {"encoder.safetensors", "decoder.safetensors"})
+    if (std::filesystem::exists(o.model / f)) {
+      const auto file = io::safetensors_file::open(o.model / f);
+      for (const auto& name : file.names()) weight_bytes += file.at(name).numel() * sizeof(float);
+    }
+  pipeline_options po;
+  po.prefix_tokens = o.prefix_tokens ? *o.prefix_tokens : models->tokenizer().encode("The pass key is").size();
+  po.segment_tokens = o.segment_tokens;
+  po.batch = o.batch;
+  po.memory.slots = o.slots;
+  po.memory.seed = 7;
+  const std::size_t queries = 64, C = models->latent_size();
+  const double MB = 1e6;
+  std::printf("device footprint: model %s (weights as fp32 on the GPU: %.1f MB), K = %zu slots/block, C = %zu; "
+              "read latents for %zu queries: %.2f MB\n\n",
+              o.model.string().c_str(), weight_bytes / MB, o.slots, C, queries, queries * C * sizeof(float) / MB);
+  std::printf("| context tokens | segments | memory (bytes held) | GPU, memory on the host | GPU, memory on the device |"
+              " peak RSS |\n|---|---|---|---|---|---|\n");
+  std::optional<std::ofstream> csv;
+  if (o.out) {
+    std::filesystem::create_directories(*o.out);
+    csv.emplace(*o.out / "footprint.csv");
+    if (!*csv) throw io_error("cannot write '" + (*o.out / "footprint.csv").string() + "'");
+    *csv << "length,tokens,segments,memory_bytes,gpu_bytes_memory_on_host,gpu_bytes_memory_on_device\n";
+  }
+  struct point {
+    double tokens, host, device;
+  };
+  std::vector<point> points;
+  for (const auto len : o.lengths) {
+    const auto base = storage::device_memory::in_use();
+    std::size_t held = 0, tokens = 0, segments = 0;
+    {
+      recall_pipeline<device_memory_t> p(models, po);
+      const auto task = passkey_task(3, len, 0.5, 1);
+      context_stream<bpe> cs(task, models->tokenizer(), p.options().segment_tokens);
+      p.write(cs);
+      held = storage::device_memory::in_use() - base;
+      tokens = p.tokens(), segments = p.segments();
+    }
+    const std::size_t read = queries * C * sizeof(float);
+    const std::size_t on_host = weight_bytes + read, on_device = weight_bytes + read + held;
+    std::printf("| %zu | %zu | %.1f MB | %.1f MB | %.1f MB | %.0f MB |\n", tokens, segments, held / MB, on_host / MB,
+                on_device / MB, peak_rss_mb());
+    if (csv) *csv << len << ',' << tokens << ',' << segments << ',' << held << ',' << on_host << ',' << on_device << '\n';
+    points.push_back({static_cast<double>(tokens), on_host / MB, on_device / MB});
+  }
+  if (o.out && points.size() > 1) {
+    std::vector<double> xs, host, device;
+    std::vector<std::string> labels;
+    double top = 0;
+    for (const auto& p : points) {
+      xs.push_back(p.tokens), host.push_back(p.host), device.push_back(p.device), top = std::max(top, 1.1 * p.device);
+      char lab[16];
+      std::snprintf(lab, sizeof lab, "%.0fK", p.tokens / 1000);
+      labels.emplace_back(lab);
+    }
+    save_line_chart(*o.out / "footprint.png", "GPU MEMORY (MB) VS CONTEXT TOKENS", "CONTEXT TOKENS (LOG SCALE)", xs,
+                    labels, top, "%.0f",
+                    {{"MEMORY ON THE DEVICE", red_line, device}, {"MEMORY ON THE HOST (PAPER)", blue_line, host}}, true);
+    std::printf("\nwrote %s/{footprint.csv,footprint.png}\n", o.out->string().c_str());
   }
   return 0;
 }
@@ -794,7 +903,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    return o.capacity ? capacity(o) : sweep(o);
+    return o.capacity ? capacity(o) : o.footprint ? footprint(o) : sweep(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "larimar-recall: error: %s\n", e.what());
     return 1;

@@ -34,7 +34,17 @@ class blas<host> {
 template <>
 class blas<cuda> {
  public:
-  blas() { LARIMAR_GPU_CALL(cublasCreate, &handle_); }
+  // On the calling thread's stream (backend::cuda::policy()), resolved at each call: a handle created on one
+  // thread and used on another (ask_async's worker) issues to the user's stream, not the legacy default one.
+  blas() {
+    LARIMAR_GPU_CALL(cublasCreate, &handle_);
+    try {
+      LARIMAR_GPU_CALL(cublasSetStream, handle_, cudaStreamPerThread);
+    } catch (...) {
+      cublasDestroy(handle_);
+      throw;
+    }
+  }
   blas(const blas&) = delete;
   blas& operator=(const blas&) = delete;
   blas(blas&& other) noexcept : handle_(other.handle_) { other.handle_ = nullptr; }

@@ -52,7 +52,10 @@ struct host {
 struct cuda {
   template <class T>
   using vector = thrust::cuda::vector<T>;
-  static auto policy() { return thrust::cuda::par; }
+  // The calling thread's stream: work issued from different host threads (recall_pipeline::ask_async's worker
+  // and the caller) may overlap on the GPU. Our CUDA targets also compile with --default-stream per-thread, so
+  // that thrust's own vector copies use the same stream.
+  static auto policy() { return thrust::cuda::par.on(cudaStreamPerThread); }
   static constexpr const char* name = "cuda (thrust CUDA + cuBLAS)";
 };
 #endif

@@ -15,7 +15,8 @@ namespace larimar {
 namespace detail {
 // The scan's inner product. On x86-64 with GCC/clang an AVX2 clone is chosen at load time when the CPU has it
 // (sign-extend + multiply-add on 16 lanes); the default clone keeps the library portable to any x86-64.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)  // sanitizers instrument the ifunc resolver, which runs before they start
 __attribute__((target_clones("avx2", "default")))
 #endif
 inline std::int32_t dot_i8(const std::int8_t* a, const std::int8_t* b, std::size_t n) {

@@ -2,11 +2,14 @@
 // The models a recall pipeline runs: the tokenizer, the encoder (with a cache of latents keyed by token ids, so
 // a context that repeats its segments encodes each distinct one once) and, for end-to-end generation, the decoder.
 // One recall_models object can serve several pipelines (e.g. one per key policy over the same context), one thread
-// at a time: the cache is mutable state behind const calls.
+// at a time: the cache is mutable state behind const calls. The one exception: a generation under lock_decoder()
+// (recall_pipeline::ask_async runs one on a worker) may run while another thread encodes; the decoder and the
+// encoder share no state.
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -66,6 +69,8 @@ class recall_models {
     if (!dec_) throw state_error("recall_models: no decoder (a random encoder serves memory-only recall)");
     return *dec_;
   }
+  // Held around every use of the decoder: its scratch and cuBLAS handle serve one generation at a time.
+  std::unique_lock<std::mutex> lock_decoder() const { return std::unique_lock(*decoder_mutex_); }
   std::size_t latent_size() const { return latent_; }
   // The longest segment the encoder takes ([CLS] and [SEP] included in its positions).
   std::size_t max_segment_tokens() const {
@@ -181,6 +186,7 @@ class recall_models {
   mutable std::unordered_map<std::string, std::size_t> cache_;  // ids -> row in pool_
   mutable std::vector<float> pool_;
   mutable std::size_t hits_ = 0, misses_ = 0;
+  std::unique_ptr<std::mutex> decoder_mutex_ = std::make_unique<std::mutex>();  // movable models
 };
 
 }  // namespace larimar::pipeline

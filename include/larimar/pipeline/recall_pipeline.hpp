@@ -16,6 +16,11 @@
 // latents cross from the memory to the decoder (Q×C floats per batch of queries), and the write takes host
 // latents from the encoder.
 //
+// Overlap: ask_async() reads at once and generates on a worker thread, so the caller can clear() and write the
+// next context while the decoder runs. Under nvcc with --default-stream per-thread (our CUDA targets) the worker's
+// thrust and cuBLAS calls go to its own stream, and the encoder's and memory's to the caller's: GPU decoding
+// overlaps the next context's encoding and writing. The decoder has one generation in flight at a time.
+//
 // Lookup vectors (DESIGN.md §3): lookup_kind::prefix — the encoding of a segment's first P tokens, and of a
 // query's first P tokens (P = prefix_tokens; a query of at most P tokens is encoded whole); lookup_kind::full —
 // the segment's full latent, and the encoding of the whole query ("no prefix"). With keys::prefix_encoding the
@@ -25,7 +30,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -118,13 +125,24 @@ class recall_pipeline {
   const Memory& memory() const { return memory_; }
   std::size_t segments() const { return memory_.size(); }
   std::size_t tokens() const { return tokens_; }
-  const stage_timings& timings() const { return time_; }
-  void reset_timings() { time_ = {}; }
-  // Empties the memory (a new context); the models and their cache stay.
+  // Generations on the worker (ask_async) count in decode when they end.
+  stage_timings timings() const {
+    stage_timings t = time_;
+    const std::lock_guard lock(decoding_->mutex);
+    t.decode += decoding_->seconds;
+    return t;
+  }
+  void reset_timings() {
+    time_ = {};
+    const std::lock_guard lock(decoding_->mutex);
+    decoding_->seconds = 0;
+  }
+  // Empties the memory (a new context); the models and their cache stay. A generation in flight is not disturbed:
+  // it holds its own copy of the read latents.
   void clear() {
     memory_ = Memory(memory_cfg());
     tokens_ = 0;
-    time_ = {};
+    reset_timings();
   }
 
   // Writes a batch of segments; returns the entry id of each.
@@ -217,36 +235,34 @@ class recall_pipeline {
     return out;
   }
 
-  // Greedy continuation of each query prefix, conditioned on the given latents (Q×C, host).
+  // Greedy continuation of each query prefix, conditioned on the given latents (Q×C, host). Waits for a
+  // generation in flight (ask_async) first.
   std::vector<model::generation> generate(std::span<const std::string> queries, std::span<const float> latents) const {
-    const auto t0 = clock::now();
-    const auto& dec = models_->decoder();
-    std::vector<std::vector<model::token_id>> prompts;
-    prompts.reserve(queries.size());
-    for (const auto& q : queries) prompts.push_back(prompt(q));
-    model::generation_options g;
-    g.max_new_tokens = opt_.max_new_tokens ? opt_.max_new_tokens : opt_.segment_tokens;
-    auto out = dec.generate(prompts, latents, g);
-    time_.decode += seconds(t0, clock::now());
-    return out;
+    if (!models_->has_decoder()) models_->decoder();  // throws: memory-only models
+    return generate_with(*models_, *decoding_, prompts(queries), latents, max_new_tokens());
   }
 
   // Read, then generate: the answers to a batch of queries.
   std::vector<answer> ask(std::span<const std::string> queries) const {
     const auto r = read(queries);
-    const auto gens = generate(queries, r.latents);
-    std::vector<answer> out(queries.size());
-    for (std::size_t i = 0; i < out.size(); ++i) {
-      out[i].tokens = gens[i].tokens;
-      out[i].text = models_->tokenizer().decode(gens[i].tokens);
-      out[i].matched = r.hits[i];
-      out[i].reason = gens[i].reason;
-    }
-    return out;
+    return answers(*models_, r.hits, generate(queries, r.latents));
   }
   answer ask(std::string_view query) const {
     const std::vector<std::string> q{std::string(query)};
     return ask(std::span<const std::string>(q)).front();
+  }
+
+  // ask() with the generation on a worker thread: the read is done (and its latents copied) before this returns,
+  // so the memory may be cleared and rewritten at once; the answers come from the future. The worker uses only
+  // the decoder and the tokenizer's decode, which no other call of the pipeline touches while it runs, except
+  // generate()/ask(), which wait for it. Errors of the generation come out of the future's get().
+  std::future<std::vector<answer>> ask_async(std::span<const std::string> queries) const {
+    if (!models_->has_decoder()) models_->decoder();  // throws now, not from the future
+    auto r = read(queries);
+    return std::async(std::launch::async,
+                      [models = models_, state = decoding_, p = prompts(queries), r = std::move(r), n = max_new_tokens()] {
+                        return answers(*models, r.hits, generate_with(*models, *state, p, r.latents, n));
+                      });
   }
 
   // The decoder's prompt for a query prefix: its BOS token (if the config names one) and the prefix's ids.
@@ -260,6 +276,44 @@ class recall_pipeline {
 
  private:
   static double seconds(clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+  // The time this pipeline's generations took, shared with the workers of ask_async (which may outlive a call).
+  struct decoder_state {
+    std::mutex mutex;
+    double seconds = 0;
+  };
+
+  std::vector<std::vector<model::token_id>> prompts(std::span<const std::string> queries) const {
+    std::vector<std::vector<model::token_id>> out;
+    out.reserve(queries.size());
+    for (const auto& q : queries) out.push_back(prompt(q));
+    return out;
+  }
+  std::size_t max_new_tokens() const { return opt_.max_new_tokens ? opt_.max_new_tokens : opt_.segment_tokens; }
+
+  static std::vector<model::generation> generate_with(const models_type& models, decoder_state& state,
+                                                      std::span<const std::vector<model::token_id>> prompts,
+                                                      std::span<const float> latents, std::size_t max_new) {
+    const auto decoder = models.lock_decoder();
+    const auto t0 = clock::now();
+    model::generation_options g;
+    g.max_new_tokens = max_new;
+    auto out = models.decoder().generate(prompts, latents, g);
+    const std::lock_guard lock(state.mutex);
+    state.seconds += seconds(t0, clock::now());
+    return out;
+  }
+  static std::vector<answer> answers(const models_type& models, std::span<const hit<float>> hits,
+                                     const std::vector<model::generation>& gens) {
+    std::vector<answer> out(gens.size());
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      out[i].tokens = gens[i].tokens;
+      out[i].text = models.tokenizer().decode(gens[i].tokens);
+      out[i].matched = hits[i];
+      out[i].reason = gens[i].reason;
+    }
+    return out;
+  }
 
   static pipeline_options checked(pipeline_options o, const models_type& m) {
     const std::string op = "recall_pipeline";
@@ -300,7 +354,8 @@ class recall_pipeline {
   pipeline_options opt_;
   Memory memory_;
   std::size_t tokens_ = 0;
-  mutable stage_timings time_;
+  mutable stage_timings time_;  // decode: in decoding_
+  std::shared_ptr<decoder_state> decoding_ = std::make_shared<decoder_state>();
 };
 
 }  // namespace larimar::pipeline

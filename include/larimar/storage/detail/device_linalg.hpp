@@ -18,6 +18,7 @@
 #include "larimar/backend/system.hpp"
 #include "larimar/core/error.hpp"
 #include "larimar/core/gpu_status.hpp"
+#include "larimar/core/precision.hpp"
 #include "larimar/storage/detail/host_lapack.hpp"
 
 namespace larimar::storage::detail {
@@ -65,11 +66,36 @@ void device_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, 
 template <class T>
 using gpu_buffer = backend::device_buffer<backend::cuda, T>;
 
+// c[m×n] = a[m×k] · b[n×k]ᵀ (row-major) with b 16-bit rows in p's format: a is rounded to the same format and
+// one cublasGemmEx multiplies the 16-bit operands with fp32 accumulation into fp32 c (swapped operands, as in
+// backend::blas<cuda>::gemm).
+inline void device_gemm_packed_rows(std::size_t m, std::size_t n, std::size_t k, const float* a, const std::uint16_t* b,
+                                    precision p, float* c) {
+  if (m == 0 || n == 0) return;
+  gpu_buffer<std::uint16_t> a16(m * k);
+  auto* a16p = thrust::raw_pointer_cast(a16.data());
+  backend::for_each_index<backend::cuda>(m * k, larimar::detail::narrow_op<float>{a, a16p, p});
+  const auto type = p == precision::fp16 ? CUDA_R_16F : CUDA_R_16BF;
+  const float one = 1.0f, zero = 0.0f;
+  const auto dim = [](std::size_t v) { return backend::blas_int(v, "cuBLAS dimension"); };
+  LARIMAR_GPU_CALL(cublasGemmEx, backend::thread_blas<backend::cuda>().handle(), CUBLAS_OP_T, CUBLAS_OP_N, dim(n),
+                   dim(m), dim(k), &one, b, type, dim(k), a16p, type, dim(k), &zero, c, CUDA_R_32F, dim(n),
+                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+}
+
 // One cuSOLVER handle per thread, created on first use (handles are not thread-safe to share).
 inline cusolverDnHandle_t cusolver_handle() {
   thread_local struct holder {
     cusolverDnHandle_t h = nullptr;
-    holder() { LARIMAR_GPU_CALL(cusolverDnCreate, &h); }
+    holder() {  // on the thread's own stream, as backend::cuda::policy() and the cuBLAS handles
+      LARIMAR_GPU_CALL(cusolverDnCreate, &h);
+      try {
+        LARIMAR_GPU_CALL(cusolverDnSetStream, h, cudaStreamPerThread);
+      } catch (...) {
+        cusolverDnDestroy(h);
+        throw;
+      }
+    }
     ~holder() {
       if (h) cusolverDnDestroy(h);
     }
