@@ -63,6 +63,9 @@ def parse_args(argv=None):
     p.add_argument("--tokenizer-from", type=Path, default=None,
                    help="reuse this tokenizer directory (vocab.json + merges.txt) instead of training one; "
                         "required with --init-from so that token ids keep their meaning")
+    p.add_argument("--widen-pool", action="store_true",
+                   help="with --data-from: keep its tokenizer and evaluation sets but rebuild the training pool from "
+                        "the installed packages at this run's --max-tokens (the corpus split must be the same)")
     p.add_argument("--max-tokens", type=int, default=28, help="longest training segment (tokens, no BOS/EOS)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -101,22 +104,34 @@ def prepare_data(args, run: Path):
     if getattr(args, "data_from", None):
         if not getattr(args, "tokenizer_from", None):
             raise SystemExit("--data-from needs --tokenizer-from (the tokenizer its pool was measured with)")
-        copy_tokenizer(args.tokenizer_from, run)
-        shutil.copyfile(args.data_from, run / "data.json")
-        return json.loads((run / "data.json").read_text())
-    corpus = L.load_corpus(getattr(args, "corpus_extra", "none"))
-    if getattr(args, "tokenizer_from", None):
         tok = copy_tokenizer(args.tokenizer_from, run)
+        if not getattr(args, "widen_pool", False):
+            shutil.copyfile(args.data_from, run / "data.json")
+            return json.loads((run / "data.json").read_text())
+        old = json.loads(Path(args.data_from).read_text())
+        corpus = L.load_corpus(getattr(args, "corpus_extra", "none"))
+        got = (len(corpus["train"]), len(corpus["heldout"]))
+        if got != (old["n_train_sentences"], old["n_heldout_sentences"]):
+            raise SystemExit(f"--widen-pool: the installed corpus splits into {got} train/held-out sentences, "
+                             f"{args.data_from} was made from {(old['n_train_sentences'], old['n_heldout_sentences'])}")
+        train, sets = pool_of(tok, corpus["train"], args.max_tokens), old["eval"]
     else:
-        tok = L.train_tokenizer(corpus["train"], args.vocab, run / "tokenizer")
-    ids = L.encode_batch(tok, corpus["train"])
-    # keep room for an inserted number (up to 6 tokens) within max_tokens
-    pool = [(s, len(i)) for s, i in zip(corpus["train"], ids) if len(i) <= args.max_tokens - 6]
-    sets = make_eval_sets(tok, corpus["heldout"])
-    data = {"train": [s for s, _ in pool], "train_len": [n for _, n in pool], "eval": sets,
+        corpus = L.load_corpus(getattr(args, "corpus_extra", "none"))
+        if getattr(args, "tokenizer_from", None):
+            tok = copy_tokenizer(args.tokenizer_from, run)
+        else:
+            tok = L.train_tokenizer(corpus["train"], args.vocab, run / "tokenizer")
+        train, sets = pool_of(tok, corpus["train"], args.max_tokens), make_eval_sets(tok, corpus["heldout"])
+    data = {"train": [s for s, _ in train], "train_len": [n for _, n in train], "eval": sets,
             "n_train_sentences": len(corpus["train"]), "n_heldout_sentences": len(corpus["heldout"])}
     (run / "data.json").write_text(json.dumps(data))
     return data
+
+
+def pool_of(tok, sentences, max_tokens):
+    """(sentence, token count) of the training sentences that leave room for an inserted number (up to 6 tokens)."""
+    ids = L.encode_batch(tok, sentences)
+    return [(s, len(i)) for s, i in zip(sentences, ids) if len(i) <= max_tokens - 6]
 
 
 def make_eval_sets(tok, heldout, size=500, seed=12345):
