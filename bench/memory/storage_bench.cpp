@@ -1,6 +1,7 @@
 // Host storage against device storage (thrust's OpenMP system here; the same code is the GPU path under nvcc),
 // and the nearest-neighbour lookup against FAISS's exact inner-product index on the same vectors, in one run.
 // Run: ./build/bench/bench_memory_storage --benchmark_counters_tabular=true ; docs/benchmarks.md quotes it.
+// The lookup comparison alone: --benchmark_filter='BM_lookup|BM_faiss'
 // Built without FAISS when libfaiss-dev is absent (the FAISS rows are then missing).
 #include <benchmark/benchmark.h>
 
@@ -140,11 +141,14 @@ void set_rate(benchmark::State& st, std::size_t q) {
   st.counters["queries/s"] = benchmark::Counter(static_cast<double>(q), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-template <class S, precision P>
+// Widen: bf16 rows through the portable path (widen each chunk to fp32, sgemm, arg-max) even where the fused
+// AVX512-BF16 kernel (memory/bf16_scan.hpp) would run; the counter "fused" says which path a row measured.
+template <class S, precision P, bool Widen = false>
 void BM_lookup(benchmark::State& st) {
+  using index_t = nearest_index<float, S>;
   const auto Q = static_cast<std::size_t>(st.range(0));
-  static nearest_index<float, S>* index = [] {
-    auto* ix = new nearest_index<float, S>(C, false, P);
+  static index_t* index = [] {
+    auto* ix = new index_t(C, false, P);
     auto rows = S::template make<float>(kRows, C);
     S::upload(table().data(), kRows * C, S::data(rows));
     ix->add(S::data(rows), kRows);
@@ -153,14 +157,18 @@ void BM_lookup(benchmark::State& st) {
   const auto q = queries(Q);
   auto dq = S::template make<float>(Q, C);
   S::upload(q.data(), Q * C, S::data(dq));
-  for (auto _ : st) benchmark::DoNotOptimize(index->search(S::data(dq), Q));
+  const auto path = Widen ? index_t::scan::widen_gemm : index_t::scan::automatic;
+  for (auto _ : st) benchmark::DoNotOptimize(index->search(S::data(dq), Q, path));
   set_rate(st, Q);
+  st.counters["fused"] = !Widen && index->fused_bf16();
 }
 #define LOOKUP_ARGS ->Arg(1)->Arg(64)->Arg(1024)->Unit(benchmark::kMillisecond)->MinTime(0.5)->UseRealTime()
 BENCHMARK(BM_lookup<storage::host, precision::full>) LOOKUP_ARGS;
 BENCHMARK(BM_lookup<storage::device, precision::full>) LOOKUP_ARGS;
 BENCHMARK(BM_lookup<storage::host, precision::fp16>) LOOKUP_ARGS;
-BENCHMARK(BM_lookup<storage::host, precision::bf16>) LOOKUP_ARGS;
+BENCHMARK(BM_lookup<storage::host, precision::bf16, true>) LOOKUP_ARGS;   // widen + sgemm
+BENCHMARK(BM_lookup<storage::host, precision::bf16>) LOOKUP_ARGS;         // the fused kernel where the CPU has it
+BENCHMARK(BM_lookup<storage::device, precision::bf16>) LOOKUP_ARGS;       // the same through storage::device (OpenMP)
 
 #if defined(LARIMAR_HAVE_FAISS)
 using idx_t = faiss::Index::idx_t;  // FAISS 1.7 (Debian 12); namespace-level faiss::idx_t in later versions

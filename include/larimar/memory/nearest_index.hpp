@@ -3,13 +3,18 @@
 // queries is one GEMM per chunk of rows plus a row arg-max, so Q queries read the table once, not Q times.
 // With lookup_precision fp16/bf16 the rows are kept in that format (half the bytes) and each chunk is widened
 // to T in a scratch tile just before its GEMM: the scores accumulate in T, only the stored rows are rounded.
+// Except bf16 rows with T = float on host-accessible storage, on a CPU with AVX512-BF16: there one fused kernel
+// (bf16_scan.hpp) takes the dot products in bf16 × bf16 → fp32 and keeps a running best, no widening, no scores;
+// the query is then rounded to bf16 too (a second u in the drift bound). fp16 rows always widen (no avx512_fp16).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "larimar/core/precision.hpp"
+#include "larimar/memory/bf16_scan.hpp"
 #include "larimar/memory/quantized_scan.hpp"
 #include "larimar/memory/row_store.hpp"
 #include "larimar/storage/concepts.hpp"
@@ -39,6 +44,15 @@ class nearest_index {
   bool quantized() const { return quantized_; }
   precision stored_precision() const { return stored_; }
   bool packed() const { return stored_ != precision::full; }
+  // How search() scans packed rows: automatic takes the fused bf16 kernel wherever fused_bf16() says it applies;
+  // widen_gemm forces the portable path (tests and benchmarks compare the two).
+  enum class scan { automatic, widen_gemm };
+  bool fused_bf16() const {
+    if constexpr (host_accessible && std::is_same_v<T, float>)
+      return stored_ == precision::bf16 && detail::bf16_scan::supported();
+    else
+      return false;
+  }
 
   std::size_t size() const { return packed() ? packed_.size() : rows_.size(); }
   std::size_t dim() const { return dim_; }
@@ -110,12 +124,22 @@ class nearest_index {
   }
 
   // Best match for each of q queries (storage pointer, q×dim). The index must not be empty.
-  std::vector<match> search(const T* queries, std::size_t q) const {
+  std::vector<match> search(const T* queries, std::size_t q, scan path = scan::automatic) const {
     std::vector<match> best(q, match{0, -std::numeric_limits<T>::infinity()});
     if (q == 0 || size() == 0) return best;
     auto unit = S::template make<T>(q, dim());
     S::copy(queries, q * dim(), S::data(unit));
     S::normalize_rows(S::data(unit), q, dim());
+#if defined(LARIMAR_HAVE_BF16_SCAN)
+    if constexpr (host_accessible && std::is_same_v<T, float>) {
+      if (path == scan::automatic && fused_bf16()) {
+        const auto hits = detail::bf16_scan::argmax(S::data(unit), q, packed_.data(), size(), dim());
+        for (std::size_t i = 0; i < q; ++i) best[i] = match{hits[i].position, hits[i].score};
+        return best;
+      }
+    }
+#endif
+    (void)path;
     if (quantized_ && q <= quantized_max_queries) {
       for (std::size_t i = 0; i < q; ++i) {
         const T* u = S::data(unit) + i * dim();
