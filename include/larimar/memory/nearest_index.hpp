@@ -39,6 +39,10 @@ class nearest_index {
         codes_(dim) {}
 
   static constexpr bool host_accessible = requires { requires S::host_accessible; };
+  // Storage that multiplies 16-bit rows itself (storage::device: cublasGemmEx on CUDA, widen + GEMM elsewhere).
+  static constexpr bool packed_gemm = std::is_same_v<T, float> && requires(const float* a, const std::uint16_t* b, float* c) {
+    S::gemm_packed_rows(std::size_t{}, std::size_t{}, std::size_t{}, a, b, precision::fp16, c, c);
+  };
   static constexpr std::size_t shortlist_size = 32;
   static constexpr std::size_t quantized_max_queries = 4;
   bool quantized() const { return quantized_; }
@@ -161,9 +165,16 @@ class nearest_index {
     std::vector<T> val(q);
     for (std::size_t start = 0; start < size(); start += chunk) {
       const std::size_t n = std::min(chunk, size() - start);
-      const T* rows = packed() ? S::data(tile) : rows_.row(start);
-      if (packed()) S::widen(packed_.row(start), n * dim(), S::data(tile), stored_);
-      S::gemm(false, true, q, n, dim(), T(1), S::data(unit), dim(), rows, dim(), T(0), S::data(scores), n);
+      if constexpr (packed_gemm) {  // storage::device: on CUDA one cublasGemmEx on the 16-bit rows
+        if (packed())
+          S::gemm_packed_rows(q, n, dim(), S::data(unit), packed_.row(start), stored_, S::data(scores), S::data(tile));
+        else
+          S::gemm(false, true, q, n, dim(), T(1), S::data(unit), dim(), rows_.row(start), dim(), T(0), S::data(scores), n);
+      } else {
+        const T* rows = packed() ? S::data(tile) : rows_.row(start);
+        if (packed()) S::widen(packed_.row(start), n * dim(), S::data(tile), stored_);
+        S::gemm(false, true, q, n, dim(), T(1), S::data(unit), dim(), rows, dim(), T(0), S::data(scores), n);
+      }
       S::row_argmax(S::data(scores), q, n, idx.data(), val.data());
       for (std::size_t i = 0; i < q; ++i)
         if (val[i] > best[i].score) best[i] = match{start + idx[i], val[i]};
