@@ -6,7 +6,7 @@ Python: /work/main/.venv/bin/python (recreate with `bash tools/setup_venv.sh`).
   .venv/bin/python tools/train/keep_run.py runs/<name> checkpoints/<name>
 Writes weights.pt (model weights, step, CPU/wall seconds, config: what train.py --init-from reads; the optimiser
 state is left out, which keeps the folder a third of the checkpoint's size), args.json, data.json (the training
-pool and the fixed evaluation sets), log.jsonl, log.txt and tokenizer/. docs/training.md §8 gives the command that
+pool and the fixed evaluation sets), log.jsonl, log.txt and tokenizer/. docs/training.md §9 gives the command that
 continues from it.
 """
 import shutil
