@@ -1,7 +1,8 @@
 #pragma once
-// The number formats a memory can store its lookup vectors in (memory_config::lookup_precision). Arithmetic never
-// happens in the narrow format: rows are widened to the memory's element type T (float or double) before the
-// GEMM, so products and sums accumulate in at least fp32; only the stored values are rounded, once, when written.
+// The number formats a memory can store its lookup vectors in (memory_config::lookup_precision). Sums never
+// accumulate in the narrow format: rows are widened to the memory's element type T (float or double) before the
+// GEMM, or (bf16 rows on an AVX512-BF16 CPU, memory/bf16_scan.hpp; 16-bit rows on CUDA, cublasGemmEx) multiplied
+// as 16-bit values with the query rounded to the same format and accumulated in fp32 — a second u on the query side.
 //   full — T itself;
 //   fp16 — IEEE binary16: 11 significant bits, unit roundoff u = 2⁻¹¹ ≈ 4.9e-4, range ±65504;
 //   bf16 — bfloat16: 8 significant bits, u = 2⁻⁸ ≈ 3.9e-3, fp32's range.
