@@ -1,8 +1,14 @@
 #pragma once
 // Seeded host matrices for fixed keys and priors; generated on the host, then uploaded to any storage.
+// Every memory built from one config asks for the same matrices again (recall_pipeline::clear() starts each context
+// with a new memory), and the orthonormal keys cost a QR of a K×K Gaussian (~10 ms at K = 512): the last few
+// results are kept, per element type, and handed out as copies.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <list>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -12,13 +18,47 @@
 
 namespace larimar::keys::detail {
 
-// rows×cols row-major with N(0, scale²) entries.
+// make() once per (kind, rows, cols, scale, seed) among the most recent `kept` distinct requests.
+template <class T, class Make>
+std::vector<T> remembered(char kind, std::size_t rows, std::size_t cols, double scale, std::uint64_t seed, Make&& make) {
+  struct entry {
+    char kind;
+    std::size_t rows, cols;
+    double scale;
+    std::uint64_t seed;
+    std::vector<T> value;
+  };
+  constexpr std::size_t kept = 8;
+  static std::mutex mutex;
+  static std::list<entry> recent;  // most recent first
+  {
+    const std::lock_guard lock(mutex);
+    for (auto it = recent.begin(); it != recent.end(); ++it)
+      if (it->kind == kind && it->rows == rows && it->cols == cols && std::memcmp(&it->scale, &scale, sizeof scale) == 0 &&
+          it->seed == seed) {
+        recent.splice(recent.begin(), recent, it);
+        return it->value;
+      }
+  }
+  std::vector<T> value = make();  // outside the lock: another thread may make the same matrix, harmlessly
+  const std::lock_guard lock(mutex);
+  recent.push_front(entry{kind, rows, cols, scale, seed, value});
+  if (recent.size() > kept) recent.pop_back();
+  return value;
+}
+
 template <class T>
-std::vector<T> gaussian(std::size_t rows, std::size_t cols, double scale, std::uint64_t seed) {
+std::vector<T> draw_gaussian(std::size_t rows, std::size_t cols, double scale, std::uint64_t seed) {
   std::vector<T> out(rows * cols);
   splitmix64 rng(seed);
   for (auto& x : out) x = static_cast<T>(scale * rng.normal());
   return out;
+}
+
+// rows×cols row-major with N(0, scale²) entries.
+template <class T>
+std::vector<T> gaussian(std::size_t rows, std::size_t cols, double scale, std::uint64_t seed) {
+  return remembered<T>('g', rows, cols, scale, seed, [&] { return draw_gaussian<T>(rows, cols, scale, seed); });
 }
 
 // rows×cols row-major with orthonormal rows (rows ≤ cols): the Q factor of a Gaussian matrix, which is
@@ -28,12 +68,14 @@ std::vector<T> orthonormal_rows(std::size_t rows, std::size_t cols, std::uint64_
   if (rows > cols)
     throw value_error("keys: " + std::to_string(rows) + " orthonormal addresses cannot exist in " +
                       std::to_string(cols) + " dimensions; use key_basis::gaussian for superposition");
-  auto a = gaussian<T>(rows, cols, 1.0, seed);
-  const int info = storage::detail::orthonormalize_columns(storage::detail::to_int(cols, "slots"),
-                                                           storage::detail::to_int(rows, "addresses"), a.data(),
-                                                           storage::detail::to_int(cols, "slots"));
-  if (info != 0) throw error("keys: QR orthonormalisation failed (LAPACK info " + std::to_string(info) + ")");
-  return a;
+  return remembered<T>('q', rows, cols, 1.0, seed, [&] {
+    auto a = draw_gaussian<T>(rows, cols, 1.0, seed);
+    const int info = storage::detail::orthonormalize_columns(storage::detail::to_int(cols, "slots"),
+                                                             storage::detail::to_int(rows, "addresses"), a.data(),
+                                                             storage::detail::to_int(cols, "slots"));
+    if (info != 0) throw error("keys: QR orthonormalisation failed (LAPACK info " + std::to_string(info) + ")");
+    return a;
+  });
 }
 
 }  // namespace larimar::keys::detail
