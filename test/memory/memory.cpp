@@ -311,3 +311,23 @@ TEST_CASE("sample_noise: written latents are Z + xi with xi ~ N(0, sigma^2), rep
     CHECK(test::rel_error(xt::xtensor<double, 1>(xt::row(back, static_cast<long>(i))),
                           xt::xtensor<double, 1>(xt::row(host(a.entry(ids[i]).second), 0))) < 1e-10);
 }
+
+TEST_CASE("seeded key matrices: the same for a seed whether remembered, evicted or made again, and orthonormal") {
+  using keys::detail::orthonormal_rows;
+  using keys::detail::gaussian;
+  const auto first = orthonormal_rows<float>(24, 32, 5);
+  const auto g_first = gaussian<double>(7, 9, 0.5, 11);
+  for (std::uint64_t s = 100; s < 120; ++s) orthonormal_rows<float>(24, 32, s);  // evicts seed 5 (8 are kept)
+  for (std::uint64_t s = 100; s < 120; ++s) gaussian<double>(7, 9, 0.5, s);
+  CHECK(orthonormal_rows<float>(24, 32, 5) == first);
+  CHECK(orthonormal_rows<float>(24, 32, 5) == first);  // now remembered
+  CHECK(gaussian<double>(7, 9, 0.5, 11) == g_first);
+  CHECK(gaussian<double>(7, 9, 0.25, 11) != g_first);  // the scale is part of the key
+  CHECK(orthonormal_rows<float>(24, 32, 6) != first);
+  for (std::size_t i = 0; i < 24; ++i)
+    for (std::size_t j = 0; j < 24; ++j) {
+      double d = 0;
+      for (std::size_t k = 0; k < 32; ++k) d += double(first[i * 32 + k]) * double(first[j * 32 + k]);
+      CHECK(d == doctest::Approx(i == j ? 1.0 : 0.0).epsilon(1e-5).scale(1.0));
+    }
+}
