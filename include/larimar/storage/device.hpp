@@ -254,32 +254,22 @@ struct device {
   template <class T>
   static void resize_rows(matrix<T>& m, std::size_t rows) { m.resize_rows(rows); }
 
-  // On the OpenMP/CPP system a small copy or fill is a loop on the calling thread: an OpenMP region per row
-  // copied made a single-query read 5-10× slower than host storage's (threads waking and yielding).
-  template <class T>
-  static bool on_this_thread(std::size_t n) {
-    return host_accessible && n * sizeof(T) <= backend::serial_work_limit;
-  }
   template <class T>
   static void upload(const T* src, std::size_t n, T* dst) {
-    if (on_this_thread<T>(n)) return void(std::copy_n(src, n, dst));
     if (n) thrust::copy(src, src + n, thrust::device_pointer_cast(dst));
   }
   template <class T>
   static void download(const T* src, std::size_t n, T* dst) {
-    if (on_this_thread<T>(n)) return void(std::copy_n(src, n, dst));
     if (n) thrust::copy(thrust::device_pointer_cast(src), thrust::device_pointer_cast(src) + n, dst);
   }
   template <class T>
   static void copy(const T* src, std::size_t n, T* dst) {
     if (n == 0 || src == dst) return;
-    if (on_this_thread<T>(n)) return void(std::copy_n(src, n, dst));
     thrust::copy(policy(), thrust::device_pointer_cast(src), thrust::device_pointer_cast(src) + n,
                  thrust::device_pointer_cast(dst));
   }
   template <class T>
   static void fill(T* dst, std::size_t n, T value) {
-    if (on_this_thread<T>(n)) return void(std::fill_n(dst, n, value));
     if (n) thrust::fill_n(policy(), thrust::device_pointer_cast(dst), n, value);
   }
   template <class T>
