@@ -39,9 +39,9 @@ class nearest_index {
         codes_(dim) {}
 
   static constexpr bool host_accessible = requires { requires S::host_accessible; };
-  // Storage that multiplies 16-bit rows itself (storage::device: cublasGemmEx on CUDA, widen + GEMM elsewhere).
+  // Storage that multiplies 16-bit rows itself (storage::device under CUDA: cublasGemmEx); others widen + GEMM.
   static constexpr bool packed_gemm = std::is_same_v<T, float> && requires(const float* a, const std::uint16_t* b, float* c) {
-    S::gemm_packed_rows(std::size_t{}, std::size_t{}, std::size_t{}, a, b, precision::fp16, c, c);
+    S::gemm_packed_rows(std::size_t{}, std::size_t{}, std::size_t{}, a, b, precision::fp16, c);
   };
   static constexpr std::size_t shortlist_size = 32;
   static constexpr std::size_t quantized_max_queries = 4;
@@ -160,21 +160,12 @@ class nearest_index {
     if (packed()) chunk = std::min(chunk, std::max<std::size_t>(256, (std::size_t{1} << 20) / std::max<std::size_t>(dim(), 1)));
     chunk = std::min(chunk, size());
     auto scores = S::template make<T>(q, chunk);
-    auto tile = S::template make<T>(packed() ? chunk : 0, dim());
+    auto tile = S::template make<T>(packed() && !packed_gemm ? chunk : 0, dim());
     std::vector<std::size_t> idx(q);
     std::vector<T> val(q);
     for (std::size_t start = 0; start < size(); start += chunk) {
       const std::size_t n = std::min(chunk, size() - start);
-      if constexpr (packed_gemm) {  // storage::device: on CUDA one cublasGemmEx on the 16-bit rows
-        if (packed())
-          S::gemm_packed_rows(q, n, dim(), S::data(unit), packed_.row(start), stored_, S::data(scores), S::data(tile));
-        else
-          S::gemm(false, true, q, n, dim(), T(1), S::data(unit), dim(), rows_.row(start), dim(), T(0), S::data(scores), n);
-      } else {
-        const T* rows = packed() ? S::data(tile) : rows_.row(start);
-        if (packed()) S::widen(packed_.row(start), n * dim(), S::data(tile), stored_);
-        S::gemm(false, true, q, n, dim(), T(1), S::data(unit), dim(), rows, dim(), T(0), S::data(scores), n);
-      }
+      score_chunk(S::data(unit), q, start, n, S::data(scores), S::data(tile));
       S::row_argmax(S::data(scores), q, n, idx.data(), val.data());
       for (std::size_t i = 0; i < q; ++i)
         if (val[i] > best[i].score) best[i] = match{start + idx[i], val[i]};
@@ -183,6 +174,21 @@ class nearest_index {
   }
 
  private:
+  // scores[q×n] = unit queries · rows [start, start + n)ᵀ; packed rows are widened into `tile` (chunk×dim) first,
+  // unless the storage multiplies them itself.
+  void score_chunk(const T* unit, std::size_t q, std::size_t start, std::size_t n, T* scores, T* tile) const {
+    const T* rows = nullptr;
+    if (!packed()) {
+      rows = rows_.row(start);
+    } else if constexpr (packed_gemm) {
+      return S::gemm_packed_rows(q, n, dim(), unit, packed_.row(start), stored_, scores);
+    } else {
+      S::widen(packed_.row(start), n * dim(), tile, stored_);
+      rows = tile;
+    }
+    S::gemm(false, true, q, n, dim(), T(1), unit, dim(), rows, dim(), T(0), scores, n);
+  }
+
   std::size_t dim_;
   precision stored_;
   row_store<T, S> rows_;                // full precision: the unit rows (packed: the loader's staging only)

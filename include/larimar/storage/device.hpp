@@ -365,20 +365,16 @@ struct device {
     else
       backend::for_each_index<backend::active>(n, larimar::detail::widen_op<T>{src, dst, p});
   }
-  // Scores against rows kept in 16 bits (nearest_index's packed lookups): c[m×n] = a[m×k] · b[n×k]ᵀ, b in p's
-  // format, `tile` n×k scratch. On the GPU one cublasGemmEx on 16-bit operands with fp32 accumulation (tensor
-  // cores; a is rounded to p's format first, so the query side rounds too); elsewhere b is widened into the tile
-  // and multiplied by the full-precision a, as host storage does.
-  static void gemm_packed_rows(std::size_t m, std::size_t n, std::size_t k, const float* a, const std::uint16_t* b,
-                               precision p, float* c, float* tile) {
 #if THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CUDA
-    (void)tile;
+  // Scores against rows kept in 16 bits (nearest_index's packed lookups): c[m×n] = a[m×k] · b[n×k]ᵀ, b in p's
+  // format, in one cublasGemmEx on 16-bit operands with fp32 accumulation (tensor cores; a is rounded to p's
+  // format first, so the query side rounds too). Without it (OpenMP/CPP system) nearest_index widens b and calls
+  // gemm, as for host storage.
+  static void gemm_packed_rows(std::size_t m, std::size_t n, std::size_t k, const float* a, const std::uint16_t* b,
+                               precision p, float* c) {
     detail::device_gemm_packed_rows(m, n, k, a, b, p, c);
-#else
-    widen(b, n * k, tile, p);
-    gemm(false, true, m, n, k, 1.0f, a, k, static_cast<const float*>(tile), k, 0.0f, c, n);
-#endif
   }
+#endif
   template <class T>
   static void pinv(const T* a, std::size_t m, std::size_t n, T rcond, T* out) {
     detail::device_pinv(a, m, n, rcond, out);
