@@ -238,7 +238,6 @@ class recall_pipeline {
   // Greedy continuation of each query prefix, conditioned on the given latents (Q×C, host). Waits for a
   // generation in flight (ask_async) first.
   std::vector<model::generation> generate(std::span<const std::string> queries, std::span<const float> latents) const {
-    if (!models_->has_decoder()) models_->decoder();  // throws: memory-only models
     return generate_with(*models_, *decoding_, prompts(queries), latents, max_new_tokens());
   }
 
@@ -257,7 +256,7 @@ class recall_pipeline {
   // the decoder and the tokenizer's decode, which no other call of the pipeline touches while it runs, except
   // generate()/ask(), which wait for it. Errors of the generation come out of the future's get().
   std::future<std::vector<answer>> ask_async(std::span<const std::string> queries) const {
-    if (!models_->has_decoder()) models_->decoder();  // throws now, not from the future
+    (void)models_->decoder();  // memory-only models: the state_error comes now, not from the future
     auto r = read(queries);
     return std::async(std::launch::async,
                       [models = models_, state = decoding_, p = prompts(queries), r = std::move(r), n = max_new_tokens()] {
