@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <list>
 #include <mutex>
 #include <string>
@@ -34,8 +33,7 @@ std::vector<T> remembered(char kind, std::size_t rows, std::size_t cols, double 
   {
     const std::lock_guard lock(mutex);
     for (auto it = recent.begin(); it != recent.end(); ++it)
-      if (it->kind == kind && it->rows == rows && it->cols == cols && std::memcmp(&it->scale, &scale, sizeof scale) == 0 &&
-          it->seed == seed) {
+      if (it->kind == kind && it->rows == rows && it->cols == cols && it->scale == scale && it->seed == seed) {
         recent.splice(recent.begin(), recent, it);
         return it->value;
       }
