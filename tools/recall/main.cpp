@@ -460,6 +460,17 @@ std::shared_ptr<const models_t> load_models(const options& o) {
   return m;
 }
 
+// The pipeline's options from the command line's; P (auto) is the token count of the task's query prefix.
+pipeline_options pipeline_options_of(const options& o, const models_t& models, const std::string& query) {
+  pipeline_options po;
+  po.prefix_tokens = o.prefix_tokens ? *o.prefix_tokens : models.tokenizer().encode(query).size();
+  po.segment_tokens = o.segment_tokens;
+  po.batch = o.batch;
+  po.memory.slots = o.slots;
+  po.memory.seed = 7;
+  return po;
+}
+
 int sweep(const options& o) {
   const auto t_load = std::chrono::steady_clock::now();
   const auto models = load_models(o);
@@ -479,12 +490,7 @@ int sweep(const options& o) {
   };
   const auto probe = make_task(kinds.front(), 1000, 50, 0);
   if (o.task == "needle") text_file_source(o.haystack, 0);  // unreadable or empty files fail here, named
-  pipeline_options po;
-  po.prefix_tokens = o.prefix_tokens ? *o.prefix_tokens : models->tokenizer().encode(probe.query).size();
-  po.segment_tokens = o.segment_tokens;
-  po.batch = o.batch;
-  po.memory.slots = o.slots;
-  po.memory.seed = 7;
+  const auto po = pipeline_options_of(o, *models, probe.query);
   std::vector<std::unique_ptr<runner>> runners;
   for (const auto& p : o.policies) runners.push_back(make_runner(p, models, po));
   const std::size_t budget = runners.front()->budget();
@@ -832,12 +838,7 @@ int footprint(const options& o) {
       const auto file = io::safetensors_file::open(o.model / f);
       for (const auto& name : file.names()) weight_bytes += file.at(name).numel() * sizeof(float);
     }
-  pipeline_options po;
-  po.prefix_tokens = o.prefix_tokens ? *o.prefix_tokens : models->tokenizer().encode("The pass key is").size();
-  po.segment_tokens = o.segment_tokens;
-  po.batch = o.batch;
-  po.memory.slots = o.slots;
-  po.memory.seed = 7;
+  const auto po = pipeline_options_of(o, *models, passkey_task(3, 1000, 0.5, 0).query);
   const std::size_t queries = 64, C = models->latent_size();
   const double MB = 1e6;
   std::printf("device footprint: model %s (weights as fp32 on the GPU: %.1f MB), K = %zu slots/block, C = %zu; "
