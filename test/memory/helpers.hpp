@@ -20,6 +20,19 @@ xt::xtensor<T, 2> gaussian(std::size_t rows, std::size_t cols, std::uint64_t see
   return m;
 }
 
+// rows×cols of rank `rank`: Gaussian coefficients times a Gaussian basis (dependent rows, as real prefix
+// encodings are numerically).
+template <class T>
+xt::xtensor<T, 2> low_rank(std::size_t rows, std::size_t cols, std::size_t rank, std::uint64_t seed) {
+  const auto coef = gaussian<T>(rows, rank, seed);
+  const auto basis = gaussian<T>(rank, cols, seed + 1);
+  xt::xtensor<T, 2> m = xt::zeros<T>({rows, cols});
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t k = 0; k < rank; ++k)
+      for (std::size_t j = 0; j < cols; ++j) m(i, j) += coef(i, k) * basis(k, j);
+  return m;
+}
+
 // ‖a − b‖_F / ‖b‖_F
 template <class A, class B>
 double rel_error(const A& a, const B& b) {

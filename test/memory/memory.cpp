@@ -178,6 +178,19 @@ TEST_CASE_TEMPLATE("forget: the forgotten latent is gone, the others are intact"
     const std::vector<std::size_t> gone{ids[3]};
     CHECK_THROWS_AS(mem.read_entries(gone), state_error);
   }
+  SUBCASE("one-shot emptied by forget: back to the prior, and a sequential write starts from U0") {
+    // A one-shot block keeps no covariance at rest (it is the prior); emptying the block must make it again.
+    const memory_config cfg{.slots = 64, .code_size = 32, .observation_noise = 0.1, .keys = key_basis::gaussian};
+    memory<T, S, keys::fixed_nearest, solver::pseudoinverse> mem(cfg), fresh(cfg);
+    const xt::xtensor<T, 2> head = xt::view(z, xt::range(0, 5), xt::all());
+    for (auto id : mem.write(head, head)) mem.forget(id);
+    CHECK(mem.mode() == write_mode::none);
+    CHECK(xt::amax(xt::abs(host(mem.covariance()) - host(fresh.covariance())))() == 0);
+    mem.write_sequential(head, head);
+    fresh.write_sequential(head, head);
+    CHECK(test::rel_error(host(mem.covariance()), host(fresh.covariance())) < 1e-6);
+    CHECK(test::rel_error(host(mem.mean()), host(fresh.mean())) < 1e-5);
+  }
   SUBCASE("sequential with observation noise: the reversed Kalman step") {
     memory<T, S, keys::fixed_nearest, solver::pseudoinverse> mem(
         {.slots = 64, .code_size = 32, .observation_noise = 0.1, .keys = key_basis::gaussian});
@@ -253,6 +266,9 @@ TEST_CASE_TEMPLATE("bad input raises a named error and leaves the memory unchang
   CHECK_THROWS_WITH_AS(M({.slots = 0, .code_size = 8}), doctest::Contains("slots must be positive"), value_error);
   CHECK_THROWS_WITH_AS(M({.slots = 8, .code_size = 0}), doctest::Contains("code_size must be positive"), value_error);
   CHECK_THROWS_AS(M({.slots = 8, .code_size = 8, .addresses = 9}), value_error);  // 9 orthonormal rows in R^8
+  CHECK_THROWS_WITH_AS(M({.slots = 8, .code_size = 8, .write_tolerance = -1}), doctest::Contains("write_tolerance"), value_error);
+  CHECK_THROWS_WITH_AS(M({.slots = 8, .code_size = 8, .write_tolerance = std::numeric_limits<double>::infinity()}),
+                       doctest::Contains("write_tolerance"), value_error);
 
   M mem({.slots = 16, .code_size = 8});
   const auto z = test::gaussian<float>(4, 8, 1);

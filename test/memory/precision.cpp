@@ -128,8 +128,8 @@ TEST_CASE_TEMPLATE("fp16/bf16 memory: every read within u·‖M‖_F of full pre
     const double u = unit_roundoff(p);
     M half({.slots = K, .code_size = C, .lookup_size = L, .memory_precision = p});
     half.write(z, look);
-    // Stored: K×C in 16 bits per block, no K×K covariance (a one-shot block's is the prior).
-    CHECK(full.internals().block_bytes() == 5 * (K * C + K * K) * sizeof(T));
+    // Stored: K×C in 16 bits per block; no K×K covariance in either (a one-shot block's is the prior).
+    CHECK(full.internals().block_bytes() == 5 * K * C * sizeof(T));
     CHECK(half.internals().block_bytes() == 5 * K * C * 2);
     const auto r = half.read(look);
     const auto rh = host(r.latents);

@@ -1,6 +1,7 @@
 // The sharded memory: contexts beyond one block, block choice per key policy, and the 1M-token scale.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -44,6 +45,51 @@ TEST_CASE_TEMPLATE("prefix encoding: blocks of min(K, L) segments, block chosen 
   const auto r = mem.read(prefix);
   for (std::size_t i = 0; i < 100; ++i) CHECK(r.hits[i].entry == ids[i]);
   for (double e : test::row_rel_errors(host(r.latents), z)) CHECK(e < 1e-8);
+}
+
+TEST_CASE_TEMPLATE("prefix encoding: a block stops taking prefixes once they are dependent, so every read stays exact", P, LARIMAR_DOUBLE_SETUPS) {
+  using S = typename P::S;
+  // Prefixes of rank 8 in L = 20 (real prefix encodings are numerically dependent long before min(K, L)): a 9th
+  // row in a block would make its least-squares write blend. Written in three episodes (the last block topped up).
+  sharded_memory<double, S, keys::prefix_encoding, solver::pseudoinverse> mem({.slots = 32, .code_size = 24, .lookup_size = 20});
+  const std::size_t N = 100, rank = 8;
+  const auto prefix = test::low_rank<double>(N, 20, rank, 41);
+  const auto z = test::gaussian<double>(N, 24, 43);
+  std::vector<std::size_t> ids;
+  for (auto [a, b] : {std::pair<std::size_t, std::size_t>{0, 5}, {5, 61}, {61, 100}}) {
+    auto part = mem.write(xt::xtensor<double, 2>(xt::view(z, xt::range(a, b), xt::all())),
+                          xt::xtensor<double, 2>(xt::view(prefix, xt::range(a, b), xt::all())));
+    ids.insert(ids.end(), part.begin(), part.end());
+  }
+  CHECK(mem.block_count() == 13);  // ceil(100 / 8): every block holds rank-many rows, none more
+  const auto r = mem.read(prefix);
+  for (std::size_t i = 0; i < N; ++i) CHECK(r.hits[i].entry == ids[i]);
+  for (double e : test::row_rel_errors(host(r.latents), z)) CHECK(e < 1e-8);
+
+  // Without the rule (a block filled to min(K, L) = 20) the same rows blend: what the rule prevents.
+  sharded_memory<double, S, keys::prefix_encoding, solver::pseudoinverse> loose(
+      {.slots = 32, .code_size = 24, .lookup_size = 20, .write_tolerance = 1e9});
+  loose.write(z, prefix);
+  CHECK(loose.block_count() == 5);
+  const auto worst = test::row_rel_errors(host(loose.read(prefix).latents), z);
+  CHECK(*std::max_element(worst.begin(), worst.end()) > 0.1);
+}
+
+TEST_CASE_TEMPLATE("prefix encoding: repeated prefixes with the same latent do not cut a block short", P, LARIMAR_FLOAT_SETUPS) {
+  using S = typename P::S;
+  // A passkey haystack repeats a few filler segments: dependent rows, but a consistent system, so exact.
+  sharded_memory<float, S, keys::prefix_encoding, solver::pseudoinverse> mem({.slots = 32, .code_size = 24, .lookup_size = 20});
+  const auto distinct_z = test::gaussian<float>(4, 24, 44);
+  const auto distinct_p = test::gaussian<float>(4, 20, 45);
+  xt::xtensor<float, 2> z = xt::zeros<float>({std::size_t{60}, std::size_t{24}});
+  xt::xtensor<float, 2> prefix = xt::zeros<float>({std::size_t{60}, std::size_t{20}});
+  for (long i = 0; i < 60; ++i) {
+    xt::row(z, i) = xt::row(distinct_z, i % 4);
+    xt::row(prefix, i) = xt::row(distinct_p, i % 4);
+  }
+  mem.write(z, prefix);
+  CHECK(mem.block_count() == 3);  // 20 per block, as the rank bound allows
+  for (double e : test::row_rel_errors(host(mem.read(prefix).latents), z)) CHECK(e < 1e-4);
 }
 
 TEST_CASE("1M-token scale: 50,000 segments at C = 768 are written and read back") {

@@ -1,6 +1,7 @@
 // Save and load: a written context survives the process; corrupt or truncated files are refused.
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -47,6 +48,47 @@ TEST_CASE_TEMPLATE("a sharded memory round-trips through a state file, then keep
   CHECK(more[0] == ids.back() + 1);
   loaded.forget(ids[6]);
   CHECK_FALSE(loaded.contains(ids[6]));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE_TEMPLATE("a prefix-encoded sharded memory keeps its write tolerance and block fill; version 1 files still load", P, LARIMAR_DOUBLE_SETUPS) {
+  using S = typename P::S;
+  using M = sharded_memory<double, S, keys::prefix_encoding, solver::pseudoinverse>;
+  // Prefixes of rank 6 in L = 16: blocks stop at 6 entries (test_memory_sharded), so the fill is 6, not min(K, L).
+  const std::size_t N = 40, rank = 6;
+  const auto prefix = test::low_rank<double>(N, 16, rank, 45);
+  const auto z = test::gaussian<double>(N, 10, 47);
+  auto first = [](const auto& x, std::size_t n) { return xt::xtensor<double, 2>(xt::view(x, xt::range(0, n), xt::all())); };
+  auto rest = [](const auto& x, std::size_t n) { return xt::xtensor<double, 2>(xt::view(x, xt::range(n, x.shape(0)), xt::all())); };
+  M mem({.slots = 24, .code_size = 10, .lookup_size = 16, .write_tolerance = 1e-6});
+  mem.write(first(z, 20), first(prefix, 20));
+  CHECK(mem.internals().fill() == rank);
+  const auto path = temp_path("fill.lrm");
+  io::save(mem, path);
+  auto loaded = io::load<M>(path);
+  CHECK(loaded.config().write_tolerance == 1e-6);
+  CHECK(loaded.internals().fill() == rank);
+  // The next episode lands in the same blocks in both: the loaded memory does not restart from min(K, L).
+  mem.write(rest(z, 20), rest(prefix, 20));
+  loaded.write(rest(z, 20), rest(prefix, 20));
+  CHECK(loaded.block_count() == mem.block_count());
+  CHECK(xt::amax(xt::abs(host(loaded.read(prefix).latents) - z))() < 1e-8);
+
+  // The same file as version 1 wrote it (no write_tolerance, no fill): loads with the defaults.
+  auto v2 = slurp(path);
+  const std::size_t tol_at = 8 + 4 + 4 + 4 + 32 + 32 + 5 * 8 + 4 * 4 + 2 * 8, fill_at = tol_at + 8 + 2 * 8;
+  std::vector<char> v1(v2.begin(), v2.begin() + static_cast<long>(tol_at));
+  v1.insert(v1.end(), v2.begin() + static_cast<long>(tol_at + 8), v2.begin() + static_cast<long>(fill_at));
+  v1.insert(v1.end(), v2.begin() + static_cast<long>(fill_at + 8), v2.end() - 4);
+  const std::uint32_t version = 1;
+  std::memcpy(v1.data() + 8, &version, 4);
+  const std::uint32_t crc = io::crc32(v1.data(), v1.size());
+  v1.insert(v1.end(), reinterpret_cast<const char*>(&crc), reinterpret_cast<const char*>(&crc) + 4);
+  spit(path, v1);
+  const auto old = io::load<M>(path);
+  CHECK(old.config().write_tolerance == 0.0);
+  CHECK(old.internals().fill() == old.block_capacity());
+  CHECK(old.size() == 20);
   std::filesystem::remove(path);
 }
 

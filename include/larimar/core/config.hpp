@@ -29,8 +29,11 @@ struct memory_config {
                                        // lookup vectors in: fp16/bf16 halve its bytes; scores accumulate in T.
                                        // Either this or quantized_lookup, not both
   precision memory_precision = precision::full;  // the format one-shot blocks keep their K×C memory in at rest
-                                       // (fp16/bf16: half the bytes, and no K×K covariance, which is the prior for
-                                       // a one-shot block); reads and writes widen it and accumulate in T
+                                       // (fp16/bf16: half the bytes); reads and writes widen it and accumulate in
+                                       // T. (One-shot blocks keep no K×K covariance in any format: it is the prior)
+  double write_tolerance = 0;          // sharded prefix_encoding: a block takes segments only while its least-
+                                       // squares write reads every latent back within this relative error; the
+                                       // rest open new blocks (0: √ε of the element type, 3.5e-4 in float)
 
   constexpr std::size_t lookup_dim() const { return lookup_size ? lookup_size : code_size; }
   constexpr std::size_t address_count() const { return addresses ? addresses : slots; }

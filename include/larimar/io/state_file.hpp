@@ -1,12 +1,12 @@
 #pragma once
 // Saving and loading a memory or sharded memory: a context written once survives the process.
 // The format (little-endian, documented in docs/formats.md):
-//   header   "LRMSTATE" | u32 version (1) | u32 kind (1 memory, 2 sharded) | u32 element bytes (4 or 8)
+//   header   "LRMSTATE" | u32 version (2; 1 is read too) | u32 kind (1 memory, 2 sharded) | u32 element bytes (4 or 8)
 //            | char[32] key policy | char[32] solver | config (u64 slots, code_size, lookup_size, seed,
 //            addresses; u32 prior, key basis, sample_noise, flags (bit 0 quantized_lookup, bits 8-15
 //            lookup_precision, bits 16-23 memory_precision: 0 full / 1 fp16 / 2 bf16); f64 memory_logvar,
-//            observation_noise) | u64 next entry id
-//            | u64 noise draws
+//            observation_noise, write_tolerance (version 2)) | u64 next entry id | u64 noise draws
+//            | u64 block fill (version 2; the size the last prefix-encoded block reached)
 //   keys     u64 rows, u64 cols, rows×cols elements (the key policy's address matrix, stored rather than
 //            regenerated so a file does not depend on the LAPACK that drew it)
 //   blocks   u64 count; per block: u32 mode | u64 n | mean K×C | covariance K×K | addresses n×K | latents n×C
@@ -39,7 +39,7 @@ namespace larimar::io {
 namespace detail {
 
 inline constexpr char kStateMagic[8] = {'L', 'R', 'M', 'S', 'T', 'A', 'T', 'E'};
-inline constexpr std::uint32_t kStateVersion = 1;
+inline constexpr std::uint32_t kStateVersion = 2;  // 2 added write_tolerance and the block fill
 
 static_assert(std::endian::native == std::endian::little, "state files are little-endian; add byte swapping here");
 
@@ -177,8 +177,10 @@ std::vector<char> encode(const Memory& mem) {
         (static_cast<std::uint32_t>(cfg.memory_precision) << 16));
   w.put(cfg.memory_logvar);
   w.put(cfg.observation_noise);
+  w.put(cfg.write_tolerance);
   w.put(static_cast<std::uint64_t>(st.next_entry()));
   w.put(static_cast<std::uint64_t>(st.noise_draws()));
+  w.put(static_cast<std::uint64_t>(st.fill()));
   const auto& km = st.key_state().address_matrix();
   w.put(static_cast<std::uint64_t>(S::rows(km)));
   w.put(static_cast<std::uint64_t>(S::cols(km)));
@@ -230,7 +232,7 @@ Memory load(const std::filesystem::path& path, typename Memory::solver_type solv
   std::memcpy(&stored_crc, bytes.data() + bytes.size() - 4, 4);
   detail::byte_reader r(bytes.data() + 8, bytes.size() - 12, where);
   const auto version = r.get<std::uint32_t>("version");
-  if (version != detail::kStateVersion)
+  if (version != detail::kStateVersion && version != 1)
     throw format_error("load " + where + ": unsupported version " + std::to_string(version));
   if (crc32(bytes.data(), bytes.size() - 4) != stored_crc)
     throw format_error("load " + where + ": checksum mismatch: the file is corrupt or truncated");
@@ -268,8 +270,10 @@ Memory load(const std::filesystem::path& path, typename Memory::solver_type solv
   cfg.memory_precision = static_cast<precision>(lookup_flags >> 16);
   cfg.memory_logvar = r.get<double>("memory_logvar");
   cfg.observation_noise = r.get<double>("observation_noise");
+  if (version >= 2) cfg.write_tolerance = r.get<double>("write_tolerance");
   const auto next_entry = r.get<std::uint64_t>("entry counter");
   const auto noise_draws = r.get<std::uint64_t>("noise draws");
+  const auto fill = version >= 2 ? r.get<std::uint64_t>("block fill") : std::uint64_t{0};  // 0: the rank bound
   // Sizes are checked against the bytes left before anything is allocated from them.
   const std::size_t left = r.left();
   if (cfg.slots == 0 || cfg.code_size == 0 || cfg.slots > left / sizeof(T) || cfg.code_size > left / sizeof(T) ||
@@ -322,7 +326,7 @@ Memory load(const std::filesystem::path& path, typename Memory::solver_type solv
   std::vector<std::size_t> index_entry(rows);
   for (auto& e : index_entry) e = r.get<std::uint64_t>("index entry id");
   if (r.left() != 0) throw format_error("load " + where + ": " + std::to_string(r.left()) + " unexpected trailing bytes");
-  st.restore(std::move(blocks), std::move(index), std::move(index_entry), next_entry, noise_draws);
+  st.restore(std::move(blocks), std::move(index), std::move(index_entry), next_entry, noise_draws, fill);
   return mem;
 }
 

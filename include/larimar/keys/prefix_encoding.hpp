@@ -3,7 +3,8 @@
 // w = k·P with P = M_k⁺ for a fixed Gaussian key memory M_k (K×L), as Larimar's content addressing does against
 // a fixed memory. A query's address is the same map applied to the encoding of its prefix, so a read blends
 // slots by prefix similarity and is exact only when the prefixes match. W = K_enc·P has rank ≤ min(K, L): one
-// block holds at most min(K, L) segments exactly.
+// block holds at most min(K, L) segments exactly, and a sharded memory's block fewer when the encodings are
+// numerically dependent (memory_config::write_tolerance).
 #include <cstddef>
 #include <cstdint>
 

@@ -6,7 +6,8 @@
 //
 // Block choice per key policy: fixed_nearest — the block of the entry whose lookup vector is nearest;
 // prefix_encoding — the block of the entry whose address k·P is nearest (cosine) to the query's address q·P,
-// then the read blends that block's slots at q·P; each block holds min(K, L) entries so W stays full rank.
+// then the read blends that block's slots at q·P; a block takes at most min(K, L) entries, and only as many as
+// its least-squares write reads back within memory_config::write_tolerance (real prefixes are dependent sooner).
 // keys::content is not offered: its reads blend every slot of one memory, there is nothing to choose a block by.
 #include <cstddef>
 #include <span>
@@ -29,7 +30,7 @@ class sharded_memory : public detail::memory_base<T, Storage, Keys, Solver> {
       : base(cfg, static_cast<std::size_t>(-1), std::move(solver), "sharded_memory") {}
 
   std::size_t block_count() const { return store_.block_count(); }
-  std::size_t block_capacity() const { return store_.block_capacity(); }
+  std::size_t block_capacity() const { return store_.block_capacity(); }  // the most one block takes
   matrix block_mean(std::size_t b) const { return store_.block_mean(b); }  // K×C in T
 };
 

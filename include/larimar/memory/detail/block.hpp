@@ -16,7 +16,7 @@ struct block_state {
   using matrix = typename S::template matrix<T>;
 
   matrix mean;                      // K×C
-  matrix covariance;                // K×K
+  matrix covariance;                // K×K (0×K at rest for one-shot blocks)
   row_store<T, S> addresses;        // n×K, one row per entry, in log order
   row_store<T, S> latents;          // n×C, as written (observation noise included)
   std::vector<std::size_t> entry;   // log row -> entry id
@@ -24,8 +24,8 @@ struct block_state {
   std::vector<std::uint8_t> used;   // slot -> occupied
   write_mode mode = write_mode::none;
   mutable std::optional<matrix> mean_pinv;  // M⁺ for content reads, dropped on every change of the mean
-  // memory_precision fp16/bf16: a one-shot block at rest keeps its mean here, rounded, and `mean` and `covariance`
-  // are empty (a one-shot block's covariance is always the prior, rebuilt when needed). See episodic_store::pack.
+  // A one-shot block at rest has an empty `covariance` (always the prior, rebuilt when needed); with
+  // memory_precision fp16/bf16 it keeps its mean here, rounded, and `mean` is empty too. See episodic_store::pack.
   typename S::template matrix<std::uint16_t> packed_mean{};
   bool packed = false;
 

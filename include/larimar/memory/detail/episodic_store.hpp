@@ -67,7 +67,8 @@ class episodic_store {
     const std::string op = std::string(who_) + (how == write_mode::one_shot ? "::write" : "::write_sequential");
     check_episode(op, latents, lookups);
     const std::size_t n = latents.rows;
-    auto plan = place(op, n, how);
+    std::size_t fill = fill_;  // committed with the write
+    auto plan = place(op, n, how, fill);
 
     // Everything below works on copies until the commit, so a failure leaves the store as it was.
     auto z = S::template make<T>(n, cfg_.code_size);
@@ -92,16 +93,12 @@ class episodic_store {
     std::vector<block_state<T, S>> staged;
     staged.reserve(plan.segments.size());
     std::size_t row = 0;
-    for (const auto& seg : plan.segments) {
+    for (std::size_t s = 0; s < plan.segments.size(); ++s) {
+      auto& seg = plan.segments[s];
       block_state<T, S> next = seg.block < blocks_.size() ? unpacked(blocks_[seg.block]) : fresh_block();
       const std::size_t first = next.size();
-      next.addresses.append_from(S::data(w) + row * cfg_.slots, seg.count);
-      next.latents.append_from(S::data(z) + row * cfg_.code_size, seg.count);
-      for (std::size_t i = 0; i < seg.count; ++i) {
-        next.entry.push_back(next_entry_ + row + i);
-        next.slot.push_back(plan.slots[row + i]);
-        if (plan.slots[row + i] < next.used.size()) next.used[plan.slots[row + i]] = 1;
-      }
+      const staged_rows rows{plan, S::data(w), S::data(z), row, next_entry_};
+      rows.append(next, seg.count);
       if (how == write_mode::one_shot) {
         if (next.mode == write_mode::sequential)
           throw state_error(op + ": block " + std::to_string(seg.block) +
@@ -109,11 +106,23 @@ class episodic_store {
         if (next.mode == write_mode::none)  // M = W⁺·Z ignores the prior: start the sum from zero
           S::fill(S::data(next.mean), cfg_.slots * cfg_.code_size, T(0));
         next.mode = write_mode::one_shot;
-        if (incremental_one_shot())
+        if (incremental_one_shot()) {
           S::gemm(true, false, cfg_.slots, cfg_.code_size, seg.count, T(1), next.addresses.row(first), cfg_.slots,
                   next.latents.row(first), cfg_.code_size, T(1), S::data(next.mean), cfg_.code_size);
-        else
+        } else if (fills_while_exact()) {
+          const std::size_t before = fill;
+          const std::size_t fits = fit_exactly(next, rows, first, seg.count, fill);
+          if ((fits < seg.count || fill != before) && row + fits < n) {  // place the rest under the new fill
+            seg.count = fits;
+            plan.segments.resize(s + 1);
+            plan.slots.resize(row + fits);
+            const auto rest = place(op, n - row - fits, how, fill, seg.block + 1);
+            plan.segments.insert(plan.segments.end(), rest.segments.begin(), rest.segments.end());
+            plan.slots.insert(plan.slots.end(), rest.slots.begin(), rest.slots.end());
+          }
+        } else {
           solve_one_shot(next);
+        }
       } else {
         if (next.mode == write_mode::one_shot)
           throw state_error(op + ": block " + std::to_string(seg.block) +
@@ -132,7 +141,7 @@ class episodic_store {
       next.mean_pinv.reset();
       pack(next);
       staged.push_back(std::move(next));
-      row += seg.count;
+      row += plan.segments[s].count;  // `seg` may dangle: the re-plan above can reallocate
     }
     // Index vectors: the lookups for fixed keys, the addresses otherwise (sequential content writes changed them).
     index_.reserve(index_.size() + n);
@@ -165,6 +174,7 @@ class episodic_store {
       row += seg.count;
     }
     next_entry_ += n;
+    fill_ = fill;
     if (cfg_.sample_noise && cfg_.observation_noise > 0) ++noise_draws_;
     return ids;
   }
@@ -307,6 +317,7 @@ class episodic_store {
   };
   std::size_t next_entry() const { return next_entry_; }
   std::uint64_t noise_draws() const { return noise_draws_; }
+  std::size_t fill() const { return fill_; }
   const nearest_index<T, S>& index() const { return index_; }
   const std::vector<std::size_t>& index_entries() const { return index_entry_; }
   std::vector<block_state<T, S>>& mutable_blocks() { return blocks_; }
@@ -314,7 +325,7 @@ class episodic_store {
 
   // Rebuilds the index and entry map from the blocks' logs and index rows (used by the state-file loader).
   void restore(std::vector<block_state<T, S>> blocks, nearest_index<T, S> index, std::vector<std::size_t> index_entry,
-               std::size_t next_entry, std::uint64_t noise_draws) {
+               std::size_t next_entry, std::uint64_t noise_draws, std::size_t fill = 0) {
     std::unordered_map<std::size_t, location> where;
     for (std::size_t b = 0; b < blocks.size(); ++b)
       for (std::size_t r = 0; r < blocks[b].size(); ++r)
@@ -339,6 +350,7 @@ class episodic_store {
     where_ = std::move(where);
     next_entry_ = next_entry;
     noise_draws_ = noise_draws;
+    fill_ = fill > 0 ? std::min(fill, block_capacity()) : block_capacity();
   }
 
   block_state<T, S> fresh_block() const {
@@ -360,10 +372,7 @@ class episodic_store {
   }
   matrix block_covariance(std::size_t b) const {
     const auto& blk = blocks_.at(b);
-    if (!blk.packed) return blk.covariance;
-    auto u = S::template make<T>(cfg_.slots, cfg_.slots);
-    S::set_identity(S::data(u), cfg_.slots, cfg_.slots, static_cast<T>(prior_variance(cfg_)));
-    return u;
+    return S::rows(blk.covariance) != 0 ? blk.covariance : prior_covariance();  // one-shot blocks: the prior
   }
   // Bytes held by the blocks' means and covariances as stored (their logs not included).
   std::size_t block_bytes() const {
@@ -375,29 +384,36 @@ class episodic_store {
   }
 
  private:
-  // memory_precision: a one-shot block is stored with its mean rounded to fp16/bf16 and no covariance (always the
-  // prior for one-shot blocks). Operations widen it back to T first (unpacked) and round it once when they commit,
-  // so every product accumulates in T. Sequentially written blocks stay in T: their covariance is live state.
+  // A one-shot block keeps no covariance at rest: it is always the prior U₀ (M = W⁺·Z does not change it), so the
+  // K×K matrix — twice the mean's bytes at K = 512, C = 256 — is made again only when the block is reset.
+  // memory_precision fp16/bf16 also stores its mean rounded; operations widen it back to T first and round it once
+  // when they commit, so every product accumulates in T. Sequentially written blocks stay whole: their covariance
+  // is live state.
   void pack(block_state<T, S>& b) const {
-    if (cfg_.memory_precision == precision::full || b.packed || b.mode != write_mode::one_shot) return;
+    if (b.mode != write_mode::one_shot) return;
+    if (S::rows(b.covariance) != 0) b.covariance = S::template make<T>(0, cfg_.slots);
+    if (cfg_.memory_precision == precision::full || b.packed) return;
     auto pm = S::template make<std::uint16_t>(cfg_.slots, cfg_.code_size);
     S::narrow(S::data(b.mean), cfg_.slots * cfg_.code_size, S::data(pm), cfg_.memory_precision);
     b.packed_mean = std::move(pm);
     b.mean = S::template make<T>(0, cfg_.code_size);
-    b.covariance = S::template make<T>(0, cfg_.slots);
     b.packed = true;
   }
-  // A copy of b in T, ready to be changed.
+  // A copy of b with its mean in T, ready to be changed (a one-shot block's covariance stays empty: only
+  // reset_to_prior needs it, and makes it).
   block_state<T, S> unpacked(const block_state<T, S>& b) const {
     block_state<T, S> out = b;
     if (!b.packed) return out;
     out.mean = S::template make<T>(cfg_.slots, cfg_.code_size);
     S::widen(S::data(b.packed_mean), cfg_.slots * cfg_.code_size, S::data(out.mean), cfg_.memory_precision);
-    out.covariance = S::template make<T>(cfg_.slots, cfg_.slots);
-    S::set_identity(S::data(out.covariance), cfg_.slots, cfg_.slots, static_cast<T>(prior_variance(cfg_)));
     out.packed_mean = S::template make<std::uint16_t>(0, cfg_.code_size);
     out.packed = false;
     return out;
+  }
+  matrix prior_covariance() const {
+    auto u = S::template make<T>(cfg_.slots, cfg_.slots);
+    S::set_identity(S::data(u), cfg_.slots, cfg_.slots, static_cast<T>(prior_variance(cfg_)));
+    return u;
   }
   // Pointer to b's mean in T: its own, or widened into `wide` when packed.
   const T* mean_of(const block_state<T, S>& b, matrix& wide) const {
@@ -431,6 +447,8 @@ class episodic_store {
     if (cfg.memory_precision != precision::full && cfg.memory_precision != precision::fp16 &&
         cfg.memory_precision != precision::bf16)
       throw value_error(op + ": memory_precision must be full, fp16 or bf16");
+    if (!(cfg.write_tolerance >= 0) || !std::isfinite(cfg.write_tolerance))
+      throw value_error(op + ": write_tolerance must be a finite value >= 0");
     if (cfg.quantized_lookup && cfg.lookup_precision != precision::full)
       throw value_error(op + ": quantized_lookup (int8 shortlist + exact rescoring) and lookup_precision " +
                         precision_name(cfg.lookup_precision) + " are alternatives; choose one");
@@ -459,10 +477,12 @@ class episodic_store {
     }
   }
 
-  placement place(const std::string& op, std::size_t n, write_mode how) const {
+  // Blocks and slots for n new rows, from block `from` on (default: the last block, topped up first).
+  placement place(const std::string& op, std::size_t n, write_mode how, std::size_t fill,
+                  std::size_t from = static_cast<std::size_t>(-1)) const {
     placement p;
     p.slots.reserve(n);
-    std::size_t remaining = n, b = blocks_.empty() ? 0 : blocks_.size() - 1;
+    std::size_t remaining = n, b = from != static_cast<std::size_t>(-1) ? from : blocks_.empty() ? 0 : blocks_.size() - 1;
     std::size_t total_room = 0;
     while (remaining > 0) {
       if (b >= max_blocks_) {
@@ -483,7 +503,8 @@ class episodic_store {
         const std::size_t next_slot = exists && !blocks_[b].slot.empty()
                                           ? *std::max_element(blocks_[b].slot.begin(), blocks_[b].slot.end()) + 1
                                           : 0;
-        const std::size_t room = block_capacity() - have;
+        const std::size_t cap = fills_while_exact() && how == write_mode::one_shot ? fill_cap(fill) : block_capacity();
+        const std::size_t room = cap > have ? cap - have : 0;
         for (std::size_t i = 0; i < std::min(room, remaining); ++i) free.push_back(next_slot + i);
       }
       total_room += free.size();
@@ -522,6 +543,109 @@ class episodic_store {
                         " solver produced a non-finite memory (an iterative solver outside its convergence region?)");
   }
 
+  // Rows [row, row + count) of one write, appended to a block's log (addresses, latents, entry ids, slots).
+  struct staged_rows {
+    const placement& plan;
+    const T* w;
+    const T* z;
+    std::size_t row;
+    std::size_t next_entry;
+    void append(block_state<T, S>& b, std::size_t count) const {
+      const std::size_t k = b.addresses.cols(), c = b.latents.cols();
+      b.addresses.append_from(w + row * k, count);
+      b.latents.append_from(z + row * c, count);
+      for (std::size_t i = 0; i < count; ++i) {
+        b.entry.push_back(next_entry + row + i);
+        b.slot.push_back(plan.slots[row + i]);
+        if (plan.slots[row + i] < b.used.size()) b.used[plan.slots[row + i]] = 1;
+      }
+    }
+    void truncate(block_state<T, S>& b, std::size_t size) const {
+      const std::size_t drop = b.size() - size;
+      b.addresses.pop_back(drop);
+      b.latents.pop_back(drop);
+      for (std::size_t i = 0; i < drop; ++i) {
+        if (b.slot.back() < b.used.size()) b.used[b.slot.back()] = 0;
+        b.entry.pop_back();
+        b.slot.pop_back();
+      }
+    }
+  };
+
+  // Prefix-encoded blocks of a sharded memory: W = K_enc·P has rank ≤ min(K, L), but encodings of real prefixes
+  // are numerically dependent well before that, and then the least-squares write blends neighbours (docs/memory.md,
+  // "Exact recall"). Such a block takes rows only while its write reproduces every latent it holds.
+  bool fills_while_exact() const {
+    return mode == ::larimar::keys::addressing::by_projection && max_blocks_ > 1;
+  }
+
+  // What a block may take when the last one reached `fill` (fit_exactly): as much again, and a quarter more while
+  // that is under half the rank bound. One early cut — two segments with one prefix and different latents cannot
+  // share a block — so shrinks the blocks after it for a few blocks only, and blocks never shrink below half of
+  // what their content allows for long; a block that took what it was offered costs one solve.
+  std::size_t fill_cap(std::size_t fill) const {
+    return std::min(block_capacity(), fill < block_capacity() / 2 ? fill + fill / 4 + 1 : fill);
+  }
+
+  // `b` holds `first` earlier rows and `count` new ones. Solves it with as many of the new rows as keep the write
+  // exact and returns that count (a fresh block takes at least one), `b` left solved at that size; `fill` becomes
+  // the block's size. When the whole offer fails, the last block's size is probed first, then bisection between
+  // what passed and what failed.
+  std::size_t fit_exactly(block_state<T, S>& b, const staged_rows& rows, std::size_t first, std::size_t count,
+                          std::size_t& fill) const {
+    solve_one_shot(b);
+    if (reproduces_latents(b)) {
+      fill = std::max(fill, first + count);
+      return count;
+    }
+    std::size_t good = first == 0 ? 1 : 0, bad = count, solved = count;
+    auto probe = [&](std::size_t m) {
+      rows.truncate(b, first);
+      rows.append(b, m);
+      solve_one_shot(b);
+      solved = m;
+      (reproduces_latents(b) ? good : bad) = m;
+    };
+    if (fill > first + good && fill < first + bad) probe(fill - first);
+    while (bad - good > 1) probe(good + (bad - good) / 2);
+    if (solved != good) {
+      rows.truncate(b, first);
+      rows.append(b, good);
+      if (b.size() > 0) solve_one_shot(b);
+    }
+    fill = std::max<std::size_t>(first + good, 1);
+    return good;
+  }
+
+  // Every row's read at its own address, w_i·M, within write_tolerance of its latent (relative).
+  bool reproduces_latents(const block_state<T, S>& b) const {
+    const std::size_t n = b.size(), c = cfg_.code_size;
+    auto r = S::template make<T>(n, c);
+    S::copy(b.latents.data(), n * c, S::data(r));
+    S::gemm(false, false, n, c, cfg_.slots, T(1), b.addresses.data(), cfg_.slots, S::data(b.mean), c, T(-1),
+            S::data(r), c);
+    std::vector<T> hr(n * c), hz(n * c);
+    S::download(S::data(r), n * c, hr.data());
+    S::download(b.latents.data(), n * c, hz.data());
+    const double tol = write_tolerance();
+    std::vector<double> r2(n, 0.0), z2(n, 0.0);
+    double z2max = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t j = 0; j < c; ++j) {
+        r2[i] += static_cast<double>(hr[i * c + j]) * hr[i * c + j];
+        z2[i] += static_cast<double>(hz[i * c + j]) * hz[i * c + j];
+      }
+      z2max = std::max(z2max, z2[i]);
+    }
+    for (std::size_t i = 0; i < n; ++i)  // a zero latent is held to the block's scale
+      if (!(r2[i] <= tol * tol * std::max(z2[i], 1e-6 * z2max))) return false;
+    return true;
+  }
+
+  double write_tolerance() const {
+    return cfg_.write_tolerance > 0 ? cfg_.write_tolerance : std::sqrt(static_cast<double>(std::numeric_limits<T>::epsilon()));
+  }
+
   bool kalman(block_state<T, S>& b, const T* w, const T* z, kalman_direction dir) const {
     auto scratch = S::template make<T>(1, 2 * cfg_.slots + cfg_.code_size);
     return kalman_step<S>(S::data(b.mean), S::data(b.covariance), cfg_.slots, cfg_.code_size, w, z,
@@ -535,6 +659,7 @@ class episodic_store {
 
   void reset_to_prior(block_state<T, S>& b) const {
     S::upload(prior_.data(), prior_.size(), S::data(b.mean));
+    if (S::rows(b.covariance) == 0) b.covariance = S::template make<T>(cfg_.slots, cfg_.slots);
     S::set_identity(S::data(b.covariance), cfg_.slots, cfg_.slots, static_cast<T>(prior_variance(cfg_)));
     if (b.size() == 0) b.mode = write_mode::none;
   }
@@ -577,6 +702,9 @@ class episodic_store {
   std::vector<T> prior_;  // M₀ on the host
   std::size_t next_entry_ = 0;
   std::uint64_t noise_draws_ = 0;
+  // fills_while_exact: the size the last block reached (fit_exactly); saved with the state, so a loaded memory
+  // places its next writes as the original would.
+  std::size_t fill_ = block_capacity();
   const char* who_;
 };
 
