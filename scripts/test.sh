@@ -47,9 +47,8 @@ if [ -x scripts/fuzz.sh ]; then
 fi
 
 if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
-  stage "CUDA targets (compile + link only)"
-  cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DLARIMAR_CUDA=ON -DLARIMAR_BUILD_TESTS=ON \
-        -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
-  cmake --build build-cuda -j "$jobs" --target larimar_cuda_targets
+  stage "CUDA targets (compile + link; the GPU check's bundle packed, unpacked and its libraries resolved)"
+  bash scripts/gpu-check.sh --bundle build-cuda/gpu-bundle.tar.xz
+  bash scripts/gpu-check.sh --prebuilt build-cuda/gpu-bundle.tar.xz
 fi
 stage "all tests passed"

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <limits>
 #include <string>
 #include <vector>
@@ -96,7 +97,7 @@ void solver_checks(const char* type, double tol) {
 }
 }  // namespace
 
-int main() {
+int run_checks() {
   using namespace larimar;
   using D = storage::device;
   solver_checks<float>("float", 2e-4);
@@ -185,7 +186,24 @@ int main() {
       oom = e.requested_bytes == (std::size_t{1} << 46);
     }
     check(oom, "cudaMalloc failing for 64 TiB becomes out_of_memory with the size");
+    bool scratch_oom = false;  // an operation's scratch (cuSOLVER workspaces, arg-max slices) likewise
+    try {
+      storage::detail::scratch<float>(std::size_t{1} << 44);  // 64 TiB
+    } catch (const out_of_memory& e) {
+      scratch_oom = e.requested_bytes == (std::size_t{1} << 46);
+    }
+    check(scratch_oom, "scratch memory failing for 64 TiB becomes out_of_memory with the size");
   }
   std::printf("%d failure(s)\n", failures);
   return failures == 0 ? 0 : 1;
+}
+
+int main() {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a crash keeps every line printed before it (gpu-check.sh's report)
+  try {
+    return run_checks();
+  } catch (const std::exception& e) {  // a CUDA/cuBLAS/cuSOLVER status outside the checks that expect one
+    std::printf("FAIL: uncaught exception: %s\n", e.what());
+    return 2;
+  }
 }

@@ -27,6 +27,7 @@ void expect_close(const std::string& what, std::span<const float> got, std::span
 
 int main() {
   using backend = larimar::backend::cuda;
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a crash keeps every line printed before it (gpu-check.sh's report)
   try {
     const auto dir = fx::dir() / "tiny";
     const auto decoder = larimar::model::gpt2_decoder<backend>::load(dir);

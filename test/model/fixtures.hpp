@@ -2,6 +2,7 @@
 // Shared by the model tests: the reference outputs written by tools/make_model_fixtures.py.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <span>
@@ -15,7 +16,11 @@
 
 namespace model_fixtures {
 
-inline std::filesystem::path dir() { return std::filesystem::path(LARIMAR_FIXTURE_DIR) / "model"; }
+// LARIMAR_FIXTURE_DIR in the environment overrides the build tree's path (binaries carried to another machine).
+inline std::filesystem::path dir() {
+  const char* moved = std::getenv("LARIMAR_FIXTURE_DIR");
+  return std::filesystem::path(moved && *moved ? moved : LARIMAR_FIXTURE_DIR) / "model";
+}
 
 inline const larimar::io::safetensors_file& expected() {
   static const auto file = larimar::io::safetensors_file::open(dir() / "expected.safetensors");

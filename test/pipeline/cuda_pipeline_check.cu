@@ -6,6 +6,7 @@
 // Exit status 0 = every check passed.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <memory>
 #include <string>
@@ -108,8 +109,10 @@ void overlap(const char* name, std::shared_ptr<const models> m) {
 }  // namespace
 
 int main() {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // a crash keeps every line printed before it (gpu-check.sh's report)
   try {
-    const auto m = std::make_shared<const models>(models::load(LARIMAR_MODEL_DIR));
+    const char* moved = std::getenv("LARIMAR_MODEL_DIR");  // binaries carried to another machine
+    const auto m = std::make_shared<const models>(models::load(moved && *moved ? moved : LARIMAR_MODEL_DIR));
     const auto host_memory =
         run<sharded_memory<float, storage::host, keys::fixed_nearest, solver::pseudoinverse>>("memory on the host", m);
     const auto gpu_memory =

@@ -135,19 +135,9 @@ class device_matrix {
   }
 
  private:
-  // A buffer of n elements filled by `fill`; the system's std::bad_alloc (thrust's CUDA bad_alloc derives from
-  // it) becomes out_of_memory naming the size.
   template <class Fill>
   static buffer allocate(std::size_t n, Fill&& fill) {
-    buffer b;
-    try {
-      fill(b);
-    } catch (const std::bad_alloc& e) {
-      throw out_of_memory("storage::device: allocating " + std::to_string(n * sizeof(T)) + " bytes (" +
-                              std::to_string(n) + " elements) failed: " + e.what(),
-                          n * sizeof(T));
-    }
-    return b;
+    return detail::allocate_buffer<T>(n, std::forward<Fill>(fill));
   }
 
   detail::device_bytes bytes_;  // first: the limit is checked before the allocation
@@ -297,7 +287,7 @@ struct device {
   static T dot(std::size_t n, const T* x, const T* y) {
     if (n == 0) return T(0);
     const std::size_t chunks = std::min<std::size_t>(reduction_chunks, n);
-    backend::device_buffer<backend::active, T> partial(chunks);
+    auto partial = detail::scratch<T>(chunks);
     backend::for_each_index<backend::active>(
         chunks, detail::dot_chunk_op<T>{x, y, n, chunks, thrust::raw_pointer_cast(partial.data())}, n / chunks + 1);
     std::vector<T> h(chunks);
@@ -318,8 +308,8 @@ struct device {
   static void row_argmax(const T* s, std::size_t rows, std::size_t cols, std::size_t* idx, T* val) {
     if (rows == 0 || cols == 0) return;
     const std::size_t slices = (cols + argmax_slice - 1) / argmax_slice;
-    backend::device_buffer<backend::active, std::size_t> di(rows * slices);
-    backend::device_buffer<backend::active, T> dv(rows * slices);
+    auto di = detail::scratch<std::size_t>(rows * slices);
+    auto dv = detail::scratch<T>(rows * slices);
     backend::for_each_index<backend::active>(
         rows * slices,
         detail::argmax_slice_op<T>{s, cols, slices, thrust::raw_pointer_cast(di.data()), thrust::raw_pointer_cast(dv.data())},
@@ -340,7 +330,7 @@ struct device {
   static bool all_finite(const T* a, std::size_t n) {
     if (n == 0) return true;
     const std::size_t chunks = std::min<std::size_t>(reduction_chunks, n);
-    backend::device_buffer<backend::active, int> bad(chunks, 0);
+    auto bad = detail::scratch<int>(chunks, 0);
     backend::for_each_index<backend::active>(
         chunks, detail::nonfinite_chunk_op<T>{a, n, chunks, thrust::raw_pointer_cast(bad.data())}, n / chunks + 1);
     std::vector<int> h(chunks);

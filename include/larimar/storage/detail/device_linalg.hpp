@@ -7,6 +7,7 @@
 // factor's diagonal, info codes) cross to the host.
 #include <algorithm>
 #include <cstddef>
+#include <new>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -49,6 +50,26 @@ struct take_diagonal_op {
   LARIMAR_HOST_DEVICE void operator()(std::size_t i) const { out[i] = a[i * n + i]; }
 };
 
+// A new buffer of n elements of the active system, filled by `fill`; its std::bad_alloc (thrust's CUDA bad_alloc
+// derives from it) becomes out_of_memory naming the bytes asked for — for matrices and an operation's scratch alike.
+template <class T, class Fill>
+backend::device_buffer<backend::active, T> allocate_buffer(std::size_t n, Fill&& fill) {
+  backend::device_buffer<backend::active, T> b;
+  try {
+    fill(b);
+  } catch (const std::bad_alloc& e) {
+    throw out_of_memory("storage::device: allocating " + std::to_string(n * sizeof(T)) + " bytes (" +
+                            std::to_string(n) + " elements) failed: " + e.what(),
+                        n * sizeof(T));
+  }
+  return b;
+}
+// Scratch for one operation: n elements set to `value`.
+template <class T>
+backend::device_buffer<backend::active, T> scratch(std::size_t n, T value = T()) {
+  return allocate_buffer<T>(n, [&](auto& b) { b.resize(n, value); });
+}
+
 template <class T>
 void device_transpose(const T* a, std::size_t rows, std::size_t cols, T* out) {
   backend::for_each_index<backend::active>(rows * cols, transpose_op<T>{a, out, rows, cols});
@@ -72,7 +93,7 @@ using gpu_buffer = backend::device_buffer<backend::cuda, T>;
 inline void device_gemm_packed_rows(std::size_t m, std::size_t n, std::size_t k, const float* a, const std::uint16_t* b,
                                     precision p, float* c) {
   if (m == 0 || n == 0) return;
-  gpu_buffer<std::uint16_t> a16(m * k);
+  auto a16 = scratch<std::uint16_t>(m * k);
   auto* a16p = thrust::raw_pointer_cast(a16.data());
   backend::for_each_index<backend::cuda>(m * k, larimar::detail::narrow_op<float>{a, a16p, p});
   const auto type = p == precision::fp16 ? CUDA_R_16F : CUDA_R_16BF;
@@ -119,9 +140,12 @@ void device_pinv(const T* a, std::size_t m, std::size_t n, T rcond, T* out) {
   // Row-major a (m×n) is column-major B = aᵀ (n×m). With B = U·S·Vᵀ (thin, r = min(m, n)), a⁺ = U·S⁺·Vᵀ (n×m),
   // whose row-major storage is the column-major m×n matrix (a⁺)ᵀ = V·S⁺·Uᵀ.
   const int bm = to_int(n, "rows"), bn = to_int(m, "cols"), r = std::min(bm, bn);
-  gpu_buffer<T> b(thrust::device_pointer_cast(a), thrust::device_pointer_cast(a) + m * n);  // gesvdj overwrites it
-  gpu_buffer<T> s(static_cast<std::size_t>(r)), u(n * static_cast<std::size_t>(r)), v(m * static_cast<std::size_t>(r));
-  gpu_buffer<int> info(1, 0);
+  auto b = allocate_buffer<T>(m * n, [&](auto& buf) {  // a copy: gesvdj overwrites it
+    buf.assign(thrust::device_pointer_cast(a), thrust::device_pointer_cast(a) + m * n);
+  });
+  auto s = scratch<T>(static_cast<std::size_t>(r));
+  auto u = scratch<T>(n * static_cast<std::size_t>(r)), v = scratch<T>(m * static_cast<std::size_t>(r));
+  auto info = scratch<int>(1, 0);
   gesvdjInfo_t params = nullptr;
   LARIMAR_GPU_CALL(cusolverDnCreateGesvdjInfo, &params);
   struct params_guard {
@@ -136,13 +160,13 @@ void device_pinv(const T* a, std::size_t m, std::size_t n, T rcond, T* out) {
   if constexpr (std::is_same_v<T, float>) {
     LARIMAR_GPU_CALL(cusolverDnSgesvdj_bufferSize, cusolver_handle(), jobz, econ, bm, bn, B, bm, S, U, bm, V, bn,
                      &lwork, params);
-    gpu_buffer<T> work(static_cast<std::size_t>(lwork));
+    auto work = scratch<T>(static_cast<std::size_t>(lwork));
     LARIMAR_GPU_CALL(cusolverDnSgesvdj, cusolver_handle(), jobz, econ, bm, bn, B, bm, S, U, bm, V, bn,
                      backend::raw<T>(work), lwork, backend::raw<int>(info), params);
   } else {
     LARIMAR_GPU_CALL(cusolverDnDgesvdj_bufferSize, cusolver_handle(), jobz, econ, bm, bn, B, bm, S, U, bm, V, bn,
                      &lwork, params);
-    gpu_buffer<T> work(static_cast<std::size_t>(lwork));
+    auto work = scratch<T>(static_cast<std::size_t>(lwork));
     LARIMAR_GPU_CALL(cusolverDnDgesvdj, cusolver_handle(), jobz, econ, bm, bn, B, bm, S, U, bm, V, bn,
                      backend::raw<T>(work), lwork, backend::raw<int>(info), params);
   }
@@ -176,17 +200,17 @@ bool device_cholesky_solve_gram(const T* a, std::size_t m, std::size_t n, T* b, 
 #if THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CUDA
   if (m == 0) return true;
   const int M = to_int(m, "m"), NRHS = to_int(nrhs, "nrhs");
-  gpu_buffer<T> g(m * m);
+  auto g = scratch<T>(m * m);
   T* G = backend::raw<T>(g);
   device_gemm(false, true, m, m, n, T(1), a, n, a, n, T(0), G, m);  // symmetric: row- and column-major alike
-  gpu_buffer<int> info(1, 0);
+  auto info = scratch<int>(1, 0);
   const auto upper = CUBLAS_FILL_MODE_UPPER;
   int lwork = 0;
   if constexpr (std::is_same_v<T, float>)
     LARIMAR_GPU_CALL(cusolverDnSpotrf_bufferSize, cusolver_handle(), upper, M, G, M, &lwork);
   else
     LARIMAR_GPU_CALL(cusolverDnDpotrf_bufferSize, cusolver_handle(), upper, M, G, M, &lwork);
-  gpu_buffer<T> work(static_cast<std::size_t>(std::max(lwork, 1)));
+  auto work = scratch<T>(static_cast<std::size_t>(std::max(lwork, 1)));
   if constexpr (std::is_same_v<T, float>)
     LARIMAR_GPU_CALL(cusolverDnSpotrf, cusolver_handle(), upper, M, G, M, backend::raw<T>(work), lwork,
                      backend::raw<int>(info));
@@ -194,13 +218,13 @@ bool device_cholesky_solve_gram(const T* a, std::size_t m, std::size_t n, T* b, 
     LARIMAR_GPU_CALL(cusolverDnDpotrf, cusolver_handle(), upper, M, G, M, backend::raw<T>(work), lwork,
                      backend::raw<int>(info));
   if (read_info(info, "cusolverDn potrf") != 0) return false;  // not positive definite
-  gpu_buffer<T> d(m);
+  auto d = scratch<T>(m);
   backend::for_each_index<backend::active>(m, take_diagonal_op<T>{G, m, backend::raw<T>(d)});
   std::vector<T> dh(m);
   thrust::copy(d.begin(), d.end(), dh.begin());
   if (!cholesky_factor_acceptable(dh.data(), m)) return false;
   // b row-major m×nrhs -> column-major m×nrhs (= row-major nrhs×m), solve, and back.
-  gpu_buffer<T> bt(m * nrhs);
+  auto bt = scratch<T>(m * nrhs);
   device_transpose(static_cast<const T*>(b), m, nrhs, backend::raw<T>(bt));
   if constexpr (std::is_same_v<T, float>)
     LARIMAR_GPU_CALL(cusolverDnSpotrs, cusolver_handle(), upper, M, NRHS, G, M, backend::raw<T>(bt), M,
