@@ -23,6 +23,7 @@
 
 #include "larimar/keys/fixed_nearest.hpp"
 #include "larimar/keys/prefix_encoding.hpp"
+#include "larimar/memory/nearest_index.hpp"
 #include "larimar/memory/memory.hpp"
 #include "larimar/memory/sharded_memory.hpp"
 #include "larimar/pipeline/pipeline.hpp"
@@ -749,17 +750,6 @@ int capacity(const options& o) {
     double ratio, single, sharded;
   };
   std::vector<point> points;
-  const auto cosine_argmax = [&](std::span<const float> r, std::size_t n) {
-    std::size_t best = 0;
-    double bs = -2;
-    for (std::size_t j = 0; j < n; ++j) {
-      double d = 0, a = 0, b = 0;
-      for (std::size_t c = 0; c < C; ++c) d += r[c] * z[j * C + c], a += r[c] * r[c], b += z[j * C + c] * z[j * C + c];
-      const double s = d / std::sqrt(a * b + 1e-30);
-      if (s > bs) bs = s, best = j;
-    }
-    return best;
-  };
   for (const double ratio : o.ratios) {
     const std::size_t n = std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(ratio * double(K))));
     const matrix_ref<const float> zn(z.data(), n, C);
@@ -773,13 +763,16 @@ int capacity(const options& o) {
     fixed_memory sharded(scfg);
     const auto ids2 = sharded.write(zn, zn);
     const auto r2 = sharded.read_entries(ids2);
+    // Recall: each read's nearest written latent by cosine (the memory's own exact index over the n latents).
+    nearest_index<float, storage::host> written(C);
+    written.add(z.data(), n);
+    const auto near1 = written.search(r1.data(), n), near2 = written.search(r2.data(), n);
     std::size_t ok1 = 0, ok2 = 0;
     double err = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      const std::span<const float> a(r1.data() + i * C, C), b(r2.data() + i * C, C);
-      ok1 += cosine_argmax(a, n) == i;
-      ok2 += cosine_argmax(b, n) == i;
-      err += latent_error(a, std::span<const float>(z.data() + i * C, C));
+      ok1 += near1[i].position == i;
+      ok2 += near2[i].position == i;
+      err += latent_error(std::span<const float>(r1.data() + i * C, C), std::span<const float>(z.data() + i * C, C));
     }
     double same1 = 0, same2 = 0;
     if (e2e) {
