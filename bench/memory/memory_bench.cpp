@@ -2,6 +2,8 @@
 // Run: ./build/bench/bench_memory --benchmark_counters_tabular=true ; docs/benchmarks.md quotes it.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include <larimar/larimar.hpp>
@@ -81,6 +83,46 @@ void BM_sharded_write_1M(benchmark::State& st) {
   }
 }
 BENCHMARK(BM_sharded_write_1M)->Unit(benchmark::kSecond)->Iterations(2);
+
+// Prefix encoding, sharded (larimar-tiny's shape: K = 512, C = L = 256), 8,192 segments: the cost of filling
+// blocks only while their write stays exact (memory_config::write_tolerance) against filling them to min(K, L)
+// (a huge tolerance), in the same run. Prefixes with a flat spectrum (independent: both fill to 256) or a decaying
+// one, σ_j = e^(-j/24) (numerically dependent, as a model's prefix encodings are: blocks are cut short).
+void BM_prefix_encoding_write(benchmark::State& st) {
+  const bool exact = st.range(0) != 0, decaying = st.range(1) != 0;
+  const std::size_t N = 8192, K = 512, C = 256;
+  const auto z = gaussian(N, C, 7);
+  xt::xtensor<float, 2> prefix = gaussian(N, C, 8);
+  if (decaying)
+    for (std::size_t i = 0; i < N; ++i)
+      for (std::size_t j = 0; j < C; ++j) prefix(i, j) *= std::exp(-static_cast<float>(j) / 24.0f);
+  using M = sharded_memory<float, S, keys::prefix_encoding, solver::pseudoinverse>;
+  const memory_config cfg{.slots = K, .code_size = C, .seed = 1, .write_tolerance = exact ? 0.0 : 1e9};
+  const M proto(cfg);
+  std::size_t blocks = 0;
+  double worst = 0;
+  for (auto _ : st) {
+    st.PauseTiming();
+    auto mem = proto;
+    st.ResumeTiming();
+    benchmark::DoNotOptimize(mem.write(z, prefix));
+    st.PauseTiming();
+    blocks = mem.block_count();
+    const auto back = mem.read(prefix).latents;
+    worst = 0;
+    for (std::size_t i = 0; i < N; ++i) {
+      double d = 0, n = 0;
+      for (std::size_t j = 0; j < C; ++j) d += std::pow(back(i, j) - z(i, j), 2), n += std::pow(z(i, j), 2);
+      worst = std::max(worst, std::sqrt(d / n));
+    }
+    st.ResumeTiming();
+  }
+  st.counters["blocks"] = static_cast<double>(blocks);
+  st.counters["worst_read_error"] = worst;
+  st.counters["segments/s"] = benchmark::Counter(static_cast<double>(N), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_prefix_encoding_write)->ArgNames({"exact", "decaying"})->Args({0, 0})->Args({1, 0})->Args({0, 1})->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)->Iterations(2);
 
 void BM_sharded_read_1M(benchmark::State& st) {
   const std::size_t N = 50000, C = 768, Q = static_cast<std::size_t>(st.range(0));
