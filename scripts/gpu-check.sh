@@ -34,7 +34,9 @@ report=$(realpath -m "${GPU_REPORT:-build-cuda/gpu-report.md}")
 if [ "$mode" = prebuilt ]; then
   bin=build-cuda/prebuilt
   rm -rf "$bin" && mkdir -p "$bin"
-  tar -xJf "$bundle" -C "$bin"
+  tar -xJf "$bundle" -C "$bin" 2>/dev/null ||  # no xz there: Python's lzma reads it too
+    python3 -c 'import sys, tarfile; t = tarfile.open(sys.argv[1])
+t.extractall(sys.argv[2], **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))' "$bundle" "$bin"
 else
   bash scripts/install-deps.sh
   cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DLARIMAR_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc" \
