@@ -92,6 +92,47 @@ TEST_CASE_TEMPLATE("prefix encoding: repeated prefixes with the same latent do n
   for (double e : test::row_rel_errors(host(mem.read(prefix).latents), z)) CHECK(e < 1e-4);
 }
 
+TEST_CASE_TEMPLATE("prefix encoding: a prefix repeated with another latent cuts one block, not the ones after it", P, LARIMAR_DOUBLE_SETUPS) {
+  using S = typename P::S;
+  // Row 3 repeats row 1's prefix with its own latent: no block can hold both, so block 0 ends at 3 rows; the
+  // independent prefixes after it fill blocks to min(K, L) = 32 as before.
+  sharded_memory<double, S, keys::prefix_encoding, solver::pseudoinverse> mem({.slots = 48, .code_size = 12, .lookup_size = 32});
+  const std::size_t N = 200;
+  auto prefix = test::gaussian<double>(N, 32, 51);
+  xt::row(prefix, 3) = xt::row(prefix, 1);
+  const auto z = test::gaussian<double>(N, 12, 52);
+  const auto ids = mem.write(z, prefix);
+  CHECK(mem.block_count() == 1 + (N - 3 + 31) / 32);
+  CHECK(mem.internals().fill().size == 32);
+  for (double e : test::row_rel_errors(host(mem.read_entries(ids)), z)) CHECK(e < 1e-8);
+  // The same with the repeat off by rounding (an encoder batched differently): found by the search, not by its
+  // bits, and still told apart from dependence by its direction.
+  sharded_memory<double, S, keys::prefix_encoding, solver::pseudoinverse> near({.slots = 48, .code_size = 12, .lookup_size = 32});
+  auto nudged = prefix;
+  nudged(3, 0) *= 1 + 1e-12;
+  const auto ids2 = near.write(z, nudged);
+  CHECK(near.block_count() == mem.block_count());
+  CHECK(near.internals().fill().size == 32);
+  for (double e : test::row_rel_errors(host(near.read_entries(ids2)), z)) CHECK(e < 1e-8);
+}
+
+TEST_CASE_TEMPLATE("prefix encoding with a 16-bit memory: blocks are judged as they will be stored", P, LARIMAR_FLOAT_SETUPS) {
+  using S = typename P::S;
+  // Nearly dependent prefixes make a block's mean large; rounded to 16 bits it would read back far off, so the
+  // check rounds it first (and cannot ask for less than a few units of the format's roundoff).
+  const auto noise = test::gaussian<float>(256, 32, 54, 3e-3);
+  const xt::xtensor<float, 2> prefix = test::low_rank<float>(256, 32, 8, 53) + noise;
+  const auto z = test::gaussian<float>(256, 16, 55);
+  for (precision p : {precision::fp16, precision::bf16}) {
+    CAPTURE(std::string(precision_name(p)));
+    sharded_memory<float, S, keys::prefix_encoding, solver::pseudoinverse> mem(
+        {.slots = 64, .code_size = 16, .lookup_size = 32, .memory_precision = p});
+    const auto ids = mem.write(z, prefix);
+    const auto err = test::row_rel_errors(host(mem.read_entries(ids)), z);
+    CHECK(*std::max_element(err.begin(), err.end()) <= 4 * unit_roundoff(p) * 1.01);
+  }
+}
+
 TEST_CASE("1M-token scale: 50,000 segments at C = 768 are written and read back") {
   using S = storage::host;  // the device storage runs the same code (tested above); one 1M run keeps CI short
   const std::size_t N = 50000, C = 768;

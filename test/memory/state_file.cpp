@@ -62,24 +62,33 @@ TEST_CASE_TEMPLATE("a prefix-encoded sharded memory keeps its write tolerance an
   auto rest = [](const auto& x, std::size_t n) { return xt::xtensor<double, 2>(xt::view(x, xt::range(n, x.shape(0)), xt::all())); };
   M mem({.slots = 24, .code_size = 10, .lookup_size = 16, .write_tolerance = 1e-6});
   mem.write(first(z, 20), first(prefix, 20));
-  CHECK(mem.internals().fill() == rank);
+  CHECK(mem.internals().fill().size == rank);
   const auto path = temp_path("fill.lrm");
   io::save(mem, path);
   auto loaded = io::load<M>(path);
   CHECK(loaded.config().write_tolerance == 1e-6);
-  CHECK(loaded.internals().fill() == rank);
+  CHECK(loaded.internals().fill() == mem.internals().fill());
   // The next episode lands in the same blocks in both: the loaded memory does not restart from min(K, L).
   mem.write(rest(z, 20), rest(prefix, 20));
   loaded.write(rest(z, 20), rest(prefix, 20));
   CHECK(loaded.block_count() == mem.block_count());
   CHECK(xt::amax(xt::abs(host(loaded.read(prefix).latents) - z))() < 1e-8);
 
-  // The same file as version 1 wrote it (no write_tolerance, no fill): loads with the defaults.
   auto v2 = slurp(path);
-  const std::size_t tol_at = 8 + 4 + 4 + 4 + 32 + 32 + 5 * 8 + 4 * 4 + 2 * 8, fill_at = tol_at + 8 + 2 * 8;
+  // A tolerance that no save() writes is the file's fault: format_error, like every other inconsistency.
+  auto bad = v2;
+  const std::size_t tol_offset = 8 + 4 + 4 + 4 + 32 + 32 + 5 * 8 + 4 * 4 + 2 * 8;
+  const double minus_one = -1;
+  std::memcpy(bad.data() + tol_offset, &minus_one, 8);
+  const std::uint32_t bad_crc = io::crc32(bad.data(), bad.size() - 4);
+  std::memcpy(bad.data() + bad.size() - 4, &bad_crc, 4);
+  spit(path, bad);
+  CHECK_THROWS_WITH_AS(io::load<M>(path), doctest::Contains("write_tolerance"), format_error);
+  // The same file as version 1 wrote it (no write_tolerance, no fill): loads with the defaults.
+  const std::size_t tol_at = 8 + 4 + 4 + 4 + 32 + 32 + 5 * 8 + 4 * 4 + 2 * 8, fill_at = tol_at + 8 + 2 * 8;  // fill: 2 x u64
   std::vector<char> v1(v2.begin(), v2.begin() + static_cast<long>(tol_at));
   v1.insert(v1.end(), v2.begin() + static_cast<long>(tol_at + 8), v2.begin() + static_cast<long>(fill_at));
-  v1.insert(v1.end(), v2.begin() + static_cast<long>(fill_at + 8), v2.end() - 4);
+  v1.insert(v1.end(), v2.begin() + static_cast<long>(fill_at + 16), v2.end() - 4);
   const std::uint32_t version = 1;
   std::memcpy(v1.data() + 8, &version, 4);
   const std::uint32_t crc = io::crc32(v1.data(), v1.size());
@@ -87,7 +96,7 @@ TEST_CASE_TEMPLATE("a prefix-encoded sharded memory keeps its write tolerance an
   spit(path, v1);
   const auto old = io::load<M>(path);
   CHECK(old.config().write_tolerance == 0.0);
-  CHECK(old.internals().fill() == old.block_capacity());
+  CHECK(old.internals().fill().size == old.block_capacity());
   CHECK(old.size() == 20);
   std::filesystem::remove(path);
 }

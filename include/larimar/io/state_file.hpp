@@ -6,7 +6,7 @@
 //            addresses; u32 prior, key basis, sample_noise, flags (bit 0 quantized_lookup, bits 8-15
 //            lookup_precision, bits 16-23 memory_precision: 0 full / 1 fp16 / 2 bf16); f64 memory_logvar,
 //            observation_noise, write_tolerance (version 2)) | u64 next entry id | u64 noise draws
-//            | u64 block fill (version 2; the size the last prefix-encoded block reached)
+//            | u64 block fill, u64 fill streak (version 2; how full the next prefix-encoded block is offered to be)
 //   keys     u64 rows, u64 cols, rows×cols elements (the key policy's address matrix, stored rather than
 //            regenerated so a file does not depend on the LAPACK that drew it)
 //   blocks   u64 count; per block: u32 mode | u64 n | mean K×C | covariance K×K | addresses n×K | latents n×C
@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -180,7 +181,8 @@ std::vector<char> encode(const Memory& mem) {
   w.put(cfg.write_tolerance);
   w.put(static_cast<std::uint64_t>(st.next_entry()));
   w.put(static_cast<std::uint64_t>(st.noise_draws()));
-  w.put(static_cast<std::uint64_t>(st.fill()));
+  w.put(static_cast<std::uint64_t>(st.fill().size));
+  w.put(static_cast<std::uint64_t>(st.fill().streak));
   const auto& km = st.key_state().address_matrix();
   w.put(static_cast<std::uint64_t>(S::rows(km)));
   w.put(static_cast<std::uint64_t>(S::cols(km)));
@@ -273,7 +275,10 @@ Memory load(const std::filesystem::path& path, typename Memory::solver_type solv
   if (version >= 2) cfg.write_tolerance = r.get<double>("write_tolerance");
   const auto next_entry = r.get<std::uint64_t>("entry counter");
   const auto noise_draws = r.get<std::uint64_t>("noise draws");
-  const auto fill = version >= 2 ? r.get<std::uint64_t>("block fill") : std::uint64_t{0};  // 0: the rank bound
+  const auto fill_size = version >= 2 ? r.get<std::uint64_t>("block fill") : std::uint64_t{0};  // 0: the rank bound
+  const auto fill_streak = version >= 2 ? r.get<std::uint64_t>("fill streak") : std::uint64_t{0};
+  if (!(cfg.write_tolerance >= 0) || !std::isfinite(cfg.write_tolerance))
+    throw format_error("load " + where + ": write_tolerance is not a finite value >= 0");
   // Sizes are checked against the bytes left before anything is allocated from them.
   const std::size_t left = r.left();
   if (cfg.slots == 0 || cfg.code_size == 0 || cfg.slots > left / sizeof(T) || cfg.code_size > left / sizeof(T) ||
@@ -326,7 +331,8 @@ Memory load(const std::filesystem::path& path, typename Memory::solver_type solv
   std::vector<std::size_t> index_entry(rows);
   for (auto& e : index_entry) e = r.get<std::uint64_t>("index entry id");
   if (r.left() != 0) throw format_error("load " + where + ": " + std::to_string(r.left()) + " unexpected trailing bytes");
-  st.restore(std::move(blocks), std::move(index), std::move(index_entry), next_entry, noise_draws, fill);
+  st.restore(std::move(blocks), std::move(index), std::move(index_entry), next_entry, noise_draws,
+             {static_cast<std::size_t>(fill_size), static_cast<std::size_t>(fill_streak)});
   return mem;
 }
 

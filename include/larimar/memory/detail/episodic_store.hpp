@@ -9,6 +9,7 @@
 #include <limits>
 #include <numeric>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -67,7 +68,7 @@ class episodic_store {
     const std::string op = std::string(who_) + (how == write_mode::one_shot ? "::write" : "::write_sequential");
     check_episode(op, latents, lookups);
     const std::size_t n = latents.rows;
-    std::size_t fill = fill_;  // committed with the write
+    fill_state fill = fill_;  // committed with the write
     auto plan = place(op, n, how, fill);
 
     // Everything below works on copies until the commit, so a failure leaves the store as it was.
@@ -110,15 +111,14 @@ class episodic_store {
           S::gemm(true, false, cfg_.slots, cfg_.code_size, seg.count, T(1), next.addresses.row(first), cfg_.slots,
                   next.latents.row(first), cfg_.code_size, T(1), S::data(next.mean), cfg_.code_size);
         } else if (fills_while_exact()) {
-          const std::size_t before = fill;
+          const fill_state before = fill;
           const std::size_t fits = fit_exactly(next, rows, first, seg.count, fill);
-          if ((fits < seg.count || fill != before) && row + fits < n) {  // place the rest under the new fill
+          if ((fits < seg.count || fill != before) && row + fits < n) {  // place the next block under the new fill
+            const std::size_t blk = seg.block;
             seg.count = fits;
             plan.segments.resize(s + 1);
             plan.slots.resize(row + fits);
-            const auto rest = place(op, n - row - fits, how, fill, seg.block + 1);
-            plan.segments.insert(plan.segments.end(), rest.segments.begin(), rest.segments.end());
-            plan.slots.insert(plan.slots.end(), rest.slots.begin(), rest.slots.end());
+            plan_next_block(plan, op, n - row - fits, how, fill, blk + 1);
           }
         } else {
           solve_one_shot(next);
@@ -142,6 +142,8 @@ class episodic_store {
       pack(next);
       staged.push_back(std::move(next));
       row += plan.segments[s].count;  // `seg` may dangle: the re-plan above can reallocate
+      if (s + 1 == plan.segments.size() && row < n)  // re-planned one block at a time: O(n) per write in all
+        plan_next_block(plan, op, n - row, how, fill, plan.segments[s].block + 1);
     }
     // Index vectors: the lookups for fixed keys, the addresses otherwise (sequential content writes changed them).
     index_.reserve(index_.size() + n);
@@ -317,7 +319,13 @@ class episodic_store {
   };
   std::size_t next_entry() const { return next_entry_; }
   std::uint64_t noise_draws() const { return noise_draws_; }
-  std::size_t fill() const { return fill_; }
+  // Prefix-encoded blocks of a sharded memory (fills_while_exact): how full the next block is offered to be.
+  struct fill_state {
+    std::size_t size;        // what the last block cut short by conditioning reached (at first the rank bound)
+    std::size_t streak = 0;  // blocks since, each of which took all it was offered
+    bool operator==(const fill_state&) const = default;
+  };
+  const fill_state& fill() const { return fill_; }
   const nearest_index<T, S>& index() const { return index_; }
   const std::vector<std::size_t>& index_entries() const { return index_entry_; }
   std::vector<block_state<T, S>>& mutable_blocks() { return blocks_; }
@@ -325,7 +333,7 @@ class episodic_store {
 
   // Rebuilds the index and entry map from the blocks' logs and index rows (used by the state-file loader).
   void restore(std::vector<block_state<T, S>> blocks, nearest_index<T, S> index, std::vector<std::size_t> index_entry,
-               std::size_t next_entry, std::uint64_t noise_draws, std::size_t fill = 0) {
+               std::size_t next_entry, std::uint64_t noise_draws, fill_state fill = {0, 0}) {
     std::unordered_map<std::size_t, location> where;
     for (std::size_t b = 0; b < blocks.size(); ++b)
       for (std::size_t r = 0; r < blocks[b].size(); ++r)
@@ -350,7 +358,7 @@ class episodic_store {
     where_ = std::move(where);
     next_entry_ = next_entry;
     noise_draws_ = noise_draws;
-    fill_ = fill > 0 ? std::min(fill, block_capacity()) : block_capacity();
+    fill_ = {fill.size > 0 ? std::min(fill.size, block_capacity()) : block_capacity(), fill.streak};
   }
 
   block_state<T, S> fresh_block() const {
@@ -478,7 +486,7 @@ class episodic_store {
   }
 
   // Blocks and slots for n new rows, from block `from` on (default: the last block, topped up first).
-  placement place(const std::string& op, std::size_t n, write_mode how, std::size_t fill,
+  placement place(const std::string& op, std::size_t n, write_mode how, const fill_state& fill,
                   std::size_t from = static_cast<std::size_t>(-1)) const {
     placement p;
     p.slots.reserve(n);
@@ -516,6 +524,14 @@ class episodic_store {
       ++b;
     }
     return p;
+  }
+
+  // Appends the placement of the next block's worth (at most fill_cap(fill)) of `rest` rows, from block `from`.
+  void plan_next_block(placement& plan, const std::string& op, std::size_t rest, write_mode how, const fill_state& fill,
+                       std::size_t from) const {
+    const auto next = place(op, std::min(rest, fill_cap(fill)), how, fill, from);
+    plan.segments.insert(plan.segments.end(), next.segments.begin(), next.segments.end());
+    plan.slots.insert(plan.slots.end(), next.slots.begin(), next.slots.end());
   }
 
   void write_addresses(const placement& p, const T* z, const T* lk, T* w, std::size_t n) const {
@@ -579,23 +595,33 @@ class episodic_store {
     return mode == ::larimar::keys::addressing::by_projection && max_blocks_ > 1;
   }
 
-  // What a block may take when the last one reached `fill` (fit_exactly): as much again, and a quarter more while
-  // that is under half the rank bound. One early cut — two segments with one prefix and different latents cannot
-  // share a block — so shrinks the blocks after it for a few blocks only, and blocks never shrink below half of
-  // what their content allows for long; a block that took what it was offered costs one solve.
-  std::size_t fill_cap(std::size_t fill) const {
-    return std::min(block_capacity(), fill < block_capacity() / 2 ? fill + fill / 4 + 1 : fill);
+  // What the next block is offered: the fill's size, and a quarter more once `grow_after` blocks in a row took all
+  // they were offered (content that got easier; a growth that holds is tried again at the next block).
+  static constexpr std::size_t grow_after = 16;
+  std::size_t fill_cap(const fill_state& f) const {
+    return std::min(block_capacity(), f.streak >= grow_after ? f.size + f.size / 4 + 1 : f.size);
   }
 
   // `b` holds `first` earlier rows and `count` new ones. Solves it with as many of the new rows as keep the write
-  // exact and returns that count (a fresh block takes at least one), `b` left solved at that size; `fill` becomes
-  // the block's size. When the whole offer fails, the last block's size is probed first, then bisection between
-  // what passed and what failed.
+  // exact and returns that count (a fresh block takes at least one), `b` left solved at that size. When the whole
+  // offer fails: a growth attempt falls back to the size that held before if that still holds (one extra solve);
+  // otherwise bisection between what passed and what failed. A cut by conditioning sets the fill's size; a cut by
+  // a prefix repeated with another latent (the row that broke the block has the address of one already in it: no
+  // block can hold both) says nothing about the next block and leaves it.
   std::size_t fit_exactly(block_state<T, S>& b, const staged_rows& rows, std::size_t first, std::size_t count,
-                          std::size_t& fill) const {
+                          fill_state& fill) const {
+    if (const std::size_t clash = first_repeat(b, first, count); clash < count) {
+      rows.truncate(b, first + clash);  // cut before the row no block can hold with one already in it: no search
+      count = clash;
+      if (count == 0) return 0;  // b is its earlier rows again, whose solution `mean` still holds
+    }
+    const std::size_t offer = first + count;
     solve_one_shot(b);
     if (reproduces_latents(b)) {
-      fill = std::max(fill, first + count);
+      if (offer >= fill_cap(fill)) {  // took all it was offered
+        fill.streak = offer > fill.size ? grow_after : fill.streak + 1;
+        fill.size = std::max(fill.size, offer);
+      }
       return count;
     }
     std::size_t good = first == 0 ? 1 : 0, bad = count, solved = count;
@@ -606,15 +632,55 @@ class episodic_store {
       solved = m;
       (reproduces_latents(b) ? good : bad) = m;
     };
-    if (fill > first + good && fill < first + bad) probe(fill - first);
+    if (offer > fill.size && fill.size > first + good) {
+      probe(fill.size - first);
+      if (good == fill.size - first) bad = good + 1;  // it holds: no search above it
+    }
     while (bad - good > 1) probe(good + (bad - good) / 2);
     if (solved != good) {
       rows.truncate(b, first);
       rows.append(b, good);
       if (b.size() > 0) solve_one_shot(b);
     }
-    fill = std::max<std::size_t>(first + good, 1);
+    if (first + good < fill.size && !repeats_an_address(b, rows, good)) fill.size = std::max<std::size_t>(first + good, 1);
+    fill.streak = 0;
     return good;
+  }
+
+  // How many of the `count` new rows in b come before the first whose address is bit for bit one already in b (or
+  // earlier among them) with another latent: the same prefix written twice with different continuations.
+  std::size_t first_repeat(const block_state<T, S>& b, std::size_t first, std::size_t count) const {
+    const std::size_t k = cfg_.slots, c = cfg_.code_size, n = first + count;
+    std::vector<T> a(n * k), z(n * c);
+    S::download(b.addresses.data(), n * k, a.data());
+    S::download(b.latents.data(), n * c, z.data());
+    const auto bytes_of = [&](const std::vector<T>& v, std::size_t r, std::size_t w) {
+      return std::string_view(reinterpret_cast<const char*>(v.data() + r * w), w * sizeof(T));
+    };
+    std::unordered_map<std::string_view, std::size_t> seen;  // address bytes -> its row
+    seen.reserve(n);
+    for (std::size_t r = 0; r < n; ++r) {
+      const auto [it, fresh] = seen.emplace(bytes_of(a, r, k), r);
+      if (!fresh && bytes_of(z, it->second, c) != bytes_of(z, r, c) && r >= first) return r - first;
+    }
+    return count;
+  }
+
+  // Whether new row `i` of `rows` (the one that broke block b, which holds the rows before it) has the direction of
+  // an address already in b: the same prefix written with another latent.
+  bool repeats_an_address(const block_state<T, S>& b, const staged_rows& rows, std::size_t i) const {
+    const std::size_t k = cfg_.slots, m = b.size();
+    std::vector<T> x(k), a(m * k);
+    S::download(rows.w + (rows.row + i) * k, k, x.data());
+    S::download(b.addresses.data(), m * k, a.data());
+    double xx = 0;
+    for (T v : x) xx += double(v) * double(v);
+    for (std::size_t r = 0; r < m; ++r) {
+      double xa = 0, aa = 0;
+      for (std::size_t j = 0; j < k; ++j) xa += double(x[j]) * double(a[r * k + j]), aa += double(a[r * k + j]) * double(a[r * k + j]);
+      if (xa > 0 && xa * xa >= (1 - 1e-6) * (1 - 1e-6) * xx * aa) return true;
+    }
+    return false;
   }
 
   // Every row's read at its own address, w_i·M, within write_tolerance of its latent (relative).
@@ -622,8 +688,16 @@ class episodic_store {
     const std::size_t n = b.size(), c = cfg_.code_size;
     auto r = S::template make<T>(n, c);
     S::copy(b.latents.data(), n * c, S::data(r));
-    S::gemm(false, false, n, c, cfg_.slots, T(1), b.addresses.data(), cfg_.slots, S::data(b.mean), c, T(-1),
-            S::data(r), c);
+    const T* mean = S::data(b.mean);
+    matrix rounded;  // memory_precision fp16/bf16: the mean as pack() will keep it
+    if (cfg_.memory_precision != precision::full) {
+      auto pm = S::template make<std::uint16_t>(cfg_.slots, c);
+      S::narrow(S::data(b.mean), cfg_.slots * c, S::data(pm), cfg_.memory_precision);
+      rounded = S::template make<T>(cfg_.slots, c);
+      S::widen(S::data(pm), cfg_.slots * c, S::data(rounded), cfg_.memory_precision);
+      mean = S::data(rounded);
+    }
+    S::gemm(false, false, n, c, cfg_.slots, T(1), b.addresses.data(), cfg_.slots, mean, c, T(-1), S::data(r), c);
     std::vector<T> hr(n * c), hz(n * c);
     S::download(S::data(r), n * c, hr.data());
     S::download(b.latents.data(), n * c, hz.data());
@@ -643,7 +717,9 @@ class episodic_store {
   }
 
   double write_tolerance() const {
-    return cfg_.write_tolerance > 0 ? cfg_.write_tolerance : std::sqrt(static_cast<double>(std::numeric_limits<T>::epsilon()));
+    const double t = cfg_.write_tolerance > 0 ? cfg_.write_tolerance : std::sqrt(static_cast<double>(std::numeric_limits<T>::epsilon()));
+    // a 16-bit mean cannot read back closer than its rounding (a few u, DESIGN: u·‖M‖_F at a unit key)
+    return cfg_.memory_precision == precision::full ? t : std::max(t, 4 * unit_roundoff(cfg_.memory_precision));
   }
 
   bool kalman(block_state<T, S>& b, const T* w, const T* z, kalman_direction dir) const {
@@ -702,9 +778,9 @@ class episodic_store {
   std::vector<T> prior_;  // M₀ on the host
   std::size_t next_entry_ = 0;
   std::uint64_t noise_draws_ = 0;
-  // fills_while_exact: the size the last block reached (fit_exactly); saved with the state, so a loaded memory
-  // places its next writes as the original would.
-  std::size_t fill_ = block_capacity();
+  // fills_while_exact (fit_exactly); saved with the state, so a loaded memory places its next writes as the
+  // original would.
+  fill_state fill_{block_capacity(), 0};
   const char* who_;
 };
 
