@@ -105,8 +105,8 @@ TEST_CASE_TEMPLATE("prefix encoding: a prefix repeated with another latent cuts 
   CHECK(mem.block_count() == 1 + (N - 3 + 31) / 32);
   CHECK(mem.internals().fill().size == 32);
   for (double e : test::row_rel_errors(host(mem.read_entries(ids)), z)) CHECK(e < 1e-8);
-  // The same with the repeat off by rounding (an encoder batched differently): found by the search, not by its
-  // bits, and still told apart from dependence by its direction.
+  // The same with the repeat off by rounding (as the GEMM that makes addresses leaves identical prefixes): found by
+  // its direction, not its bits.
   sharded_memory<double, S, keys::prefix_encoding, solver::pseudoinverse> near({.slots = 48, .code_size = 12, .lookup_size = 32});
   auto nudged = prefix;
   nudged(3, 0) *= 1 + 1e-12;

@@ -9,7 +9,6 @@
 #include <limits>
 #include <numeric>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -603,11 +602,11 @@ class episodic_store {
   }
 
   // `b` holds `first` earlier rows and `count` new ones. Solves it with as many of the new rows as keep the write
-  // exact and returns that count (a fresh block takes at least one), `b` left solved at that size. When the whole
-  // offer fails: a growth attempt falls back to the size that held before if that still holds (one extra solve);
-  // otherwise bisection between what passed and what failed. A cut by conditioning sets the fill's size; a cut by
-  // a prefix repeated with another latent (the row that broke the block has the address of one already in it: no
-  // block can hold both) says nothing about the next block and leaves it.
+  // exact and returns that count (a fresh block takes at least one), `b` left solved at that size. A row repeating
+  // the prefix of one already in the block with another latent (no block can hold both) ends the offer before it,
+  // without a search, and leaves the fill: it says nothing about the next block. When the offer fails to solve
+  // exactly (conditioning): a growth attempt falls back to the size that held before if that still holds (one
+  // extra solve); otherwise a search down from the top, and the fill's size becomes the block's.
   std::size_t fit_exactly(block_state<T, S>& b, const staged_rows& rows, std::size_t first, std::size_t count,
                           fill_state& fill) const {
     if (const std::size_t clash = first_repeat(b, first, count); clash < count) {
@@ -636,51 +635,45 @@ class episodic_store {
       probe(fill.size - first);
       if (good == fill.size - first) bad = good + 1;  // it holds: no search above it
     }
+    // Down from the top in doubling steps (a block of alike content is cut a row or two below where the last one
+    // was), then bisection between what passed and what failed.
+    for (std::size_t step = 1; bad - good > step; step *= 2) {
+      const std::size_t held = good;
+      probe(bad - step);
+      if (good != held) break;
+    }
     while (bad - good > 1) probe(good + (bad - good) / 2);
     if (solved != good) {
       rows.truncate(b, first);
       rows.append(b, good);
       if (b.size() > 0) solve_one_shot(b);
     }
-    if (first + good < fill.size && !repeats_an_address(b, rows, good)) fill.size = std::max<std::size_t>(first + good, 1);
+    if (first + good < fill.size) fill.size = std::max<std::size_t>(first + good, 1);
     fill.streak = 0;
     return good;
   }
 
-  // How many of the `count` new rows in b come before the first whose address is bit for bit one already in b (or
-  // earlier among them) with another latent: the same prefix written twice with different continuations.
+  // How many of the `count` new rows in b come before the first with the direction of an address already in b (or
+  // earlier among them) but another latent: the same prefix written twice with different continuations (its
+  // addresses equal up to the rounding of the GEMM that made them). One Gram matrix of the block's addresses.
   std::size_t first_repeat(const block_state<T, S>& b, std::size_t first, std::size_t count) const {
     const std::size_t k = cfg_.slots, c = cfg_.code_size, n = first + count;
-    std::vector<T> a(n * k), z(n * c);
-    S::download(b.addresses.data(), n * k, a.data());
+    auto g = S::template make<T>(n, n);
+    S::gemm(false, true, n, n, k, T(1), b.addresses.data(), k, b.addresses.data(), k, T(0), S::data(g), n);
+    std::vector<T> gh(n * n), z(n * c);
+    S::download(S::data(g), n * n, gh.data());
     S::download(b.latents.data(), n * c, z.data());
-    const auto bytes_of = [&](const std::vector<T>& v, std::size_t r, std::size_t w) {
-      return std::string_view(reinterpret_cast<const char*>(v.data() + r * w), w * sizeof(T));
-    };
-    std::unordered_map<std::string_view, std::size_t> seen;  // address bytes -> its row
-    seen.reserve(n);
-    for (std::size_t r = 0; r < n; ++r) {
-      const auto [it, fresh] = seen.emplace(bytes_of(a, r, k), r);
-      if (!fresh && bytes_of(z, it->second, c) != bytes_of(z, r, c) && r >= first) return r - first;
-    }
+    const double same = 1 - 1e-6, tol = write_tolerance();
+    for (std::size_t r = std::max<std::size_t>(first, 1); r < n; ++r)
+      for (std::size_t j = 0; j < r; ++j) {
+        const double grj = gh[r * n + j];
+        if (grj <= 0 || grj * grj < same * same * double(gh[r * n + r]) * double(gh[j * n + j])) continue;
+        double d = 0, zz = 0;
+        for (std::size_t q = 0; q < c; ++q)
+          d += std::pow(double(z[r * c + q]) - double(z[j * c + q]), 2), zz += double(z[j * c + q]) * double(z[j * c + q]);
+        if (d > tol * tol * zz) return r - first;
+      }
     return count;
-  }
-
-  // Whether new row `i` of `rows` (the one that broke block b, which holds the rows before it) has the direction of
-  // an address already in b: the same prefix written with another latent.
-  bool repeats_an_address(const block_state<T, S>& b, const staged_rows& rows, std::size_t i) const {
-    const std::size_t k = cfg_.slots, m = b.size();
-    std::vector<T> x(k), a(m * k);
-    S::download(rows.w + (rows.row + i) * k, k, x.data());
-    S::download(b.addresses.data(), m * k, a.data());
-    double xx = 0;
-    for (T v : x) xx += double(v) * double(v);
-    for (std::size_t r = 0; r < m; ++r) {
-      double xa = 0, aa = 0;
-      for (std::size_t j = 0; j < k; ++j) xa += double(x[j]) * double(a[r * k + j]), aa += double(a[r * k + j]) * double(a[r * k + j]);
-      if (xa > 0 && xa * xa >= (1 - 1e-6) * (1 - 1e-6) * xx * aa) return true;
-    }
-    return false;
   }
 
   // Every row's read at its own address, w_i·M, within write_tolerance of its latent (relative).
