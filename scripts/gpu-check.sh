@@ -63,7 +63,7 @@ bin=$(realpath "$bin")
 
 # The libraries: the bundle's, then CUDA's wherever this machine keeps them (toolkit or Python wheels).
 export LD_LIBRARY_PATH="$bin/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-missing() { ldd "$bin"/*_cuda 2>/dev/null | awk '/not found/{print $1}' | sort -u; }
+missing() { { ldd "$bin"/*_cuda 2>/dev/null || true; } | awk '/not found/{print $1}' | sort -u; }
 for lib in $(missing); do
   found=$(find /usr/local/cuda/lib64 /usr/local/cuda/targets /usr/local/cuda*/lib* /usr/local/lib /usr/lib \
                /opt -name "$lib" 2>/dev/null | head -1 || true)

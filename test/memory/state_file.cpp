@@ -74,26 +74,28 @@ TEST_CASE_TEMPLATE("a prefix-encoded sharded memory keeps its write tolerance an
   CHECK(loaded.block_count() == mem.block_count());
   CHECK(xt::amax(xt::abs(host(loaded.read(prefix).latents) - z))() < 1e-8);
 
-  auto v2 = slurp(path);
+  // Edited copies of the file: its body (all but the CRC) changed, then written with a CRC that matches.
+  const auto v2 = slurp(path);
+  const std::vector<char> body(v2.begin(), v2.end() - 4);
+  const std::size_t tol_at = 8 + 4 + 4 + 4 + 32 + 32 + 5 * 8 + 4 * 4 + 2 * 8, fill_at = tol_at + 8 + 2 * 8;  // fill: 2 x u64
+  const auto spit_with_crc = [&](std::vector<char> b) {
+    const std::uint32_t crc = io::crc32(b.data(), b.size());
+    b.insert(b.end(), reinterpret_cast<const char*>(&crc), reinterpret_cast<const char*>(&crc) + 4);
+    spit(path, b);
+  };
   // A tolerance that no save() writes is the file's fault: format_error, like every other inconsistency.
-  auto bad = v2;
-  const std::size_t tol_offset = 8 + 4 + 4 + 4 + 32 + 32 + 5 * 8 + 4 * 4 + 2 * 8;
+  auto bad = body;
   const double minus_one = -1;
-  std::memcpy(bad.data() + tol_offset, &minus_one, 8);
-  const std::uint32_t bad_crc = io::crc32(bad.data(), bad.size() - 4);
-  std::memcpy(bad.data() + bad.size() - 4, &bad_crc, 4);
-  spit(path, bad);
+  std::memcpy(bad.data() + tol_at, &minus_one, 8);
+  spit_with_crc(bad);
   CHECK_THROWS_WITH_AS(io::load<M>(path), doctest::Contains("write_tolerance"), format_error);
   // The same file as version 1 wrote it (no write_tolerance, no fill): loads with the defaults.
-  const std::size_t tol_at = 8 + 4 + 4 + 4 + 32 + 32 + 5 * 8 + 4 * 4 + 2 * 8, fill_at = tol_at + 8 + 2 * 8;  // fill: 2 x u64
-  std::vector<char> v1(v2.begin(), v2.begin() + static_cast<long>(tol_at));
-  v1.insert(v1.end(), v2.begin() + static_cast<long>(tol_at + 8), v2.begin() + static_cast<long>(fill_at));
-  v1.insert(v1.end(), v2.begin() + static_cast<long>(fill_at + 16), v2.end() - 4);
+  std::vector<char> v1(body.begin(), body.begin() + static_cast<long>(tol_at));
+  v1.insert(v1.end(), body.begin() + static_cast<long>(tol_at + 8), body.begin() + static_cast<long>(fill_at));
+  v1.insert(v1.end(), body.begin() + static_cast<long>(fill_at + 16), body.end());
   const std::uint32_t version = 1;
   std::memcpy(v1.data() + 8, &version, 4);
-  const std::uint32_t crc = io::crc32(v1.data(), v1.size());
-  v1.insert(v1.end(), reinterpret_cast<const char*>(&crc), reinterpret_cast<const char*>(&crc) + 4);
-  spit(path, v1);
+  spit_with_crc(v1);
   const auto old = io::load<M>(path);
   CHECK(old.config().write_tolerance == 0.0);
   CHECK(old.internals().fill().size == old.block_capacity());

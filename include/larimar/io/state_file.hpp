@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -277,15 +276,21 @@ Memory load(const std::filesystem::path& path, typename Memory::solver_type solv
   const auto noise_draws = r.get<std::uint64_t>("noise draws");
   const auto fill_size = version >= 2 ? r.get<std::uint64_t>("block fill") : std::uint64_t{0};  // 0: the rank bound
   const auto fill_streak = version >= 2 ? r.get<std::uint64_t>("fill streak") : std::uint64_t{0};
-  if (!(cfg.write_tolerance >= 0) || !std::isfinite(cfg.write_tolerance))
-    throw format_error("load " + where + ": write_tolerance is not a finite value >= 0");
   // Sizes are checked against the bytes left before anything is allocated from them.
   const std::size_t left = r.left();
   if (cfg.slots == 0 || cfg.code_size == 0 || cfg.slots > left / sizeof(T) || cfg.code_size > left / sizeof(T) ||
       cfg.lookup_dim() > left / sizeof(T) || cfg.address_count() > left / sizeof(T))
     throw format_error("load " + where + ": memory dimensions do not fit the file");
 
-  Memory mem(cfg, std::move(solver));
+  // A config no save() writes (a negative noise, a non-finite tolerance, ...) is the file's fault, named by the
+  // memory's own validation.
+  Memory mem = [&] {
+    try {
+      return Memory(cfg, std::move(solver));
+    } catch (const value_error& e) {
+      throw format_error("load " + where + ": " + e.what());
+    }
+  }();
   auto& st = mem.internals();
   auto& km = st.mutable_key_state().address_matrix();
   const auto krows = r.count("key rows", 0), kcols = r.count("key cols", 0);

@@ -98,10 +98,10 @@ class device_matrix {
  public:
   device_matrix() = default;
   device_matrix(std::size_t rows, std::size_t cols)
-      : bytes_(detail::matrix_bytes<T>(rows, cols)), data_(allocate(rows * cols, [&](buffer& b) { b.resize(rows * cols, T(0)); })),
-        rows_(rows), cols_(cols) {}
+      : bytes_(detail::matrix_bytes<T>(rows, cols)), data_(detail::scratch<T>(rows * cols)), rows_(rows), cols_(cols) {}
   device_matrix(const device_matrix& o)
-      : bytes_(o.bytes_), data_(allocate(o.data_.size(), [&](buffer& b) { b = o.data_; })), rows_(o.rows_), cols_(o.cols_) {}
+      : bytes_(o.bytes_), data_(detail::allocate_buffer<T>(o.data_.size(), [&](buffer& b) { b = o.data_; })),
+        rows_(o.rows_), cols_(o.cols_) {}
   device_matrix(device_matrix&&) noexcept = default;
   device_matrix& operator=(const device_matrix& o) {
     if (this != &o) {
@@ -120,7 +120,7 @@ class device_matrix {
   void resize_rows(std::size_t rows) {  // keeps the leading rows; on failure the matrix is unchanged
     if (rows == rows_) return;
     detail::device_bytes bytes(detail::matrix_bytes<T>(rows, cols_));
-    buffer grown = allocate(rows * cols_, [&](buffer& b) { b.resize(rows * cols_, T(0)); });
+    buffer grown = detail::scratch<T>(rows * cols_);
     const std::size_t keep = std::min(rows, rows_) * cols_;
     if (keep) thrust::copy(data_.begin(), data_.begin() + static_cast<std::ptrdiff_t>(keep), grown.begin());
     data_.swap(grown);
@@ -135,11 +135,6 @@ class device_matrix {
   }
 
  private:
-  template <class Fill>
-  static buffer allocate(std::size_t n, Fill&& fill) {
-    return detail::allocate_buffer<T>(n, std::forward<Fill>(fill));
-  }
-
   detail::device_bytes bytes_;  // first: the limit is checked before the allocation
   buffer data_;
   std::size_t rows_ = 0, cols_ = 0;

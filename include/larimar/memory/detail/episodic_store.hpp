@@ -112,12 +112,10 @@ class episodic_store {
         } else if (fills_while_exact()) {
           const fill_state before = fill;
           const std::size_t fits = fit_exactly(next, rows, first, seg.count, fill);
-          if ((fits < seg.count || fill != before) && row + fits < n) {  // place the next block under the new fill
-            const std::size_t blk = seg.block;
+          if (fits < seg.count || fill != before) {  // drop the plan past this block: planned again below
             seg.count = fits;
             plan.segments.resize(s + 1);
             plan.slots.resize(row + fits);
-            plan_next_block(plan, op, n - row - fits, how, fill, blk + 1);
           }
         } else {
           solve_one_shot(next);
@@ -141,7 +139,7 @@ class episodic_store {
       pack(next);
       staged.push_back(std::move(next));
       row += plan.segments[s].count;  // `seg` may dangle: the re-plan above can reallocate
-      if (s + 1 == plan.segments.size() && row < n)  // re-planned one block at a time: O(n) per write in all
+      if (s + 1 == plan.segments.size() && row < n)  // the next block under the current fill: O(n) per write in all
         plan_next_block(plan, op, n - row, how, fill, plan.segments[s].block + 1);
     }
     // Index vectors: the lookups for fixed keys, the addresses otherwise (sequential content writes changed them).
@@ -332,7 +330,7 @@ class episodic_store {
 
   // Rebuilds the index and entry map from the blocks' logs and index rows (used by the state-file loader).
   void restore(std::vector<block_state<T, S>> blocks, nearest_index<T, S> index, std::vector<std::size_t> index_entry,
-               std::size_t next_entry, std::uint64_t noise_draws, fill_state fill = {0, 0}) {
+               std::size_t next_entry, std::uint64_t noise_draws, fill_state fill) {
     std::unordered_map<std::size_t, location> where;
     for (std::size_t b = 0; b < blocks.size(); ++b)
       for (std::size_t r = 0; r < blocks[b].size(); ++r)
