@@ -4,9 +4,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 need=()
-# fortune packages: the training corpus (tools/train, docs/training.md §2) and tokenizer fixtures
+# fortune packages: larimar-tiny's corpus and tokenizer fixtures; with the Python documentation, the Debian Reference,
+# the GNU standards and the word list: larimar-small's corpus (tools/train/debian_text.py, segments.py)
 for p in python3-torch python3-numpy python3-venv python3-matplotlib fortunes fortunes-min fortune-anarchism \
-         fortunes-bofh-excuses; do
+         fortunes-bofh-excuses python3.11-doc debian-reference-en gnu-standards wamerican; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -110,6 +110,22 @@ _ROFF_ESCAPE = re.compile(r"\\f(\[[^\]]*\]|\(..|.)|\\s[-+]?\d|\\\*(\(..|\[[^\]]*
 _ROFF_BREAK = re.compile(r"^\.(PP|P|LP|SH|SS|TP|IP|HP|sp|br|nf|fi|RS|RE|TH|Vb|Ve)\b")
 
 
+def man_page_paragraphs(text: str):
+    """A roff manual page's text paragraphs: macro lines dropped, escapes stripped, lines joined at paragraph breaks."""
+    paras = [[]]  # the last one is the paragraph being read
+    for line in text.splitlines():
+        if line.startswith((".", "'")):
+            if _ROFF_BREAK.match(line):
+                paras.append([])
+            continue
+        s = _ROFF_ESCAPE.sub("", line).replace("\\-", "-").replace("\\e", "\\").replace("\\ ", " ")
+        if "\\" in s:  # an escape we do not model: end the paragraph rather than guess
+            paras.append([])
+            continue
+        paras[-1].append(s.strip())
+    return [" ".join(p) for p in paras if p]
+
+
 def man_page_sentences():
     """Extra training text: English sentences from the manual pages installed here (sections 1 and 8, the roff
     sources under /usr/share/man of every installed Debian package; ~85K sentences on the training machine).
@@ -123,20 +139,8 @@ def man_page_sentences():
                 text = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
             except (OSError, EOFError):
                 continue
-            paras = [[]]  # the last one is the paragraph being read
-            for line in text.splitlines():
-                if line.startswith((".", "'")):
-                    if _ROFF_BREAK.match(line):
-                        paras.append([])
-                    continue
-                s = _ROFF_ESCAPE.sub("", line).replace("\\-", "-").replace("\\e", "\\").replace("\\ ", " ")
-                if "\\" in s:  # an escape we do not model: end the paragraph rather than guess
-                    paras.append([])
-                    continue
-                paras[-1].append(s.strip())
-            for para in paras:
-                if para:
-                    out.update(split_sentences(" ".join(para)))
+            for para in man_page_paragraphs(text):
+                out.update(split_sentences(para))
     return out
 
 
@@ -234,7 +238,7 @@ def encode_batch(tok, texts):
 
 # ----------------------------------------------------------------------------------------------------- model
 def default_config(vocab_size, d=256, enc_layers=2, dec_layers=3, heads=4, latent=256, mode="kv+embedding",
-                   pooling="mean", max_tokens=32):
+                   pooling="mean", max_tokens=32, dec_positions=0):
     return {
         "format": "larimar-model", "version": 1, "latent_size": latent, "latent_mode": mode,
         "encoder": {"vocab_size": vocab_size, "hidden_size": d, "num_hidden_layers": enc_layers,
@@ -243,7 +247,7 @@ def default_config(vocab_size, d=256, enc_layers=2, dec_layers=3, heads=4, laten
                     "pooling": pooling, "tokenizer": "bpe", "lowercase": False,
                     "cls_token_id": CLS, "sep_token_id": SEP, "pad_token_id": PAD},
         "decoder": {"vocab_size": vocab_size, "n_embd": d, "n_layer": dec_layers, "n_head": heads,
-                    "n_positions": max_tokens + 2, "layer_norm_epsilon": 1e-5, "tokenizer": "bpe",
+                    "n_positions": dec_positions or max_tokens + 2, "layer_norm_epsilon": 1e-5, "tokenizer": "bpe",
                     "bos_token_id": EOT, "eos_token_id": EOT, "pad_token_id": PAD},
     }
 

@@ -23,7 +23,34 @@ TINY = ["--threads", "1", "--d-model", "32", "--latent", "16", "--heads", "2", "
         "--pooling", "positions", "--scramble-prob", "0.3"]
 
 
+def resume_debian(tmp: Path):
+    """The same bitwise check for larimar-small's data path (--corpus debian: packed segments, items, buckets) on a
+    pool made from the fortune documents alone."""
+    import debian_text
+    import segments as S
+    docs = [d for name, d in debian_text.fortunes() if d and not debian_text.heldout("fortunes", name)]
+    held = [d for name, d in debian_text.fortunes() if d and debian_text.heldout("fortunes", name)]
+    tok = L.train_tokenizer([x for d in docs for x in d], 400, tmp / "tok")
+    data = {**S.build_pool(tok, docs, 24), "eval": S.make_eval_sets(tok, held, 24, size=4),
+            "words": S.dictionary_words(), "names": S.capitalised_words()}
+    (tmp / "data.json").write_text(json.dumps(data))
+    small = TINY[:-4] + ["--corpus", "debian", "--max-tokens", "24", "--dec-positions", "50", "--pooling", "positions",
+                         "--number-prob", "0.6", "--pack-prob", "0.5", "--scramble-prob", "0.2",
+                         "--data-from", str(tmp / "data.json"), "--tokenizer-from", str(tmp / "tok")]
+    a, b = tmp / "da", tmp / "db"
+    T.main(["--run", str(a), "--max-steps", "10", "--eval-every", "10", "--eval-size", "2"] + small)
+    T.main(["--run", str(b), "--max-steps", "5", "--eval-every", "10", "--eval-size", "2"] + small)
+    T.main(["--run", str(b), "--resume", "--max-steps", "10"])
+    ca, cb = torch.load(a / "checkpoint.pt"), torch.load(b / "checkpoint.pt")
+    bad = [k for k in ca["model"] if not torch.equal(ca["model"][k], cb["model"][k])]
+    assert ca["step"] == cb["step"] == 10 and not bad, f"resumed --corpus debian run differs in {bad[:5]}"
+    assert ca["config"]["decoder"]["n_positions"] == 50 and ca["config"]["encoder"]["max_position_embeddings"] == 42
+    print("resume (--corpus debian): 10 steps == 5 + resume 5 (bitwise)")
+
+
 def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        resume_debian(Path(tmp))
     with tempfile.TemporaryDirectory() as tmp:
         a, b = Path(tmp) / "a", Path(tmp) / "b"
         T.main(["--run", str(a), "--max-steps", "12"] + TINY)

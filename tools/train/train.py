@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import larimar_tiny as L  # noqa: E402
+import segments as S  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -50,6 +51,13 @@ def parse_args(argv=None):
     p.add_argument("--latent", type=int, default=256)
     p.add_argument("--latent-mode", default="kv+embedding", choices=["kv", "kv+embedding"])
     p.add_argument("--pooling", default="mean", choices=["mean", "cls_tanh", "positions"])
+    p.add_argument("--corpus", default="tiny", choices=["tiny", "debian"],
+                   help="tiny: larimar-tiny's fortune sentences (+ --corpus-extra); debian: larimar-small's documents "
+                        "of every prose source in debian_text.py, packed segments and items (segments.py)")
+    p.add_argument("--pack-prob", type=float, default=0.5,
+                   help="--corpus debian: share of segments packed from consecutive sentences of one document")
+    p.add_argument("--dec-positions", type=int, default=0,
+                   help="decoder positions (0: --max-tokens + 2, at least 42); room for a query prefix + answer")
     p.add_argument("--corpus-extra", default="none", choices=["none", "pydoc", "pydoc+man"],
                    help="pydoc: add English docstring sentences of the installed Python code to training; "
                         "pydoc+man: also sentences of the installed manual pages (sections 1 and 8)")
@@ -101,6 +109,23 @@ def copy_tokenizer(src: Path, run: Path):
 
 def prepare_data(args, run: Path):
     """Tokenizer (trained on the training split only), the tokenised training pool and fixed eval sets."""
+    if getattr(args, "corpus", "tiny") == "debian":
+        if getattr(args, "data_from", None):  # an earlier run's pool and sets, with the tokenizer they were made by
+            if not getattr(args, "tokenizer_from", None):
+                raise SystemExit("--data-from needs --tokenizer-from (the tokenizer its pool was measured with)")
+            copy_tokenizer(args.tokenizer_from, run)
+            shutil.copyfile(args.data_from, run / "data.json")
+            return json.loads((run / "data.json").read_text())
+        import debian_text
+        docs = debian_text.load_documents()
+        tok = (copy_tokenizer(args.tokenizer_from, run) if getattr(args, "tokenizer_from", None) else
+               L.train_tokenizer([x for d in docs["train"] for x in d], args.vocab, run / "tokenizer"))
+        data = {**S.build_pool(tok, docs["train"], args.max_tokens),
+                "eval": S.make_eval_sets(tok, docs["heldout"], args.max_tokens), "sources": docs["sources"],
+                "n_train_sentences": sum(map(len, docs["train"])), "n_heldout_sentences": sum(map(len, docs["heldout"])),
+                "words": S.dictionary_words(), "names": S.capitalised_words()}
+        (run / "data.json").write_text(json.dumps(data))
+        return data
     if getattr(args, "data_from", None):
         if not getattr(args, "tokenizer_from", None):
             raise SystemExit("--data-from needs --tokenizer-from (the tokenizer its pool was measured with)")
@@ -165,6 +190,8 @@ def make_eval_sets(tok, heldout, size=500, seed=12345):
 
 def make_batch(args, data, tok, step):
     """The batch of one step: a pure function of (seed, step)."""
+    if getattr(args, "corpus", "tiny") == "debian":
+        return batch_of(args, tok, S.make_segments(args, data, step, tok), step)
     rng = random.Random(args.seed * 1_000_003 + step)
     lens = data["train_len"]
     limit = args.max_tokens - 6
@@ -186,6 +213,11 @@ def make_batch(args, data, tok, step):
         if rng.random() < args.number_prob:
             s = L.insert_number(s, rng)[0]
         texts.append(s)
+    return batch_of(args, tok, texts, step)
+
+
+def batch_of(args, tok, texts, step):
+    """Encoder and decoder tensors of one step's texts (cut at --max-tokens), word dropout drawn from (seed, step)."""
     toks = [t[:args.max_tokens] for t in L.encode_batch(tok, texts)]
     enc_ids, enc_mask = L.encoder_inputs(toks)
     dec_in, _ = L.pad_batch([[L.EOT] + t for t in toks])
@@ -207,6 +239,37 @@ def lr_at(args, step):
 
 
 # ------------------------------------------------------------------------------------------------ eval
+def generate_texts(model, tok, items, with_prompt=True, max_new=36):
+    """Greedy outputs (prompt included) for items {"text", "prompt"}, batched by prompt length."""
+    toks = L.encode_batch(tok, [it["text"] for it in items])
+    z, _ = model.encode(*L.encoder_inputs(toks))
+    outs = [None] * len(items)
+    prompts = [([L.EOT] + tok.encode(it["prompt"]).ids) if with_prompt else [L.EOT] for it in items]
+    by_len = {}
+    for i, p in enumerate(prompts):
+        by_len.setdefault(len(p), []).append(i)
+    for n, idx in by_len.items():
+        gen = model.generate(z[idx], [prompts[i] for i in idx], max_new=max_new)
+        for i, g in zip(idx, gen):
+            outs[i] = prompts[i][1:] + g
+    return [tok.decode(o) for o in outs]
+
+
+@torch.no_grad()
+def evaluate_debian(model, tok, sets, size, max_tokens):
+    """larimar-small's held-out figures (segments.score): {set: fraction} and two samples of the long set."""
+    model.eval()
+    res = {}
+    for name, items in sets.items():
+        items = items[:size]
+        outs = generate_texts(model, tok, items, True, max_tokens + 2)
+        res[name] = float(np.mean([S.score(name, it, o) for it, o in zip(items, outs)]))
+        if name in ("long", "sf"):
+            res[name + "_samples"] = outs[:2]
+    model.train()
+    return res
+
+
 @torch.no_grad()
 def evaluate(model, tok, sets, size):
     """Greedy decoding, exact string match. Returns {metric: fraction}."""
@@ -214,19 +277,7 @@ def evaluate(model, tok, sets, size):
     res = {}
 
     def run(items, with_prompt):
-        texts = [it["text"] for it in items]
-        toks = L.encode_batch(tok, texts)
-        z, _ = model.encode(*L.encoder_inputs(toks))
-        outs = [None] * len(items)
-        prompts = [([L.EOT] + tok.encode(it["prompt"]).ids) if with_prompt else [L.EOT] for it in items]
-        by_len = {}
-        for i, p in enumerate(prompts):
-            by_len.setdefault(len(p), []).append(i)
-        for n, idx in by_len.items():
-            gen = model.generate(z[idx], [prompts[i] for i in idx], max_new=36)
-            for i, g in zip(idx, gen):
-                outs[i] = (prompts[i][1:] + g)
-        return [tok.decode(o) for o in outs]
+        return generate_texts(model, tok, items, with_prompt)
 
     seg = sets["seg"][:size]
     res["seg_exact"] = float(np.mean([o == it["text"] for o, it in zip(run(seg, False), seg)]))
@@ -304,7 +355,7 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     cfg = L.default_config(vocab_size, d=args.d_model, enc_layers=args.enc_layers, dec_layers=args.dec_layers,
                            heads=args.heads, latent=args.latent, mode=args.latent_mode, pooling=args.pooling,
-                           max_tokens=max(args.max_tokens, 40))
+                           max_tokens=max(args.max_tokens, 40), dec_positions=getattr(args, "dec_positions", 0))
     model = L.LarimarTiny(cfg)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -382,7 +433,8 @@ def main(argv=None):
                       "loss": loss_acc / n_acc, "steps_per_s": n_acc / dt, "lr": lr_at(args, step - 1)})
             loss_acc, n_acc, t_acc = 0.0, 0, time.time()
         if step % args.eval_every == 0:
-            r = evaluate(model, tok, data["eval"], args.eval_size)
+            r = (evaluate_debian(model, tok, data["eval"], args.eval_size, args.max_tokens)
+                 if getattr(args, "corpus", "tiny") == "debian" else evaluate(model, tok, data["eval"], args.eval_size))
             log(run, {"step": step, "cpu_min": cpu_now() / 60, "eval": 1, **r})
             t_acc = time.time()
         if time.time() - last_ckpt > args.ckpt_minutes * 60:

@@ -1,0 +1,210 @@
+// RULER's NIAH generators against the published task definitions (needle template, key/value types, counts,
+// depths, string_match_all), and the context stream that places the needles inside running text.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "larimar/eval/ruler.hpp"
+#include "larimar/pipeline/sentences.hpp"
+
+using namespace larimar;
+using namespace larimar::eval;
+
+namespace {
+
+// One token per byte: budgets and lengths in characters, decode the inverse of encode.
+struct byte_tokenizer {
+  std::vector<model::token_id> encode(std::string_view s) const { return {s.begin(), s.end()}; }
+  std::string decode(std::span<const model::token_id> ids) const {
+    std::string s;
+    for (auto i : ids) s.push_back(static_cast<char>(i));
+    return s;
+  }
+};
+
+const std::regex uuid4("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+const std::regex number7("[1-9][0-9]{6}");
+const std::regex word_key("[a-z]+-[a-z]+");
+
+bool matches(const std::string& s, ruler_type t) {
+  return std::regex_match(s, t == ruler_type::uuids ? uuid4 : t == ruler_type::numbers ? number7 : word_key);
+}
+
+std::vector<pipeline::segment> all_segments(auto& stream) {
+  std::vector<pipeline::segment> out;
+  while (auto s = stream.next()) out.push_back(std::move(*s));
+  return out;
+}
+
+std::string joined(const std::vector<pipeline::segment>& segs) {
+  std::string all;
+  for (const auto& s : segs) all += (all.empty() ? "" : " ") + s.text;
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("ruler: the eight NIAH tasks as RULER's synthetic.yaml defines them") {
+  struct row {
+    const char* name;
+    ruler_haystack hay;
+    ruler_type key, value;
+    std::size_t k, v, q;
+  };
+  // Written from the published definitions, not from our table.
+  const row expected[] = {
+      {"single_1", ruler_haystack::noise, ruler_type::words, ruler_type::numbers, 1, 1, 1},
+      {"single_2", ruler_haystack::essay, ruler_type::words, ruler_type::numbers, 1, 1, 1},
+      {"single_3", ruler_haystack::essay, ruler_type::words, ruler_type::uuids, 1, 1, 1},
+      {"multikey_1", ruler_haystack::essay, ruler_type::words, ruler_type::numbers, 4, 1, 1},
+      {"multikey_2", ruler_haystack::needle, ruler_type::words, ruler_type::numbers, 1, 1, 1},
+      {"multikey_3", ruler_haystack::needle, ruler_type::uuids, ruler_type::uuids, 1, 1, 1},
+      {"multivalue", ruler_haystack::essay, ruler_type::words, ruler_type::numbers, 1, 4, 1},
+      {"multiquery", ruler_haystack::essay, ruler_type::words, ruler_type::numbers, 4, 1, 4},
+  };
+  for (const auto& e : expected) {
+    const auto& t = ruler_task(e.name);
+    CHECK(t.haystack == e.hay);
+    CHECK(t.key == e.key);
+    CHECK(t.value == e.value);
+    CHECK(t.keys == e.k);
+    CHECK(t.values == e.v);
+    CHECK(t.queries == e.q);
+  }
+  CHECK_THROWS_WITH_AS(ruler_task("single_4"), doctest::Contains("unknown RULER task 'single_4'"), value_error);
+  CHECK_THROWS_WITH_AS(ruler_task("x"), doctest::Contains("multiquery"), value_error);
+}
+
+TEST_CASE("ruler: the needle template and the query prefix") {
+  CHECK(ruler_needle_text(ruler_type::numbers, "amused-hook", "5479144") ==
+        "One of the special magic numbers for amused-hook is: 5479144.");
+  CHECK(ruler_needle_text(ruler_type::uuids, "calm-owl", "0b7c3d2e-1f4a-4b6c-9d8e-7f6a5b4c3d2e") ==
+        "One of the special magic uuids for calm-owl is: 0b7c3d2e-1f4a-4b6c-9d8e-7f6a5b4c3d2e.");
+  CHECK(ruler_query_prefix(ruler_type::numbers, "amused-hook") == "One of the special magic numbers for amused-hook is:");
+}
+
+TEST_CASE("ruler: samples carry the counts, types, answers and depths of their task") {
+  for (const auto& spec : ruler_tasks) {
+    for (std::uint64_t seed = 0; seed < 20; ++seed) {
+      const auto s = make_ruler_sample(spec, seed);
+      REQUIRE(s.needles.size() == spec.keys * spec.values);
+      REQUIRE(s.queries.size() == spec.queries);
+      std::set<std::string> keys;
+      for (const auto& n : s.needles) {
+        CHECK(matches(n.key, spec.key));
+        CHECK(matches(n.value, spec.value));
+        CHECK(n.text == ruler_needle_text(spec.value, n.key, n.value));
+        keys.insert(n.key);
+      }
+      CHECK(keys.size() == spec.keys);  // distinct keys; multivalue: one key, four values
+      for (std::size_t q = 0; q < s.queries.size(); ++q) {
+        CHECK(s.query_prefixes[q] == ruler_query_prefix(spec.value, s.queries[q]));
+        REQUIRE(s.answers[q].size() == spec.values);
+        for (const auto& a : s.answers[q])  // every answer is the value of a needle with the queried key
+          CHECK(std::any_of(s.needles.begin(), s.needles.end(),
+                            [&](const auto& n) { return n.key == s.queries[q] && n.value == a; }));
+      }
+      std::set<std::string> asked(s.queries.begin(), s.queries.end());
+      CHECK(asked.size() == s.queries.size());  // queries without replacement
+      for (std::size_t i = 1; i < s.needles.size(); ++i) CHECK(s.needles[i - 1].depth <= s.needles[i].depth);
+      if (spec.haystack == ruler_haystack::essay) {
+        std::set<double> depths;
+        for (const auto& n : s.needles) {  // on RULER's grid of 40 depths, 0..100%, without replacement
+          const double pct = n.depth * 100;
+          bool on_grid = false;
+          for (int i = 0; i < 40; ++i) on_grid |= std::abs(pct - std::round(100.0 * i / 39.0)) < 1e-9;
+          CHECK(on_grid);
+          depths.insert(n.depth);
+        }
+        CHECK(depths.size() == s.needles.size());
+      }
+    }
+  }
+  // Seeded: the same seed gives the same sample, another seed another one.
+  const auto& mv = ruler_task("multivalue");
+  CHECK(make_ruler_sample(mv, 7).needles[0].text == make_ruler_sample(mv, 7).needles[0].text);
+  CHECK(make_ruler_sample(mv, 7).answers == make_ruler_sample(mv, 7).answers);
+  CHECK(make_ruler_sample(mv, 7).answers != make_ruler_sample(mv, 8).answers);
+}
+
+TEST_CASE("ruler: string_match_all scores the share of references found, case-insensitively") {
+  CHECK(string_match_all("The values are 1234567 and 7654321.", {"1234567", "7654321"}) == 1.0);
+  CHECK(string_match_all("The value is 1234567.", {"1234567", "7654321"}) == 0.5);
+  CHECK(string_match_all("nothing here", {"1234567"}) == 0.0);
+  CHECK(string_match_all("UUID 0B7C3D2E-1F4A-4B6C-9D8E-7F6A5B4C3D2E", {"0b7c3d2e-1f4a-4b6c-9d8e-7f6a5b4c3d2e"}) == 1.0);
+  CHECK_THROWS_AS(string_match_all("x", {}), value_error);
+}
+
+TEST_CASE("ruler: the stream puts every needle into running text at its depth") {
+  const byte_tokenizer tok;
+  SUBCASE("noise haystack") {
+    const auto s = make_ruler_sample(ruler_task("single_1"), 3);
+    ruler_stream stream(s, ruler_noise(), tok, 200, 20'000);
+    const auto segs = all_segments(stream);
+    const auto all = joined(segs);
+    CHECK(stream.tokens() >= 20'000 - 200);
+    CHECK(stream.tokens() <= 20'000 + 200);
+    const auto at = all.find(s.needles[0].text);
+    REQUIRE(at != std::string::npos);
+    CHECK(all.find(s.needles[0].text, at + 1) == std::string::npos);
+    // at its depth, within a sentence or two
+    CHECK(std::abs(static_cast<double>(at) - s.needles[0].depth * static_cast<double>(all.size())) < 250);
+    std::size_t flagged = 0;
+    for (const auto& g : segs) flagged += g.needle;
+    CHECK(flagged == 1);
+  }
+  SUBCASE("essay haystack: needles share segments with prose, in depth order") {
+    const auto dir = std::filesystem::temp_directory_path() / "larimar_ruler_test";
+    std::filesystem::create_directories(dir);
+    const auto file = dir / "essay.txt";
+    {
+      std::ofstream out(file);
+      for (int p = 0; p < 30; ++p)
+        out << "Paragraph " << p << " begins here. It says a little more about the topic at hand.\n"
+            << "Then it ends with one more line of plain prose.\n\n";
+    }
+    std::size_t inside = 0;
+    for (std::uint64_t seed = 0; seed < 8; ++seed) {
+      const auto s = make_ruler_sample(ruler_task("multikey_1"), seed);
+      ruler_stream stream(s, pipeline::text_file_source({file}, seed), tok, 300, 30'000);
+      const auto segs = all_segments(stream);
+      const auto all = joined(segs);
+      std::size_t last = 0;
+      for (const auto& n : s.needles) {
+        const auto at = all.find(n.text);
+        REQUIRE(at != std::string::npos);
+        CHECK(at >= last);
+        last = at;
+      }
+      for (const auto& g : segs)
+        if (g.needle && g.text.rfind("One of the special magic", 0) != 0) ++inside;
+    }
+    CHECK(inside > 0);  // a needle after other text in its segment: what prefix-only lookup misses
+    std::filesystem::remove_all(dir);
+  }
+  SUBCASE("needle haystack: every line is needle-shaped, the keys random") {
+    const auto& spec = ruler_task("multikey_3");
+    const auto s = make_ruler_sample(spec, 5);
+    ruler_stream stream(s, needle_haystack_source(spec, 5), tok, 400, 8'000);
+    const auto segs = all_segments(stream);
+    const std::regex line("One of the special magic uuids for [0-9a-f-]{36} is: [0-9a-f-]{36}\\.");
+    std::size_t needles = 0, with_key = 0;
+    for (const auto& seg : segs)
+      for (const auto& u : pipeline::split_sentences(seg.text)) {
+        if (u.paragraph_break) continue;
+        CHECK(std::regex_match(u.text, line));
+        ++needles;
+        with_key += u.text.find(s.queries[0]) != std::string::npos;
+      }
+    CHECK(needles > 50);
+    CHECK(with_key == 1);  // the distractors never use the queried key
+  }
+  CHECK_THROWS_AS(ruler_stream(make_ruler_sample(ruler_task("single_1"), 1), ruler_noise(), tok, 100, 0), value_error);
+}

@@ -1,0 +1,211 @@
+// larimar-model-eval: how exactly a model says back what it encoded, through the C++ runtime.
+//
+//   larimar-model-eval --model models/larimar-small --items build/eval/heldout.jsonl [--csv out.csv] [--limit N]
+//
+// Each item (a JSON line: set, text, prompt, score, value?) is encoded to its latent; the decoder, given that
+// latent and the prompt, continues greedily. Scores: "exact" (prompt + continuation == text), "value" (the value
+// right after the prompt), "number" (the value among the digit runs after the prompt). Prints the rate of every set
+// and, for the exact sets, the rate by the text's length in words and in tokens (items from
+// tools/train/make_eval_items.py).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "larimar/model/model.hpp"
+#include "larimar/tokenizer/byte_level_bpe.hpp"
+
+namespace {
+
+using larimar::model::token_id;
+
+struct item {
+  std::string set, text, prompt, score, value;
+};
+
+struct options {
+  std::filesystem::path model, items, csv;
+  std::size_t limit = 0, batch = 32;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::cerr << "larimar-model-eval: " << why
+            << "\nusage: larimar-model-eval --model DIR --items FILE.jsonl [--csv FILE] [--limit N] [--batch B]\n";
+  std::exit(2);
+}
+
+options parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) usage(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--model") o.model = next();
+    else if (a == "--items") o.items = next();
+    else if (a == "--csv") o.csv = next();
+    else if (a == "--limit") o.limit = std::stoul(next());
+    else if (a == "--batch") o.batch = std::max<std::size_t>(1, std::stoul(next()));
+    else usage("unknown option " + a);
+  }
+  if (o.model.empty() || o.items.empty()) usage("--model and --items are required");
+  return o;
+}
+
+std::vector<item> read_items(const std::filesystem::path& path, std::size_t limit_per_set) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path.string());
+  std::vector<item> out;
+  std::map<std::string, std::size_t> per_set;
+  std::string line;
+  for (std::size_t n = 1; std::getline(in, line); ++n) {
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line);
+    item it{j.at("set"), j.at("text"), j.at("prompt"), j.at("score"), j.value("value", std::string{})};
+    if (it.score != "exact" && it.score != "value" && it.score != "number")
+      throw std::runtime_error(path.string() + ":" + std::to_string(n) + ": unknown score '" + it.score + "'");
+    if (it.text.compare(0, it.prompt.size(), it.prompt) != 0)
+      throw std::runtime_error(path.string() + ":" + std::to_string(n) + ": the prompt is not a prefix of the text");
+    if (limit_per_set && per_set[it.set]++ >= limit_per_set) continue;
+    out.push_back(std::move(it));
+  }
+  return out;
+}
+
+bool correct(const item& it, const std::string& out) {
+  if (it.score == "exact") return out == it.text;
+  if (out.compare(0, it.prompt.size(), it.prompt) != 0) return false;
+  std::string rest = out.substr(it.prompt.size());
+  if (it.score == "value") {
+    rest.erase(0, rest.find_first_not_of(' '));
+    return rest.compare(0, it.value.size(), it.value) == 0;
+  }
+  static const std::regex digits("[0-9]+");
+  for (std::sregex_iterator m(rest.begin(), rest.end(), digits), e; m != e; ++m)
+    if (m->str() == it.value) return true;
+  return false;
+}
+
+std::size_t words(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), ' ')) + 1; }
+
+std::string csv_quote(const std::string& s) {
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const auto o = parse(argc, argv);
+  namespace m = larimar::model;
+  const auto encoder = m::bert_encoder<>::load(o.model);
+  const auto decoder = m::gpt2_decoder<>::load(o.model);
+  const auto bpe = larimar::tokenizer::byte_level_bpe::from_files(o.model / "vocab.json", o.model / "merges.txt");
+  const auto& ecfg = encoder.config();
+  const std::size_t positions = decoder.config().n_positions, C = encoder.latent_size();
+  auto required = [&](const std::optional<token_id>& id, const char* name) {
+    if (!id) throw std::runtime_error(o.model.string() + "/config.json names no " + name);
+    return *id;
+  };
+  const token_id cls = required(ecfg.cls_token_id, "encoder cls_token_id");
+  const token_id sep = required(ecfg.sep_token_id, "encoder sep_token_id");
+  const token_id bos = required(decoder.config().bos_token_id, "decoder bos_token_id");
+  const auto items = read_items(o.items, o.limit);
+
+  std::vector<std::string> outputs(items.size());
+  std::vector<std::size_t> tokens(items.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::size_t b0 = 0; b0 < items.size(); b0 += o.batch) {
+    const std::size_t b1 = std::min(items.size(), b0 + o.batch);
+    std::vector<std::vector<token_id>> enc, prompts;
+    std::vector<std::size_t> which;
+    for (std::size_t i = b0; i < b1; ++i) {
+      auto ids = bpe.encode(items[i].text);
+      tokens[i] = ids.size();
+      if (ids.size() + 2 > ecfg.max_position_embeddings) {
+        outputs[i] = "<longer than the encoder's positions>";
+        continue;
+      }
+      ids.insert(ids.begin(), cls);
+      ids.push_back(sep);
+      enc.push_back(std::move(ids));
+      auto p = bpe.encode(items[i].prompt);
+      p.insert(p.begin(), bos);
+      prompts.push_back(std::move(p));
+      which.push_back(i);
+    }
+    if (enc.empty()) continue;
+    const auto latents = encoder.encode(enc).latent_means();
+    // Generation past the decoder's positions is impossible: each prompt gets what is left of them.
+    for (std::size_t k = 0; k < which.size(); ++k) {
+      m::generation_options g;
+      g.max_new_tokens = positions > prompts[k].size() + 1 ? positions - prompts[k].size() - 1 : 0;
+      g.max_new_tokens = std::min<std::size_t>(g.max_new_tokens, tokens[which[k]] + 8);
+      const std::span<const float> z(latents.data() + k * C, C);
+      if (g.max_new_tokens == 0) {
+        outputs[which[k]] = items[which[k]].prompt;
+        continue;
+      }
+      const auto r = decoder.generate(prompts[k], z, g);
+      outputs[which[k]] = items[which[k]].prompt + bpe.decode(r.tokens);
+    }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  std::map<std::string, std::pair<std::size_t, std::size_t>> by_set, by_words, by_tokens;
+  auto bucket = [](std::size_t n, std::size_t width) {
+    const std::size_t lo = (n - 1) / width * width + 1;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%3zu-%3zu", lo, lo + width - 1);
+    return std::string(buf);
+  };
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const bool ok = correct(items[i], outputs[i]);
+    auto& s = by_set[items[i].set];
+    s.first += ok;
+    ++s.second;
+    if (items[i].score == "exact" && items[i].set.rfind("words_", 0) == 0) {
+      auto& w = by_words[bucket(words(items[i].text), 4)];
+      w.first += ok;
+      ++w.second;
+      auto& t = by_tokens[bucket(tokens[i], 8)];
+      t.first += ok;
+      ++t.second;
+    }
+  }
+  std::cout << "model " << o.model.string() << ", " << items.size() << " items, " << seconds << " s\n\n"
+            << "| set | items | correct |\n|---|---|---|\n";
+  auto rows = [](const auto& table) {
+    for (const auto& [k, v] : table)
+      std::printf("| %s | %zu | %.3f |\n", k.c_str(), v.second, static_cast<double>(v.first) / v.second);
+  };
+  rows(by_set);
+  std::cout << "\nexact by words (sentence sets)\n\n| words | items | exact |\n|---|---|---|\n";
+  rows(by_words);
+  std::cout << "\nexact by tokens (this model's tokenizer)\n\n| tokens | items | exact |\n|---|---|---|\n";
+  rows(by_tokens);
+  if (!o.csv.empty()) {
+    std::ofstream csv(o.csv);
+    csv << "set,words,tokens,correct,text,output\n";
+    for (std::size_t i = 0; i < items.size(); ++i)
+      csv << items[i].set << ',' << words(items[i].text) << ',' << tokens[i] << ',' << correct(items[i], outputs[i])
+          << ',' << csv_quote(items[i].text) << ',' << csv_quote(outputs[i]) << '\n';
+  }
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "larimar-model-eval: " << e.what() << "\n";
+  return 1;
+}
