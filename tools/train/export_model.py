@@ -35,8 +35,12 @@ def main():
     back = L.load_model_dir(a.out)
     tok = L.load_tokenizer(a.out)
     data = json.loads((a.run / "data.json").read_text())
+    args = json.loads((a.run / "args.json").read_text())
     t = time.time()
-    metrics = T.evaluate(back, tok, data["eval"], a.eval_size)
+    if args.get("corpus", "tiny") == "debian":
+        metrics = T.evaluate_debian(back, tok, data["eval"], a.eval_size, args["max_tokens"])
+    else:
+        metrics = T.evaluate(back, tok, data["eval"], a.eval_size)
     metrics.update({"step": ck["step"], "cpu_minutes": ck["cpu_seconds"] / 60, "wall_minutes": ck["wall_seconds"] / 60,
                     "eval_size": a.eval_size, "dtype": "float16" if a.fp16 else "float32",
                     "eval_seconds": time.time() - t, "run": str(a.run)})

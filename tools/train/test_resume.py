@@ -35,17 +35,30 @@ def resume_debian(tmp: Path):
             "words": S.dictionary_words(), "names": S.capitalised_words()}
     (tmp / "data.json").write_text(json.dumps(data))
     small = TINY[:-4] + ["--corpus", "debian", "--max-tokens", "24", "--dec-positions", "50", "--pooling", "positions",
-                         "--number-prob", "0.6", "--pack-prob", "0.5", "--scramble-prob", "0.2",
-                         "--data-from", str(tmp / "data.json"), "--tokenizer-from", str(tmp / "tok")]
+                         "--number-prob", "0.6", "--pack-prob", "0.5", "--scramble-prob", "0.2"]
+    pool = ["--data-from", str(tmp / "data.json"), "--tokenizer-from", str(tmp / "tok")]
     a, b = tmp / "da", tmp / "db"
-    T.main(["--run", str(a), "--max-steps", "10", "--eval-every", "10", "--eval-size", "2"] + small)
-    T.main(["--run", str(b), "--max-steps", "5", "--eval-every", "10", "--eval-size", "2"] + small)
+    T.main(["--run", str(a), "--max-steps", "10", "--eval-every", "10", "--eval-size", "2"] + small + pool)
+    T.main(["--run", str(b), "--max-steps", "5", "--eval-every", "10", "--eval-size", "2"] + small + pool)
     T.main(["--run", str(b), "--resume", "--max-steps", "10"])
     ca, cb = torch.load(a / "checkpoint.pt"), torch.load(b / "checkpoint.pt")
     bad = [k for k in ca["model"] if not torch.equal(ca["model"][k], cb["model"][k])]
     assert ca["step"] == cb["step"] == 10 and not bad, f"resumed --corpus debian run differs in {bad[:5]}"
     assert ca["config"]["decoder"]["n_positions"] == 50 and ca["config"]["encoder"]["max_position_embeddings"] == 42
     print("resume (--corpus debian): 10 steps == 5 + resume 5 (bitwise)")
+
+    # keep_run.py -> a later session's warm start: the same weights (fp32 exactly), data and tokenizer
+    import subprocess
+    kept = tmp / "kept"
+    subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "keep_run.py"), str(a), str(kept)], check=True)
+    w = tmp / "dw"
+    T.main(["--run", str(w), "--max-steps", "0", "--init-from", str(kept / "weights.safetensors"),
+            "--data-from", str(kept / "data.json.xz"), "--tokenizer-from", str(kept / "tokenizer")] + small)
+    cw = torch.load(w / "checkpoint.pt")
+    bad = [k for k in ca["model"] if not torch.equal(ca["model"][k], cw["model"][k])]
+    assert not bad and cw["step"] == 0, f"kept weights differ in {bad[:5]}"
+    assert json.loads((w / "data.json").read_text())["train"] == json.loads((a / "data.json").read_text())["train"]
+    print("keep_run: weights.safetensors + data.json.xz + tokenizer start a continuation with the same weights")
 
 
 def main():

@@ -114,8 +114,9 @@ def prepare_data(args, run: Path):
             if not getattr(args, "tokenizer_from", None):
                 raise SystemExit("--data-from needs --tokenizer-from (the tokenizer its pool was measured with)")
             copy_tokenizer(args.tokenizer_from, run)
-            shutil.copyfile(args.data_from, run / "data.json")
-            return json.loads((run / "data.json").read_text())
+            data = read_data(Path(args.data_from))
+            (run / "data.json").write_text(json.dumps(data))
+            return data
         import debian_text
         docs = debian_text.load_documents()
         tok = (copy_tokenizer(args.tokenizer_from, run) if getattr(args, "tokenizer_from", None) else
@@ -306,6 +307,27 @@ def evaluate(model, tok, sets, size):
 
 
 # ------------------------------------------------------------------------------------------------ checkpoint
+def load_weights(path: Path):
+    """{"model": state dict (fp32), "step", "cpu_seconds"} from a checkpoint.pt / weights.pt, or from a kept run's
+    weights.safetensors (+ weights.json beside it, keep_run.py)."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+        meta = json.loads(path.with_suffix(".json").read_text())
+        state = {k: v.float() for k, v in load_file(str(path)).items()}
+        for k, same in meta.pop("tied", {}).items():
+            state[k] = state[same]
+        return {"model": state, **meta}
+    return torch.load(path)
+
+
+def read_data(path: Path):
+    """A data.json, or the data.json.xz a kept run stores."""
+    if path.suffix == ".xz":
+        import lzma
+        return json.loads(lzma.decompress(path.read_bytes()))
+    return json.loads(path.read_text())
+
+
 def save_checkpoint(run: Path, state):
     tmp = run / "checkpoint.pt.tmp"
     torch.save(state, tmp)
@@ -376,7 +398,7 @@ def main(argv=None):
                       "total_steps": args.total_steps})
     else:
         if getattr(args, "init_from", None):
-            init = torch.load(args.init_from)
+            init = load_weights(Path(args.init_from))
             model.load_state_dict(init["model"])
             log(run, {"event": "init", "from": str(args.init_from), "from_step": init["step"],
                       "from_cpu_min": init["cpu_seconds"] / 60})
