@@ -74,6 +74,47 @@ TEST_CASE_TEMPLATE("content addressing (the reference's own): write against M0, 
   for (double e : test::row_rel_errors(host(r.latents), z)) CHECK(e <= 1e-8);
 }
 
+// The sequential rule with content keys: row i is addressed against the memory as row i − 1's Kalman step left it,
+// w_i = z_i·A(M_{i−1}), whether the rows come in one call or one per call. K < C, so A(M) changes with every step.
+TEST_CASE_TEMPLATE("content keys, sequential: one call of N rows is N calls of one row, and the rule spelled out", P,
+                   LARIMAR_ALL_SETUPS) {
+  using T = typename P::T;
+  using S = typename P::S;
+  const std::size_t K = 24, C = 40, N = 16;
+  const double sigma = 0.2, tol = std::is_same_v<T, float> ? 1e-4 : 1e-10;
+  const memory_config cfg{.slots = K, .code_size = C, .seed = 3, .prior = prior_kind::gaussian, .observation_noise = sigma};
+  const auto z = test::gaussian<T>(N, C, 31);
+  auto run = [&](auto keys, bool ridge) {
+    memory<T, S, decltype(keys), solver::pseudoinverse> all(cfg), single(cfg);
+    all.write_sequential(z);
+    for (std::size_t i = 0; i < N; ++i) single.write_sequential(xt::xtensor<T, 2>(xt::view(z, xt::range(i, i + 1), xt::all())));
+    CHECK(test::rel_error(host(all.mean()), host(single.mean())) < tol);
+    CHECK(test::rel_error(host(all.covariance()), host(single.covariance())) < tol);
+    // By hand in double on the host: the map is M⁺ (SVD), or Mᵀ·G⁺ with G = M·Mᵀ + σ²I (an SVD of G).
+    const auto m0 = prior_mean<double>(cfg);
+    xt::xtensor<double, 2> m = xt::zeros<double>({K, C}), u = xt::eye<double>(K) * prior_variance(cfg);
+    std::copy(m0.begin(), m0.end(), m.begin());
+    const xt::xtensor<double, 2> zd = xt::cast<double>(z);
+    std::vector<double> map(C * K), w(K), scratch(2 * K + C);
+    for (std::size_t i = 0; i < N; ++i) {
+      if (ridge) {
+        xt::xtensor<double, 2> g = xt::eye<double>(K) * (sigma * sigma), gp = xt::zeros<double>({K, K});
+        H::gemm(false, true, K, K, C, 1.0, m.data(), C, m.data(), C, 1.0, g.data(), K);
+        H::pinv(g.data(), K, K, 1e-12, gp.data());
+        H::gemm(true, false, C, K, K, 1.0, m.data(), C, gp.data(), K, 0.0, map.data(), K);
+      } else {
+        H::pinv(m.data(), K, C, 1e-12, map.data());
+      }
+      H::gemm(false, false, 1, K, C, 1.0, zd.data() + i * C, C, map.data(), K, 0.0, w.data(), K);
+      REQUIRE(kalman_step<H>(m.data(), u.data(), K, C, w.data(), zd.data() + i * C, sigma * sigma,
+                             kalman_direction::update, scratch.data()));
+    }
+    CHECK(test::rel_error(host(all.mean()), m) < tol);
+    CHECK(test::rel_error(host(all.covariance()), u) < tol);
+  };
+  run(keys::content{}, false);
+}
+
 // Conditions (docs/memory.md): fixed keys W with full row rank (N ≤ K), σ_ξ → 0.
 //  - zero prior mean: the Kalman sequence equals the one-shot M = W⁺·Z;
 //  - any prior mean M₀: both satisfy W·M = Z, and they differ by exactly (I − W⁺W)·M₀ (the part of the prior

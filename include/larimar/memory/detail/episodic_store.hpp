@@ -133,6 +133,7 @@ class episodic_store {
                     S::data(mp), cfg_.slots, T(0), next.addresses.row(i), cfg_.slots);
           }
           kalman(next, next.addresses.row(i), next.latents.row(i), kalman_direction::update);
+          next.mean_pinv.reset();  // the next row is addressed against the memory this step left
         }
       }
       next.mean_pinv.reset();
