@@ -4,6 +4,7 @@
 // A plain memory is a store limited to one block.
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -41,7 +42,7 @@ class episodic_store {
   };
 
   episodic_store(const memory_config& cfg, std::size_t max_blocks, Solver solver, const char* who)
-      : cfg_(validated(cfg, who)), max_blocks_(max_blocks), solver_(std::move(solver)), keys_(cfg_),
+      : cfg_(validated(cfg, who)), max_blocks_(max_blocks), solver_(std::move(solver)), keys_(key_state_for(cfg_, solver_)),
         index_(mode == ::larimar::keys::addressing::by_slot ? cfg_.lookup_dim() : cfg_.slots, cfg_.quantized_lookup,
                cfg_.lookup_precision),
         prior_(prior_mean<T>(cfg_)), who_(who) {}
@@ -740,6 +741,13 @@ class episodic_store {
     b.entry.pop_back();
     b.slot[row] = b.slot.back();
     b.slot.pop_back();
+  }
+
+  static keys_state key_state_for(const memory_config& cfg, const Solver& solver) {
+    if constexpr (std::constructible_from<keys_state, const memory_config&, const Solver&>)
+      return keys_state(cfg, solver);  // a key state that solves for its addresses does it with our solver
+    else
+      return keys_state(cfg);
   }
 
   const matrix& pinv_of_mean(const block_state<T, S>& b) const {
