@@ -112,7 +112,8 @@ TEST_CASE_TEMPLATE("content keys, sequential: one call of N rows is N calls of o
     CHECK(test::rel_error(host(all.mean()), m) < tol);
     CHECK(test::rel_error(host(all.covariance()), u) < tol);
   };
-  run(keys::content{}, false);
+  SUBCASE("pseudoinverse address") { run(keys::content{}, false); }
+  SUBCASE("ridge address") { run(keys::content_ridge{}, true); }
 }
 
 // Conditions (docs/memory.md): fixed keys W with full row rank (N ≤ K), σ_ξ → 0.

@@ -14,6 +14,11 @@ add_test(NAME memory_wrong_policy_is_a_compile_error
 set_tests_properties(memory_wrong_policy_is_a_compile_error PROPERTIES
   PASS_REGULAR_EXPRESSION "satisfaction of [^ ]*solver_policy<Solver")
 # (any-match list; the line above names the concept, the compiler also prints the missing solver.pinv<S>(...))
+add_test(NAME memory_wrong_content_address_is_a_compile_error
+         COMMAND ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only -I${PROJECT_SOURCE_DIR}/include -isystem ${LARIMAR_CCCL_DIR}
+                 ${CMAKE_CURRENT_LIST_DIR}/wrong_address.cpp)
+set_tests_properties(memory_wrong_content_address_is_a_compile_error PROPERTIES
+  PASS_REGULAR_EXPRESSION "concept [^ ]*content_address_policy")
 
 if(LARIMAR_CUDA)
   add_executable(test_memory_cuda ${CMAKE_CURRENT_LIST_DIR}/cuda_memory_check.cu)

@@ -20,6 +20,7 @@
 #include "larimar/core/random.hpp"
 #include "larimar/core/validate.hpp"
 #include "larimar/keys/concepts.hpp"
+#include "larimar/keys/content.hpp"  // address::pseudoinverse: the sequential address that is the read's M⁺
 #include "larimar/memory/detail/block.hpp"
 #include "larimar/memory/hit.hpp"
 #include "larimar/memory/kalman.hpp"
@@ -127,14 +128,9 @@ class episodic_store {
                             " was written one-shot; one block keeps one write mode (forget undoes each differently)");
         next.mode = write_mode::sequential;
         for (std::size_t i = first; i < next.size(); ++i) {
-          if constexpr (mode == ::larimar::keys::addressing::by_content) {
-            // The reference addresses each segment against the current memory: w = z·M⁺.
-            const auto& mp = pinv_of_mean(next);
-            S::gemm(false, false, 1, cfg_.slots, cfg_.code_size, T(1), next.latents.row(i), cfg_.code_size,
-                    S::data(mp), cfg_.slots, T(0), next.addresses.row(i), cfg_.slots);
-          }
+          if constexpr (mode == ::larimar::keys::addressing::by_content) address_against_mean(next, i);
           kalman(next, next.addresses.row(i), next.latents.row(i), kalman_direction::update);
-          next.mean_pinv.reset();  // the next row is addressed against the memory this step left
+          next.mean_pinv.reset();
         }
       }
       next.mean_pinv.reset();
@@ -758,6 +754,24 @@ class episodic_store {
       b.mean_pinv = std::move(mp);
     }
     return *b.mean_pinv;
+  }
+
+  // Content keys, sequential write: row i's address against the memory as the rows before it left it, w = z·A with
+  // A from the key policy's sequential address. The pseudoinverse address is the read's M⁺.
+  void address_against_mean(block_state<T, S>& b, std::size_t i) const {
+    using address = typename Keys::sequential_address;
+    const T* map;
+    matrix own;
+    if constexpr (std::same_as<address, ::larimar::keys::address::pseudoinverse>) {
+      map = S::data(pinv_of_mean(b));
+    } else {
+      own = S::template make<T>(cfg_.code_size, cfg_.slots);
+      address::template map<S>(solver_, S::data(b.mean), cfg_.slots, cfg_.code_size,
+                               static_cast<T>(cfg_.observation_noise), S::data(own));
+      map = S::data(own);
+    }
+    S::gemm(false, false, 1, cfg_.slots, cfg_.code_size, T(1), b.latents.row(i), cfg_.code_size, map, cfg_.slots,
+            T(0), b.addresses.row(i), cfg_.slots);
   }
 
   const location& locate(const std::string& op, std::size_t id) const {
