@@ -1,8 +1,12 @@
 // The memory's contract: exact recall, nearest-neighbour lookup, sequential vs one-shot, forget, bad input.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "helpers.hpp"
@@ -114,6 +118,28 @@ TEST_CASE_TEMPLATE("content keys, sequential: one call of N rows is N calls of o
   };
   SUBCASE("pseudoinverse address") { run(keys::content{}, false); }
   SUBCASE("ridge address") { run(keys::content_ridge{}, true); }
+}
+
+// The M⁺ content reads address with is made when the memory changes: also when a state file is loaded.
+TEST_CASE_TEMPLATE("content keys: a loaded memory reads and writes on as the original; the address policy is in the file",
+                   P, LARIMAR_DOUBLE_SETUPS) {
+  using S = typename P::S;
+  using M = memory<double, S, keys::content_ridge, solver::iterative<15>>;
+  const memory_config cfg{.slots = 12, .code_size = 20, .seed = 4, .prior = prior_kind::gaussian, .observation_noise = 0.2};
+  const auto z = test::gaussian<double>(10, 20, 32);
+  M mem(cfg);
+  mem.write_sequential(xt::xtensor<double, 2>(xt::view(z, xt::range(0, 6), xt::all())));
+  const auto path = std::filesystem::temp_directory_path() / ("larimar-test-" + std::to_string(::getpid()) + "-ridge.lrm");
+  io::save(mem, path);
+  auto loaded = io::load<M>(path);
+  CHECK(xt::amax(xt::abs(host(loaded.read(z).latents) - host(mem.read(z).latents)))() == 0.0);
+  const xt::xtensor<double, 2> rest = xt::view(z, xt::range(6, 10), xt::all());
+  mem.write_sequential(rest);
+  loaded.write_sequential(rest);
+  CHECK(xt::amax(xt::abs(host(loaded.mean()) - host(mem.mean())))() == 0.0);
+  CHECK_THROWS_WITH_AS((io::load<memory<double, S, keys::content, solver::iterative<15>>>(path)),
+                       doctest::Contains("written with key policy 'content_ridge', loading as 'content'"), format_error);
+  std::filesystem::remove(path);
 }
 
 // Conditions (docs/memory.md): fixed keys W with full row rank (N ≤ K), σ_ξ → 0.

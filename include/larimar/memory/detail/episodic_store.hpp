@@ -135,6 +135,7 @@ class episodic_store {
       }
       next.mean_pinv.reset();
       pack(next);
+      refresh_read_map(next);
       staged.push_back(std::move(next));
       row += plan.segments[s].count;  // `seg` may dangle: the re-plan above can reallocate
       if (s + 1 == plan.segments.size() && row < n)  // the next block under the current fill: O(n) per write in all
@@ -194,9 +195,8 @@ class episodic_store {
       S::gemm(false, false, q, cfg_.slots, cfg_.lookup_dim(), T(1), S::data(qd), cfg_.lookup_dim(),
               S::data(keys_.address_matrix()), cfg_.slots, T(0), S::data(wq), cfg_.slots);
     } else if constexpr (mode == ::larimar::keys::addressing::by_content) {
-      const auto& mp = pinv_of_mean(blocks_.front());
-      S::gemm(false, false, q, cfg_.slots, cfg_.code_size, T(1), S::data(qd), cfg_.code_size, S::data(mp),
-              cfg_.slots, T(0), S::data(wq), cfg_.slots);
+      S::gemm(false, false, q, cfg_.slots, cfg_.code_size, T(1), S::data(qd), cfg_.code_size,
+              S::data(*blocks_.front().mean_pinv), cfg_.slots, T(0), S::data(wq), cfg_.slots);
     }
     const auto matches = mode == ::larimar::keys::addressing::by_slot ? index_.search(S::data(qd), q)
                                                            : index_.search(S::data(wq), q);
@@ -290,6 +290,7 @@ class episodic_store {
     }
     next.mean_pinv.reset();
     pack(next);
+    refresh_read_map(next);
 
     // Commit.
     const std::size_t moved_row = blocks_[loc.block].size() - 1;
@@ -329,6 +330,8 @@ class episodic_store {
   // Rebuilds the index and entry map from the blocks' logs and index rows (used by the state-file loader).
   void restore(std::vector<block_state<T, S>> blocks, nearest_index<T, S> index, std::vector<std::size_t> index_entry,
                std::size_t next_entry, std::uint64_t noise_draws, fill_state fill) {
+    if (blocks.size() > max_blocks_)
+      throw format_error(std::string(who_) + "::load: " + std::to_string(blocks.size()) + " blocks; a memory holds one");
     std::unordered_map<std::size_t, location> where;
     for (std::size_t b = 0; b < blocks.size(); ++b)
       for (std::size_t r = 0; r < blocks[b].size(); ++r)
@@ -346,7 +349,10 @@ class episodic_store {
       if (index_entry[p] >= next_entry)
         throw format_error(std::string(who_) + "::load: entry id beyond the id counter");
     }
-    for (auto& b : blocks) pack(b);
+    for (auto& b : blocks) {
+      pack(b);
+      refresh_read_map(b);
+    }
     blocks_ = std::move(blocks);
     index_ = std::move(index);
     index_entry_ = std::move(index_entry);
@@ -746,24 +752,31 @@ class episodic_store {
       return keys_state(cfg);
   }
 
-  const matrix& pinv_of_mean(const block_state<T, S>& b) const {
-    if (!b.mean_pinv) {
-      matrix mp = S::template make<T>(cfg_.code_size, cfg_.slots);
-      matrix wide;
-      solver_.template pinv<S>(mean_of(b, wide), cfg_.slots, cfg_.code_size, S::data(mp));
-      b.mean_pinv = std::move(mp);
+  // Content keys: M⁺ of b's mean by the solver (what reads address with), made whenever a block changes, so that
+  // reads (const, possibly concurrent) only read it.
+  void refresh_read_map(block_state<T, S>& b) const {
+    if constexpr (mode == ::larimar::keys::addressing::by_content) {
+      if (b.size() == 0) {
+        b.mean_pinv.reset();
+      } else if (!b.mean_pinv) {
+        matrix mp = S::template make<T>(cfg_.code_size, cfg_.slots);
+        matrix wide;
+        solver_.template pinv<S>(mean_of(b, wide), cfg_.slots, cfg_.code_size, S::data(mp));
+        b.mean_pinv = std::move(mp);
+      }
     }
-    return *b.mean_pinv;
   }
 
   // Content keys, sequential write: row i's address against the memory as the rows before it left it, w = z·A with
-  // A from the key policy's sequential address. The pseudoinverse address is the read's M⁺.
+  // A from the key policy's sequential address. The pseudoinverse address is the read's M⁺, so the first row of a
+  // write uses the one the last commit made.
   void address_against_mean(block_state<T, S>& b, std::size_t i) const {
     using address = typename Keys::sequential_address;
     const T* map;
     matrix own;
     if constexpr (std::same_as<address, ::larimar::keys::address::pseudoinverse>) {
-      map = S::data(pinv_of_mean(b));
+      refresh_read_map(b);
+      map = S::data(*b.mean_pinv);
     } else {
       own = S::template make<T>(cfg_.code_size, cfg_.slots);
       address::template map<S>(solver_, S::data(b.mean), cfg_.slots, cfg_.code_size,
