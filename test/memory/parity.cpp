@@ -2,38 +2,24 @@
 // tools/make_memory_fixtures.py). Double precision to 1e-9, float to 1e-4.
 #include <doctest/doctest.h>
 
-#include <fstream>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "fixture.hpp"
 #include "helpers.hpp"
 #include "larimar/larimar.hpp"
 
 using namespace larimar;
 using json = nlohmann::json;
 using test::host;
+using test::mat;
 using test::on;
 
 namespace {
 
 const std::vector<json>& cases() {
-  static const std::vector<json> all = [] {
-    std::ifstream in(std::string(LARIMAR_FIXTURE_DIR) + "/memory/parity.json");
-    REQUIRE_MESSAGE(in.good(), "missing fixture test/fixtures/memory/parity.json");
-    return json::parse(in).get<std::vector<json>>();
-  }();
+  static const std::vector<json> all = test::memory_fixture("parity.json").get<std::vector<json>>();
   return all;
-}
-
-template <class T>
-xt::xtensor<T, 2> mat(const json& j) {
-  const std::size_t r = j.size(), c = r ? j[0].size() : 0;
-  xt::xtensor<T, 2> m = xt::zeros<T>({r, c});
-  for (std::size_t i = 0; i < r; ++i)
-    for (std::size_t k = 0; k < c; ++k) m(i, k) = j[i][k].get<T>();
-  return m;
 }
 
 // The storage's own primitives on host data: upload, compute in S, download.

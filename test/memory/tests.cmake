@@ -1,4 +1,5 @@
 larimar_add_test(test_memory_parity ${CMAKE_CURRENT_LIST_DIR}/parity.cpp)
+larimar_add_test(test_memory_ibm_parity ${CMAKE_CURRENT_LIST_DIR}/ibm_parity.cpp)
 larimar_add_test(test_memory ${CMAKE_CURRENT_LIST_DIR}/memory.cpp)
 larimar_add_test(test_memory_solver ${CMAKE_CURRENT_LIST_DIR}/solver.cpp)
 larimar_add_test(test_memory_sharded ${CMAKE_CURRENT_LIST_DIR}/sharded.cpp)
