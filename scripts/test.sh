@@ -25,14 +25,17 @@ stage "ASan+UBSan tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
 
-stage "ThreadSanitizer: recall_pipeline::ask_async (a generation on a worker while the caller writes)"
+stage "ThreadSanitizer: recall_pipeline::ask_async (a generation on a worker while the caller writes), concurrent memory reads"
 # One thread each for OpenMP and OpenBLAS: libgomp and OpenBLAS are not instrumented, their own threads would
-# report false races; the races that matter here are between the worker and the calling thread.
+# report false races; the races that matter here are between the worker and the calling thread, and between
+# four threads reading one memory.
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1" \
       -DLARIMAR_BUILD_BENCH=OFF -DLARIMAR_BUILD_EXAMPLES=OFF -DLARIMAR_BUILD_TOOLS=OFF >/dev/null
-cmake --build build-tsan -j "$jobs" --target test_pipeline_recall
+cmake --build build-tsan -j "$jobs" --target test_pipeline_recall test_memory_concurrent_reads
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 \
   ./build-tsan/test/test_pipeline_recall -tc="ask_async*"
+OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 \
+  ./build-tsan/test/test_memory_concurrent_reads
 
 stage "install + out-of-tree consumer"
 rm -rf build/prefix build-consumer

@@ -1,8 +1,12 @@
 // The memory's contract: exact recall, nearest-neighbour lookup, sequential vs one-shot, forget, bad input.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "helpers.hpp"
@@ -72,6 +76,70 @@ TEST_CASE_TEMPLATE("content addressing (the reference's own): write against M0, 
   const auto r = mem.read(z);
   // W = Z·M0⁺ has full row rank for N ≤ min(K, C), so z·M⁺·M = z.
   for (double e : test::row_rel_errors(host(r.latents), z)) CHECK(e <= 1e-8);
+}
+
+// The sequential rule with content keys: row i is addressed against the memory as row i − 1's Kalman step left it,
+// w_i = z_i·A(M_{i−1}), whether the rows come in one call or one per call. K < C, so A(M) changes with every step.
+TEST_CASE_TEMPLATE("content keys, sequential: one call of N rows is N calls of one row, and the rule spelled out", P,
+                   LARIMAR_ALL_SETUPS) {
+  using T = typename P::T;
+  using S = typename P::S;
+  const std::size_t K = 24, C = 40, N = 16;
+  const double sigma = 0.2, tol = std::is_same_v<T, float> ? 1e-4 : 1e-10;
+  const memory_config cfg{.slots = K, .code_size = C, .seed = 3, .prior = prior_kind::gaussian, .observation_noise = sigma};
+  const auto z = test::gaussian<T>(N, C, 31);
+  auto run = [&](auto keys, bool ridge) {
+    memory<T, S, decltype(keys), solver::pseudoinverse> all(cfg), single(cfg);
+    all.write_sequential(z);
+    for (std::size_t i = 0; i < N; ++i) single.write_sequential(xt::xtensor<T, 2>(xt::view(z, xt::range(i, i + 1), xt::all())));
+    CHECK(test::rel_error(host(all.mean()), host(single.mean())) < tol);
+    CHECK(test::rel_error(host(all.covariance()), host(single.covariance())) < tol);
+    // By hand in double on the host: the map is M⁺ (SVD), or Mᵀ·G⁺ with G = M·Mᵀ + σ²I (an SVD of G).
+    const auto m0 = prior_mean<double>(cfg);
+    xt::xtensor<double, 2> m = xt::zeros<double>({K, C}), u = xt::eye<double>(K) * prior_variance(cfg);
+    std::copy(m0.begin(), m0.end(), m.begin());
+    const xt::xtensor<double, 2> zd = xt::cast<double>(z);
+    std::vector<double> map(C * K), w(K), scratch(2 * K + C);
+    for (std::size_t i = 0; i < N; ++i) {
+      if (ridge) {
+        xt::xtensor<double, 2> g = xt::eye<double>(K) * (sigma * sigma), gp = xt::zeros<double>({K, K});
+        H::gemm(false, true, K, K, C, 1.0, m.data(), C, m.data(), C, 1.0, g.data(), K);
+        H::pinv(g.data(), K, K, 1e-12, gp.data());
+        H::gemm(true, false, C, K, K, 1.0, m.data(), C, gp.data(), K, 0.0, map.data(), K);
+      } else {
+        H::pinv(m.data(), K, C, 1e-12, map.data());
+      }
+      H::gemm(false, false, 1, K, C, 1.0, zd.data() + i * C, C, map.data(), K, 0.0, w.data(), K);
+      REQUIRE(kalman_step<H>(m.data(), u.data(), K, C, w.data(), zd.data() + i * C, sigma * sigma,
+                             kalman_direction::update, scratch.data()));
+    }
+    CHECK(test::rel_error(host(all.mean()), m) < tol);
+    CHECK(test::rel_error(host(all.covariance()), u) < tol);
+  };
+  SUBCASE("pseudoinverse address") { run(keys::content{}, false); }
+  SUBCASE("ridge address") { run(keys::content_ridge{}, true); }
+}
+
+// The M⁺ content reads address with is made when the memory changes: also when a state file is loaded.
+TEST_CASE_TEMPLATE("content keys: a loaded memory reads and writes on as the original; the address policy is in the file",
+                   P, LARIMAR_DOUBLE_SETUPS) {
+  using S = typename P::S;
+  using M = memory<double, S, keys::content_ridge, solver::iterative<15>>;
+  const memory_config cfg{.slots = 12, .code_size = 20, .seed = 4, .prior = prior_kind::gaussian, .observation_noise = 0.2};
+  const auto z = test::gaussian<double>(10, 20, 32);
+  M mem(cfg);
+  mem.write_sequential(xt::xtensor<double, 2>(xt::view(z, xt::range(0, 6), xt::all())));
+  const auto path = std::filesystem::temp_directory_path() / ("larimar-test-" + std::to_string(::getpid()) + "-ridge.lrm");
+  io::save(mem, path);
+  auto loaded = io::load<M>(path);
+  CHECK(xt::amax(xt::abs(host(loaded.read(z).latents) - host(mem.read(z).latents)))() == 0.0);
+  const xt::xtensor<double, 2> rest = xt::view(z, xt::range(6, 10), xt::all());
+  mem.write_sequential(rest);
+  loaded.write_sequential(rest);
+  CHECK(xt::amax(xt::abs(host(loaded.mean()) - host(mem.mean())))() == 0.0);
+  CHECK_THROWS_WITH_AS((io::load<memory<double, S, keys::content, solver::iterative<15>>>(path)),
+                       doctest::Contains("written with key policy 'content_ridge', loading as 'content'"), format_error);
+  std::filesystem::remove(path);
 }
 
 // Conditions (docs/memory.md): fixed keys W with full row rank (N ≤ K), σ_ξ → 0.

@@ -2,38 +2,24 @@
 // tools/make_memory_fixtures.py). Double precision to 1e-9, float to 1e-4.
 #include <doctest/doctest.h>
 
-#include <fstream>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "fixture.hpp"
 #include "helpers.hpp"
 #include "larimar/larimar.hpp"
 
 using namespace larimar;
 using json = nlohmann::json;
 using test::host;
+using test::mat;
 using test::on;
 
 namespace {
 
 const std::vector<json>& cases() {
-  static const std::vector<json> all = [] {
-    std::ifstream in(std::string(LARIMAR_FIXTURE_DIR) + "/memory/parity.json");
-    REQUIRE_MESSAGE(in.good(), "missing fixture test/fixtures/memory/parity.json");
-    return json::parse(in).get<std::vector<json>>();
-  }();
+  static const std::vector<json> all = test::memory_fixture("parity.json").get<std::vector<json>>();
   return all;
-}
-
-template <class T>
-xt::xtensor<T, 2> mat(const json& j) {
-  const std::size_t r = j.size(), c = r ? j[0].size() : 0;
-  xt::xtensor<T, 2> m = xt::zeros<T>({r, c});
-  for (std::size_t i = 0; i < r; ++i)
-    for (std::size_t k = 0; k < c; ++k) m(i, k) = j[i][k].get<T>();
-  return m;
 }
 
 // The storage's own primitives on host data: upload, compute in S, download.
@@ -249,10 +235,12 @@ TEST_CASE_TEMPLATE("one-shot write with the reference iterative solver matches n
     auto run = [&](auto solver) {
       using Solver = decltype(solver);
       memory<double, S, keys::content, Solver> mem({.slots = m0.shape()[0], .code_size = m0.shape()[1]});
-      const auto dm0 = on<S>(m0);
-      auto m0p = S::template make<double>(m0.shape()[1], m0.shape()[0]);
-      solver.template pinv<S>(S::data(dm0), m0.shape()[0], m0.shape()[1], S::data(m0p));
-      mem.internals().mutable_key_state().address_matrix() = std::move(m0p);
+      if (c["params"]["prior"] != "identity") {  // numpy's Gaussian M₀, not the seeded one: its M₀⁺ by the solver
+        const auto dm0 = on<S>(m0);
+        auto m0p = S::template make<double>(m0.shape()[1], m0.shape()[0]);
+        solver.template pinv<S>(S::data(dm0), m0.shape()[0], m0.shape()[1], S::data(m0p));
+        mem.internals().mutable_key_state().address_matrix() = std::move(m0p);
+      }  // the identity prior is the memory's own: its solver makes M₀⁺ (through the public API alone)
       mem.write(z);
       CHECK(test::rel_error(host(mem.mean()), mat<double>(c["outputs"]["M"])) < 1e-8);
       const double readback = test::rel_error(host(mem.read_entries(std::vector<std::size_t>{0, 1, 2, 3, 4})), z);

@@ -103,3 +103,20 @@ TEST_CASE_TEMPLATE("a memory with the iterative solver outside its region refuse
   CHECK_THROWS_WITH_AS(mem.write(z, z), doctest::Contains("iteration diverged"), value_error);
   CHECK(mem.empty());
 }
+
+TEST_CASE_TEMPLATE("content keys: an M⁺ the iterative solver cannot make fails the write, not a later read", P,
+                   LARIMAR_DOUBLE_SETUPS) {
+  using S = typename P::S;
+  // Identity prior, so W ≈ Z's first K columns; two of those rows nearly equal make σ_min(W) ≈ 1e-3, hence
+  // M = W⁺·Z has σ_max(M)² ≫ 4000: the reference α converges on W but diverges on M.
+  const std::size_t K = 8, C = 12;
+  memory<double, S, keys::content, solver::iterative<40>> mem({.slots = K, .code_size = C});
+  xt::xtensor<double, 2> z = test::gaussian<double>(K, C, 28);
+  const auto nudge = test::gaussian<double>(1, K, 29, 1e-3);
+  for (std::size_t j = 0; j < K; ++j) z(K - 1, j) = z(K - 2, j) + nudge(0, j);
+  const auto prior = host(mem.mean());
+  CHECK_THROWS_WITH_AS(mem.write(z), doctest::Contains("iteration diverged"), value_error);
+  CHECK(mem.empty());
+  CHECK(xt::amax(xt::abs(host(mem.mean()) - prior))() == 0.0);
+  CHECK_THROWS_AS(mem.read(z), state_error);  // empty: nothing to read
+}

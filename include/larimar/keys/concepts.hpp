@@ -1,10 +1,11 @@
 #pragma once
 // A key policy decides the address w (a row of length K) at which each segment is written and from which each
-// query reads, and what the nearest-neighbour index of written entries holds (DESIGN.md §3).
+// query reads, and what the nearest-neighbour index of written entries holds.
 #include <concepts>
 #include <cstddef>
 
 #include "larimar/core/config.hpp"
+#include "larimar/keys/content_address.hpp"
 #include "larimar/storage/concepts.hpp"
 
 namespace larimar::keys {
@@ -12,7 +13,8 @@ namespace larimar::keys {
 enum class addressing {
   by_slot,        // fixed keys: entry in slot s is written and read at key row a_s; the index holds lookups
   by_projection,  // prefix encoding: w = lookup·P for writes and queries alike; the index holds addresses
-  by_content      // Larimar's content addressing: write w = z·M₀⁺, read w = q·M⁺; the index holds addresses
+  by_content      // Larimar's content addressing: write w = z·M₀⁺, read w = q·M⁺ (sequential writes: by the
+                  // policy's sequential_address); the index holds addresses
 };
 
 }  // namespace larimar::keys
@@ -29,6 +31,7 @@ concept key_policy = storage_policy<S, T> && requires { typename K::template sta
     // The matrix whose rows (by_slot) or whose product (by_projection: lookup·matrix, by_content:
     // latent·matrix) give addresses.
     { st.address_matrix() } -> std::same_as<const typename S::template matrix<T>&>;
-  };
+  } &&
+  (K::mode != keys::addressing::by_content || content_address_policy<typename K::sequential_address, T, S>);
 
 }  // namespace larimar

@@ -1,10 +1,17 @@
 #pragma once
 // keys::content — Larimar's own addressing (the reference GPM): a segment is written at w = z·M₀⁺ against the
-// prior memory M₀, and a query latent reads at w = q·M⁺ against the current memory. Lookup vectors are the
-// latents themselves. Reads blend every slot; kept for parity with the reference and for the capacity study.
-#include <algorithm>
+// prior memory M₀, and a query latent reads at w = q·M⁺ against the current memory; both pseudoinverses come from
+// the memory's solver policy. Lookup vectors are the latents themselves. Reads blend every slot; kept for parity
+// with the reference and for the capacity study.
+//
+// A sequential write addresses each segment against the current memory instead, by a content-address policy:
+//   keys::content        = basic_content<address::pseudoinverse>: w = z·M⁺ (the memory's solver), the read's rule;
+//   keys::content_ridge  = basic_content<address::ridge>: w = z·Mᵀ(M·Mᵀ + σ_ξ²I)⁻¹, exact, the reference's
+//                          sequential write (equal to z·M⁺ when σ_ξ = 0 and M has full row rank).
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "larimar/core/config.hpp"
@@ -14,21 +21,78 @@
 
 namespace larimar::keys {
 
+namespace address {
 
-struct content {
-  static constexpr const char* name = "content";
+// w = z·M⁺, M⁺ from the memory's solver.
+struct pseudoinverse {
+  static constexpr const char* name = "pseudoinverse";
+  template <class S, class T, class Solver>
+  static void map(const Solver& solver, const T* mean, std::size_t k, std::size_t c, T, T* out) {
+    solver.template pinv<S>(mean, k, c, out);
+  }
+};
+
+// w = z·Mᵀ(M·Mᵀ + σ²I)⁻¹, whatever the solver: with a = [M | σI] (K×(C+K)), a·aᵀ = M·Mᵀ + σ²I and the first C
+// rows of a⁺ = aᵀ(a·aᵀ)⁻¹ are the map. Cholesky on a·aᵀ, the SVD where that is not clearly positive definite
+// (σ = 0 with K > C: then the map is M⁺, the limit σ → 0).
+struct ridge {
+  static constexpr const char* name = "ridge";
+  template <class S, class T, class Solver>
+  static void map(const Solver&, const T* mean, std::size_t k, std::size_t c, T sigma, T* out) {
+    auto at = S::template make<T>(c + k, k);  // aᵀ = [Mᵀ; σI], stacked rows
+    S::transpose(mean, k, c, S::data(at));
+    S::set_identity(S::data(at) + c * k, k, k, sigma);
+    auto a = S::template make<T>(k, c + k);
+    S::transpose(S::data(at), c + k, k, S::data(a));
+    auto ap = S::template make<T>(c + k, k);
+    solver::pseudoinverse{.how = solver::pseudoinverse::method::cholesky}.template pinv<S>(S::data(a), k, c + k,
+                                                                                             S::data(ap));
+    S::copy(S::data(ap), c * k, out);
+  }
+};
+
+}  // namespace address
+
+namespace detail {
+// "content" for the default address, "content_<address>" otherwise: the name state files record.
+template <class Address>
+struct content_name {
+  static constexpr std::string_view base = "content", tail = Address::name;
+  static constexpr std::array<char, base.size() + 1 + tail.size() + 1> joined = [] {
+    std::array<char, base.size() + 1 + tail.size() + 1> s{};
+    std::size_t i = 0;
+    for (char ch : base) s[i++] = ch;
+    s[i++] = '_';
+    for (char ch : tail) s[i++] = ch;
+    return s;
+  }();
+  static constexpr const char* value = tail == address::pseudoinverse::name ? "content" : joined.data();
+};
+}  // namespace detail
+
+template <class Address>
+struct basic_content {
+  static constexpr const char* name = detail::content_name<Address>::value;
   static constexpr addressing mode = addressing::by_content;
+  using sequential_address = Address;
 
   template <class T, class S>
   class state {
+    static_assert(content_address_policy<Address, T, S>,
+                  "keys::basic_content<Address>: Address must satisfy content_address_policy "
+                  "(a name, and map<S>(solver, mean, K, C, sigma, out) giving the C×K map of w = z·map)");
+
    public:
     using matrix = typename S::template matrix<T>;
-    explicit state(const memory_config& cfg) : prior_pinv_(S::template make<T>(cfg.code_size, cfg.slots)) {
+    // M₀⁺ by the memory's solver (the reference's iterative steps included), or exactly without one.
+    template <class Solver>
+    state(const memory_config& cfg, const Solver& solver) : prior_pinv_(S::template make<T>(cfg.code_size, cfg.slots)) {
       const auto host = prior_mean<T>(cfg);
       auto m0 = S::template make<T>(cfg.slots, cfg.code_size);
       S::upload(host.data(), host.size(), S::data(m0));
-      solver::pseudoinverse{}.template pinv<S>(S::data(m0), cfg.slots, cfg.code_size, S::data(prior_pinv_));
+      solver.template pinv<S>(S::data(m0), cfg.slots, cfg.code_size, S::data(prior_pinv_));
     }
+    explicit state(const memory_config& cfg) : state(cfg, solver::pseudoinverse{}) {}
     std::size_t address_count() const { return S::cols(prior_pinv_); }
     const matrix& address_matrix() const { return prior_pinv_; }  // M₀⁺ (C×K)
     matrix& address_matrix() { return prior_pinv_; }  // replaced by the state-file loader
@@ -37,5 +101,8 @@ struct content {
     matrix prior_pinv_;
   };
 };
+
+using content = basic_content<address::pseudoinverse>;
+using content_ridge = basic_content<address::ridge>;
 
 }  // namespace larimar::keys

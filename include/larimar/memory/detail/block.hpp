@@ -23,7 +23,7 @@ struct block_state {
   std::vector<std::size_t> slot;    // log row -> slot
   std::vector<std::uint8_t> used;   // slot -> occupied
   write_mode mode = write_mode::none;
-  mutable std::optional<matrix> mean_pinv;  // M⁺ for content reads, dropped on every change of the mean
+  std::optional<matrix> mean_pinv;  // content keys: M⁺ of the mean (the read's map), made at every change of it
   // A one-shot block at rest has an empty `covariance` (always the prior, rebuilt when needed); with
   // memory_precision fp16/bf16 it keeps its mean here, rounded, and `mean` is empty too. See episodic_store::pack.
   typename S::template matrix<std::uint16_t> packed_mean{};

@@ -4,6 +4,7 @@
 // A plain memory is a store limited to one block.
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -19,6 +20,7 @@
 #include "larimar/core/random.hpp"
 #include "larimar/core/validate.hpp"
 #include "larimar/keys/concepts.hpp"
+#include "larimar/keys/content.hpp"  // address::pseudoinverse: the sequential address that is the read's M⁺
 #include "larimar/memory/detail/block.hpp"
 #include "larimar/memory/hit.hpp"
 #include "larimar/memory/kalman.hpp"
@@ -41,7 +43,7 @@ class episodic_store {
   };
 
   episodic_store(const memory_config& cfg, std::size_t max_blocks, Solver solver, const char* who)
-      : cfg_(validated(cfg, who)), max_blocks_(max_blocks), solver_(std::move(solver)), keys_(cfg_),
+      : cfg_(validated(cfg, who)), max_blocks_(max_blocks), solver_(std::move(solver)), keys_(key_state_for(cfg_, solver_)),
         index_(mode == ::larimar::keys::addressing::by_slot ? cfg_.lookup_dim() : cfg_.slots, cfg_.quantized_lookup,
                cfg_.lookup_precision),
         prior_(prior_mean<T>(cfg_)), who_(who) {}
@@ -126,17 +128,14 @@ class episodic_store {
                             " was written one-shot; one block keeps one write mode (forget undoes each differently)");
         next.mode = write_mode::sequential;
         for (std::size_t i = first; i < next.size(); ++i) {
-          if constexpr (mode == ::larimar::keys::addressing::by_content) {
-            // The reference addresses each segment against the current memory: w = z·M⁺.
-            const auto& mp = pinv_of_mean(next);
-            S::gemm(false, false, 1, cfg_.slots, cfg_.code_size, T(1), next.latents.row(i), cfg_.code_size,
-                    S::data(mp), cfg_.slots, T(0), next.addresses.row(i), cfg_.slots);
-          }
+          if constexpr (mode == ::larimar::keys::addressing::by_content) address_against_mean(next, i);
           kalman(next, next.addresses.row(i), next.latents.row(i), kalman_direction::update);
+          next.mean_pinv.reset();
         }
       }
       next.mean_pinv.reset();
       pack(next);
+      refresh_read_map(next);
       staged.push_back(std::move(next));
       row += plan.segments[s].count;  // `seg` may dangle: the re-plan above can reallocate
       if (s + 1 == plan.segments.size() && row < n)  // the next block under the current fill: O(n) per write in all
@@ -196,9 +195,8 @@ class episodic_store {
       S::gemm(false, false, q, cfg_.slots, cfg_.lookup_dim(), T(1), S::data(qd), cfg_.lookup_dim(),
               S::data(keys_.address_matrix()), cfg_.slots, T(0), S::data(wq), cfg_.slots);
     } else if constexpr (mode == ::larimar::keys::addressing::by_content) {
-      const auto& mp = pinv_of_mean(blocks_.front());
-      S::gemm(false, false, q, cfg_.slots, cfg_.code_size, T(1), S::data(qd), cfg_.code_size, S::data(mp),
-              cfg_.slots, T(0), S::data(wq), cfg_.slots);
+      S::gemm(false, false, q, cfg_.slots, cfg_.code_size, T(1), S::data(qd), cfg_.code_size,
+              S::data(*blocks_.front().mean_pinv), cfg_.slots, T(0), S::data(wq), cfg_.slots);
     }
     const auto matches = mode == ::larimar::keys::addressing::by_slot ? index_.search(S::data(qd), q)
                                                            : index_.search(S::data(wq), q);
@@ -292,6 +290,7 @@ class episodic_store {
     }
     next.mean_pinv.reset();
     pack(next);
+    refresh_read_map(next);
 
     // Commit.
     const std::size_t moved_row = blocks_[loc.block].size() - 1;
@@ -331,6 +330,8 @@ class episodic_store {
   // Rebuilds the index and entry map from the blocks' logs and index rows (used by the state-file loader).
   void restore(std::vector<block_state<T, S>> blocks, nearest_index<T, S> index, std::vector<std::size_t> index_entry,
                std::size_t next_entry, std::uint64_t noise_draws, fill_state fill) {
+    if (blocks.size() > max_blocks_)
+      throw format_error(std::string(who_) + "::load: " + std::to_string(blocks.size()) + " blocks; a memory holds one");
     std::unordered_map<std::size_t, location> where;
     for (std::size_t b = 0; b < blocks.size(); ++b)
       for (std::size_t r = 0; r < blocks[b].size(); ++r)
@@ -348,7 +349,10 @@ class episodic_store {
       if (index_entry[p] >= next_entry)
         throw format_error(std::string(who_) + "::load: entry id beyond the id counter");
     }
-    for (auto& b : blocks) pack(b);
+    for (auto& b : blocks) {
+      pack(b);
+      refresh_read_map(b);
+    }
     blocks_ = std::move(blocks);
     index_ = std::move(index);
     index_entry_ = std::move(index_entry);
@@ -741,14 +745,46 @@ class episodic_store {
     b.slot.pop_back();
   }
 
-  const matrix& pinv_of_mean(const block_state<T, S>& b) const {
-    if (!b.mean_pinv) {
-      matrix mp = S::template make<T>(cfg_.code_size, cfg_.slots);
-      matrix wide;
-      solver_.template pinv<S>(mean_of(b, wide), cfg_.slots, cfg_.code_size, S::data(mp));
-      b.mean_pinv = std::move(mp);
+  static keys_state key_state_for(const memory_config& cfg, const Solver& solver) {
+    if constexpr (std::constructible_from<keys_state, const memory_config&, const Solver&>)
+      return keys_state(cfg, solver);  // a key state that solves for its addresses does it with our solver
+    else
+      return keys_state(cfg);
+  }
+
+  // Content keys: M⁺ of b's mean by the solver (what reads address with), made whenever a block changes, so that
+  // reads (const, possibly concurrent) only read it.
+  void refresh_read_map(block_state<T, S>& b) const {
+    if constexpr (mode == ::larimar::keys::addressing::by_content) {
+      if (b.size() == 0) {
+        b.mean_pinv.reset();
+      } else if (!b.mean_pinv) {
+        matrix mp = S::template make<T>(cfg_.code_size, cfg_.slots);
+        matrix wide;
+        solver_.template pinv<S>(mean_of(b, wide), cfg_.slots, cfg_.code_size, S::data(mp));
+        b.mean_pinv = std::move(mp);
+      }
     }
-    return *b.mean_pinv;
+  }
+
+  // Content keys, sequential write: row i's address against the memory as the rows before it left it, w = z·A with
+  // A from the key policy's sequential address. The pseudoinverse address is the read's M⁺, so the first row of a
+  // write uses the one the last commit made.
+  void address_against_mean(block_state<T, S>& b, std::size_t i) const {
+    using address = typename Keys::sequential_address;
+    const T* map;
+    matrix own;
+    if constexpr (std::same_as<address, ::larimar::keys::address::pseudoinverse>) {
+      refresh_read_map(b);
+      map = S::data(*b.mean_pinv);
+    } else {
+      own = S::template make<T>(cfg_.code_size, cfg_.slots);
+      address::template map<S>(solver_, S::data(b.mean), cfg_.slots, cfg_.code_size,
+                               static_cast<T>(cfg_.observation_noise), S::data(own));
+      map = S::data(own);
+    }
+    S::gemm(false, false, 1, cfg_.slots, cfg_.code_size, T(1), b.latents.row(i), cfg_.code_size, map, cfg_.slots,
+            T(0), b.addresses.row(i), cfg_.slots);
   }
 
   const location& locate(const std::string& op, std::size_t id) const {
