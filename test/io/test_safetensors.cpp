@@ -460,3 +460,17 @@ TEST_CASE("open() errors name the file") {
   }
   CHECK(rejected == static_cast<int>(good.size()));
 }
+
+TEST_CASE("names and JSON errors with a NUL or invalid UTF-8 are quoted escaped in messages") {
+  // A tensor name with an escaped NUL: the message once ended at it ("... for tensor 'a").
+  const std::string named = error_of(image(R"({"a\u0000b":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})", zeros(1)));
+  CHECK(named.find(R"(unsupported dtype 'Q4' for tensor 'a\0b')") != std::string::npos);
+  // The JSON parser's own message quotes the bytes it stopped at: raw invalid UTF-8 once.
+  const std::string parse = error_of(image("{\"bad\xff\":1}"));
+  CHECK(parse.find("the header is not valid JSON") != std::string::npos);
+  CHECK(parse.find("\\xff") != std::string::npos);
+  bool utf8 = true;
+  for (std::size_t pos = 0; pos < parse.size(); pos += larimar::detail::decode_utf8(parse, pos).length)
+    utf8 = utf8 && larimar::detail::decode_utf8(parse, pos).valid;
+  CHECK(utf8);
+}

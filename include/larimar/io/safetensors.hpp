@@ -5,6 +5,7 @@
 // at bytes that exist: a corrupt or malicious file is a format_error naming the file and the problem, never a crash
 // or an out-of-bounds read. Every safetensors dtype is read; to_f32 converts the float ones (F32, F16, BF16).
 #include <larimar/core/error.hpp>
+#include <larimar/core/quote.hpp>
 #include <larimar/io/half.hpp>
 #include <larimar/io/mapped_file.hpp>
 
@@ -95,6 +96,8 @@ struct tensor_view {
 
 namespace detail {
 
+using ::larimar::detail::escape;
+using ::larimar::detail::quote;
 // "[3, 4]" for messages.
 inline std::string shape_string(std::span<const std::size_t> shape) {
   std::string s = "[";
@@ -187,9 +190,9 @@ inline parsed_header parse_safetensors(std::span<const std::byte> file, const st
   try {
     header = json::parse(header_begin, header_begin + header_size, watch_keys);
   } catch (const json::exception& e) {
-    fail(std::string("the header is not valid JSON (") + e.what() + ")");
+    fail("the header is not valid JSON (" + detail::escape(e.what(), 1024) + ")");
   }
-  if (duplicate) fail("the header has the key '" + *duplicate + "' more than once");
+  if (duplicate) fail("the header has the key " + detail::quote(*duplicate) + " more than once");
   if (!header.is_object()) fail("the header is not a JSON object");
 
   const std::size_t data_size = after_length - header_size;
@@ -214,12 +217,12 @@ inline parsed_header parse_safetensors(std::span<const std::byte> file, const st
     if (name == "__metadata__") {
       if (!entry.is_object()) fail("'__metadata__' is not an object of strings");
       for (const auto& [key, value] : entry.items()) {
-        if (!value.is_string()) fail("'__metadata__' entry '" + key + "' is not a string");
+        if (!value.is_string()) fail("'__metadata__' entry " + detail::quote(key) + " is not a string");
         result.metadata.emplace(key, value.get<std::string>());
       }
       continue;
     }
-    const std::string tensor = "tensor '" + name + "'";
+    const std::string tensor = "tensor " + detail::quote(name);
     if (!entry.is_object()) fail(tensor + ": the entry is not an object");
     for (const char* field : {"dtype", "shape", "data_offsets"})
       if (!entry.contains(field)) fail(tensor + ": the entry has no '" + field + "'");
@@ -228,7 +231,7 @@ inline parsed_header parse_safetensors(std::span<const std::byte> file, const st
     const auto& type_name = type_json.get_ref<const std::string&>();
     const auto type = dtype_from_name(type_name);
     if (!type)
-      fail("unsupported dtype '" + type_name + "' for " + tensor +
+      fail("unsupported dtype " + detail::quote(type_name) + " for " + tensor +
            " (safetensors dtypes: F32, F16, BF16, F64, I64, I32, I16, I8, U64, U32, U16, U8, BOOL, F8_E4M3, F8_E5M2)");
 
     const json& shape_json = entry["shape"];
@@ -256,7 +259,7 @@ inline parsed_header parse_safetensors(std::span<const std::byte> file, const st
 
     tensor_view view{name, *type, std::move(shape), data + begin, end - begin};
     const auto [it, inserted] = result.tensors.emplace(name, std::move(view));
-    if (!inserted) fail("the header has the key '" + name + "' more than once");
+    if (!inserted) fail("the header has the key " + detail::quote(name) + " more than once");
     extents.push_back({begin, end, &it->first});
   }
 
@@ -269,7 +272,7 @@ inline parsed_header parse_safetensors(std::span<const std::byte> file, const st
   const std::string* previous = nullptr;
   for (const extent& e : extents) {
     if (e.begin < covered)
-      fail("tensors '" + *previous + "' and '" + *e.name + "' overlap (the second begins at byte " +
+      fail("tensors " + quote(*previous) + " and " + quote(*e.name) + " overlap (the second begins at byte " +
            std::to_string(e.begin) + " of the data buffer, the first ends at " + std::to_string(covered) + ")");
     if (e.begin > covered)
       fail("bytes [" + std::to_string(covered) + ", " + std::to_string(e.begin) +
@@ -316,7 +319,7 @@ class safetensors_file {
   const tensor_view& at(std::string_view name) const {
     const auto it = tensors_.find(name);
     if (it == tensors_.end())
-      throw format_error("safetensors_file::at: tensor '" + std::string(name) + "' not found in " + describe());
+      throw format_error("safetensors_file::at: tensor " + detail::quote(name) + " not found in " + describe());
     return it->second;
   }
 
@@ -327,7 +330,7 @@ class safetensors_file {
   const tensor_view& at(std::string_view name, std::span<const std::size_t> shape) const {
     const tensor_view& view = at(name);
     if (!std::equal(view.shape.begin(), view.shape.end(), shape.begin(), shape.end()))
-      throw shape_error("safetensors_file::at: tensor '" + view.name + "' in " + describe() + " has shape " +
+      throw shape_error("safetensors_file::at: tensor " + detail::quote(view.name) + " in " + describe() + " has shape " +
                         detail::shape_string(view.shape) + ", expected " + detail::shape_string(shape));
     return view;
   }
@@ -372,15 +375,15 @@ class safetensors_file {
 inline void to_f32(const tensor_view& view, std::span<float> out) {
   const std::size_t n = view.numel();
   if (out.size() != n)
-    throw shape_error("to_f32: tensor '" + view.name + "' has " + std::to_string(n) + " elements, the output " +
+    throw shape_error("to_f32: tensor " + detail::quote(view.name) + " has " + std::to_string(n) + " elements, the output " +
                       std::to_string(out.size()));
   const auto bytes = detail::checked_byte_size(view.shape, view.type);
   if (!bytes || *bytes != view.size_bytes)
-    throw shape_error("to_f32: tensor '" + view.name + "' holds " + std::to_string(view.size_bytes) +
+    throw shape_error("to_f32: tensor " + detail::quote(view.name) + " holds " + std::to_string(view.size_bytes) +
                       " bytes, which does not match its " + std::string(dtype_name(view.type)) + " shape " +
                       detail::shape_string(view.shape));
   if (!is_float_compute_type(view.type))
-    throw value_error("to_f32: tensor '" + view.name + "' is " + std::string(dtype_name(view.type)) +
+    throw value_error("to_f32: tensor " + detail::quote(view.name) + " is " + std::string(dtype_name(view.type)) +
                       "; only F32, F16 and BF16 tensors convert to f32");
   if (n == 0) return;
   switch (view.type) {
@@ -450,10 +453,10 @@ inline void save_safetensors(const std::filesystem::path& path, std::span<const 
     order[i] = i;
     if (t.name.empty()) throw value_error(op + "tensor " + std::to_string(i) + " has an empty name");
     if (t.name == "__metadata__") throw value_error(op + "'__metadata__' is reserved and cannot name a tensor");
-    if (!seen.insert(t.name).second) throw value_error(op + "tensor name '" + t.name + "' appears twice");
+    if (!seen.insert(t.name).second) throw value_error(op + "tensor name " + detail::quote(t.name) + " appears twice");
     const auto expected = detail::checked_byte_size(t.shape, t.type);
     if (!expected || *expected != t.bytes.size())
-      throw shape_error(op + "tensor '" + t.name + "' has " + std::to_string(t.bytes.size()) + " bytes, its " +
+      throw shape_error(op + "tensor " + detail::quote(t.name) + " has " + std::to_string(t.bytes.size()) + " bytes, its " +
                         std::string(dtype_name(t.type)) + " shape " + detail::shape_string(t.shape) + " needs " +
                         (expected ? std::to_string(*expected) : std::string("more than 2^64")));
   }
@@ -476,7 +479,8 @@ inline void save_safetensors(const std::filesystem::path& path, std::span<const 
   try {
     header_text = header.dump();
   } catch (const nlohmann::json::exception& e) {
-    throw value_error(op + "a tensor name or metadata string is not valid UTF-8 (" + e.what() + ")");
+    throw value_error(op + "a tensor name or metadata string is not valid UTF-8 (" + detail::escape(e.what(), 1024) +
+                      ")");
   }
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
   std::byte length_field[8];

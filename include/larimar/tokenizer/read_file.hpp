@@ -8,12 +8,15 @@
 #include <string_view>
 
 #include "larimar/core/error.hpp"
+#include "larimar/core/quote.hpp"
 
 namespace larimar::tokenizer {
 
 using token_id = std::int32_t;  // ids are non-negative; int32 is what model code and HF use
 
 namespace detail {
+
+using ::larimar::detail::quote;  // how messages quote tokens read from a file
 
 inline std::string read_file(const std::filesystem::path& path, std::string_view operation) {
   std::error_code ec;

@@ -99,8 +99,8 @@ class wordpiece {
     const auto required = [&](const std::string& tok) {
       const auto id = token_to_id(tok);
       if (!id)
-        throw format_error("wordpiece: " + std::string(vocab_name) + ": special token '" + tok +
-                           "' is not in the vocabulary");
+        throw format_error("wordpiece: " + std::string(vocab_name) + ": special token " + detail::quote(tok) +
+                           " is not in the vocabulary");
       return *id;
     };
     unk_id_ = required(opts_.unk_token);
@@ -246,8 +246,8 @@ class wordpiece {
       if (!unicode::is_valid_utf8(line))
         throw format_error(detail::at_line("wordpiece", name, line_no) + "token is not valid UTF-8");
       if (const auto earlier = vocab_.append(std::string(line)))
-        throw format_error(detail::at_line("wordpiece", name, line_no) + "token '" + std::string(line) +
-                           "' appears twice (first on line " + std::to_string(*earlier + 1) + ")");
+        throw format_error(detail::at_line("wordpiece", name, line_no) + "token " + detail::quote(line) +
+                           " appears twice (first on line " + std::to_string(*earlier + 1) + ")");
     }
     if (vocab_.empty()) throw format_error("wordpiece: " + std::string(name) + ": the vocabulary is empty");
   }
