@@ -255,7 +255,7 @@ TEST_CASE("mapped_file: empty files, missing files, directories") {
   CHECK(empty.bytes().empty());
   CHECK_THROWS_WITH_AS(mapped_file(dir.path / "missing"),
                        doctest::Contains(((dir.path / "missing").string() + "': No such file").c_str()), io_error);
-  CHECK_THROWS_WITH_AS(mapped_file(dir.path), doctest::Contains("is not a regular file"), io_error);
+  CHECK_THROWS_WITH_AS(mapped_file(dir.path), doctest::Contains("is a directory, not a regular file"), io_error);
   write_bytes(dir.path / "five", {std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}, std::byte{5}});
   mapped_file five(dir.path / "five");
   REQUIRE(five.size() == 5);

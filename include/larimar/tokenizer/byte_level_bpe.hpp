@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "larimar/core/error.hpp"
+#include "larimar/io/regular_file.hpp"
 #include "larimar/tokenizer/gpt2_pre_tokenizer.hpp"
 #include "larimar/tokenizer/read_file.hpp"
 #include "larimar/tokenizer/string_hash.hpp"
@@ -116,8 +117,8 @@ class byte_level_bpe {
   // format_error naming the file and line.
   static byte_level_bpe from_files(const std::filesystem::path& vocab_json, const std::filesystem::path& merges_txt,
                                    options opts = {}) {
-    const std::string vocab = detail::read_file(vocab_json, "byte_level_bpe::from_files");
-    const std::string merges = detail::read_file(merges_txt, "byte_level_bpe::from_files");
+    const std::string vocab = io::detail::read_regular_file(vocab_json, "byte_level_bpe::from_files");
+    const std::string merges = io::detail::read_regular_file(merges_txt, "byte_level_bpe::from_files");
     return byte_level_bpe(vocab, merges, std::move(opts), vocab_json.string(), merges_txt.string());
   }
 

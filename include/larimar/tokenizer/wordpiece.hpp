@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "larimar/core/error.hpp"
+#include "larimar/io/regular_file.hpp"
 #include "larimar/tokenizer/read_file.hpp"
 #include "larimar/tokenizer/vocabulary.hpp"
 #include "larimar/tokenizer/unicode.hpp"
@@ -87,7 +88,7 @@ class wordpiece {
 
   // Missing/unreadable file: io_error naming the path; malformed content: format_error naming the file and line.
   static wordpiece from_file(const std::filesystem::path& vocab_txt, options opts = {}) {
-    return wordpiece(detail::read_file(vocab_txt, "wordpiece::from_file"), std::move(opts), vocab_txt.string());
+    return wordpiece(io::detail::read_regular_file(vocab_txt, "wordpiece::from_file"), std::move(opts), vocab_txt.string());
   }
 
   // From vocab.txt's contents; the name only labels error messages.
