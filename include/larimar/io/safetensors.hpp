@@ -6,6 +6,7 @@
 // or an out-of-bounds read. Every safetensors dtype is read; to_f32 converts the float ones (F32, F16, BF16).
 #include <larimar/core/error.hpp>
 #include <larimar/core/quote.hpp>
+#include <larimar/io/atomic_file.hpp>
 #include <larimar/io/half.hpp>
 #include <larimar/io/mapped_file.hpp>
 
@@ -13,10 +14,8 @@
 
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -31,9 +30,6 @@
 #include <utility>
 #include <vector>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace larimar::io {
 
@@ -419,33 +415,16 @@ struct tensor_to_save {
   std::span<const std::byte> bytes;
 };
 
-namespace detail {
-
-// Writes the whole of `bytes` to `fd`; false (errno set) on failure.
-inline bool write_all(int fd, const std::byte* bytes, std::size_t size) {
-  while (size > 0) {
-    const ::ssize_t written = ::write(fd, bytes, std::min<std::size_t>(size, std::size_t{1} << 30));
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    bytes += written;
-    size -= static_cast<std::size_t>(written);
-  }
-  return true;
-}
-
-}  // namespace detail
-
 // Writes a safetensors file that Hugging Face's library (and safetensors_file::open) reads back. Tensors are laid
 // out by decreasing element size, then by name, and the header is padded with spaces to a multiple of 8 bytes, so
-// every tensor is aligned to its element size in the file. Atomic: the data goes to a temporary file in the same
-// directory, is flushed to disk, then renamed over `path`; on any failure `path` is untouched.
+// every tensor is aligned to its element size in the file. Atomic and durable (io/atomic_file.hpp): on any failure
+// `path` is untouched.
 // value_error for an empty, duplicate or reserved name or a name/metadata that is not UTF-8, shape_error if a
 // tensor's bytes do not match its shape, io_error if the file system refuses.
 inline void save_safetensors(const std::filesystem::path& path, std::span<const tensor_to_save> tensors,
                              const std::map<std::string, std::string>& metadata = {}) {
-  const std::string op = "save_safetensors: '" + path.string() + "': ";
+  std::string who = "save_safetensors: '" + path.string() + "'";
+  const std::string op = who + ": ";
   std::vector<std::size_t> order(tensors.size());
   std::set<std::string_view> seen;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
@@ -487,34 +466,11 @@ inline void save_safetensors(const std::filesystem::path& path, std::span<const 
   for (std::size_t i = 0; i < 8; ++i)
     length_field[i] = static_cast<std::byte>((static_cast<std::uint64_t>(header_text.size()) >> (8 * i)) & 0xffu);
 
-  const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::string temp_name = (directory / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
-  const int fd = ::mkstemp(temp_name.data());
-  if (fd < 0)
-    throw io_error(op + "cannot create a temporary file in '" + directory.string() + "': " + std::strerror(errno));
-  const auto fail = [&](const char* what) {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(temp_name.c_str());
-    throw io_error(op + what + ": " + std::strerror(err));
-  };
-  if (::fchmod(fd, 0644) != 0) fail("cannot set the permissions of the temporary file");
-  if (!detail::write_all(fd, length_field, 8) ||
-      !detail::write_all(fd, reinterpret_cast<const std::byte*>(header_text.data()), header_text.size()))
-    fail("cannot write the header");
-  for (const std::size_t i : order)
-    if (!detail::write_all(fd, tensors[i].bytes.data(), tensors[i].bytes.size())) fail("cannot write tensor data");
-  if (::fsync(fd) != 0) fail("cannot flush the file to disk");
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(temp_name.c_str());
-    throw io_error(op + "cannot close the temporary file: " + std::strerror(err));
-  }
-  if (::rename(temp_name.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(temp_name.c_str());
-    throw io_error(op + "cannot rename the temporary file into place: " + std::strerror(err));
-  }
+  detail::atomic_file out(path, std::move(who));
+  out.write(length_field, 8);
+  out.write(header_text.data(), header_text.size());
+  for (const std::size_t i : order) out.write(tensors[i].bytes.data(), tensors[i].bytes.size());
+  out.commit();
 }
 
 }  // namespace larimar::io
