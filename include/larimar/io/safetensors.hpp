@@ -4,6 +4,7 @@
 // buffer. open() maps the file and validates everything up front, so that every tensor_view it hands out points
 // at bytes that exist: a corrupt or malicious file is a format_error naming the file and the problem, never a crash
 // or an out-of-bounds read. Every safetensors dtype is read; to_f32 converts the float ones (F32, F16, BF16).
+#include <larimar/core/checked_size.hpp>
 #include <larimar/core/error.hpp>
 #include <larimar/core/quote.hpp>
 #include <larimar/io/atomic_file.hpp>
@@ -29,7 +30,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
 
 namespace larimar::io {
 
@@ -94,6 +94,7 @@ namespace detail {
 
 using ::larimar::detail::escape;
 using ::larimar::detail::quote;
+
 // "[3, 4]" for messages.
 inline std::string shape_string(std::span<const std::size_t> shape) {
   std::string s = "[";
@@ -104,20 +105,7 @@ inline std::string shape_string(std::span<const std::size_t> shape) {
   return s + "]";
 }
 
-// Product of the dims, or nullopt if it does not fit in size_t (a malicious header can claim any shape).
-inline std::optional<std::size_t> checked_numel(std::span<const std::size_t> shape) {
-  std::size_t n = 1;
-  bool zero = false;
-  bool overflow = false;
-  for (const std::size_t d : shape) {
-    if (d == 0) zero = true;
-    if (!overflow && d != 0 && n > std::numeric_limits<std::size_t>::max() / d) overflow = true;
-    if (!overflow) n *= d;
-  }
-  if (zero) return 0;  // [0, 2^63, 2^63] holds no elements: not an overflow
-  if (overflow) return std::nullopt;
-  return n;
-}
+using ::larimar::detail::checked_numel;
 
 inline std::optional<std::size_t> checked_byte_size(std::span<const std::size_t> shape, dtype type) {
   const auto n = checked_numel(shape);
@@ -136,11 +124,7 @@ struct parsed_header {
   std::map<std::string, std::string> metadata;
 };
 
-// Throws format_error("<context><problem>"); `context` names the operation and the file.
-struct format_failure {
-  const std::string& context;
-  [[noreturn]] void operator()(const std::string& problem) const { throw format_error(context + problem); }
-};
+using ::larimar::detail::format_failure;
 
 // Parses and validates a whole file image; every problem is a format_error prefixed by `context`.
 inline parsed_header parse_safetensors(std::span<const std::byte> file, const std::string& context) {
