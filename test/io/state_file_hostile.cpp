@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../fuzz/state_file_types.hpp"
 #include "../memory/helpers.hpp"
 #include "larimar/larimar.hpp"
 #include "larimar/tokenizer/unicode.hpp"
@@ -393,3 +394,20 @@ TEST_CASE("load refuses a directory or a FIFO with an io_error naming it") {
   std::filesystem::remove(fifo);
 }
 
+TEST_CASE("the fuzz target's seeds are real saves of every type it loads: each loads and saves back the same") {
+  const auto dir = std::filesystem::path(LARIMAR_FUZZ_CORPUS_DIR) / "state_file";
+  std::size_t seen[fuzzing::state_type_count] = {};
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    CAPTURE(entry.path().string());
+    const auto b = slurp(entry.path());
+    REQUIRE(b.size() > 13);
+    const auto selector = static_cast<std::uint8_t>(b[0]);
+    const bytes_t file(b.begin() + 1, b.end());
+    ++seen[(selector & 0x7f) % fuzzing::state_type_count];
+    fuzzing::with_state_type(selector, [&]<class Memory>(std::type_identity<Memory>) {
+      const auto mem = io::load_bytes<Memory>(file);
+      if (read_at<std::uint32_t>(file, 8) == 2) CHECK(io::detail::encode(mem) == file);  // a version-1 file saves as 2
+    });
+  }
+  for (const std::size_t n : seen) CHECK(n > 0);
+}
