@@ -255,7 +255,7 @@ TEST_CASE("mapped_file: empty files, missing files, directories") {
   CHECK(empty.bytes().empty());
   CHECK_THROWS_WITH_AS(mapped_file(dir.path / "missing"),
                        doctest::Contains(((dir.path / "missing").string() + "': No such file").c_str()), io_error);
-  CHECK_THROWS_WITH_AS(mapped_file(dir.path), doctest::Contains("is not a regular file"), io_error);
+  CHECK_THROWS_WITH_AS(mapped_file(dir.path), doctest::Contains("is a directory, not a regular file"), io_error);
   write_bytes(dir.path / "five", {std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}, std::byte{5}});
   mapped_file five(dir.path / "five");
   REQUIRE(five.size() == 5);
@@ -459,4 +459,18 @@ TEST_CASE("open() errors name the file") {
     }
   }
   CHECK(rejected == static_cast<int>(good.size()));
+}
+
+TEST_CASE("names and JSON errors with a NUL or invalid UTF-8 are quoted escaped in messages") {
+  // A tensor name with an escaped NUL: the message once ended at it ("... for tensor 'a").
+  const std::string named = error_of(image(R"({"a\u0000b":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})", zeros(1)));
+  CHECK(named.find(R"(unsupported dtype 'Q4' for tensor 'a\0b')") != std::string::npos);
+  // The JSON parser's own message quotes the bytes it stopped at: raw invalid UTF-8 once.
+  const std::string parse = error_of(image("{\"bad\xff\":1}"));
+  CHECK(parse.find("the header is not valid JSON") != std::string::npos);
+  CHECK(parse.find("\\xff") != std::string::npos);
+  bool utf8 = true;
+  for (std::size_t pos = 0; pos < parse.size(); pos += larimar::detail::decode_utf8(parse, pos).length)
+    utf8 = utf8 && larimar::detail::decode_utf8(parse, pos).valid;
+  CHECK(utf8);
 }

@@ -127,5 +127,13 @@ TEST_CASE("config files: missing and malformed") {
   const auto bad = std::filesystem::temp_directory_path() / "larimar-model-test-bad.json";
   std::ofstream(bad) << "{\"format\": ";
   CHECK_THROWS_WITH_AS(model::load_model_config(bad), doctest::Contains("not a JSON object"), format_error);
+  // A value the message quotes shows its NUL escaped (the message once ended at it).
+  std::ofstream(bad) << R"({"model_type": "x\u0000y"})";
+  CHECK_THROWS_WITH_AS(model::load_model_config(bad), doctest::Contains(R"((model_type 'x\0y'))"), format_error);
   std::filesystem::remove(bad);
+  // A directory is refused by name (it once read as empty text: "not a JSON object").
+  const auto dir = std::filesystem::temp_directory_path() / "larimar-model-test-dir.json";
+  std::filesystem::create_directories(dir);
+  CHECK_THROWS_WITH_AS(model::load_model_config(dir), doctest::Contains("is a directory, not a regular file"), io_error);
+  std::filesystem::remove(dir);
 }

@@ -240,3 +240,17 @@ TEST_CASE("loading: io_error names the path, format_error names file and line") 
   opts.special_tokens = std::vector<std::string>{"<|missing|>"};
   CHECK_THROWS_AS(byte_level_bpe(tiny_vocab_json(""), "", opts), larimar::value_error);
 }
+
+TEST_CASE("tokens with a NUL or invalid UTF-8 are quoted escaped in error messages") {
+  // merges.txt naming the token "a\0b": the message once ended at the NUL ("... token 'a").
+  const std::string msg = message_of([&] { byte_level_bpe(tiny_vocab_json(""), std::string("h a\0b\n", 6)); });
+  CHECK(msg.find(R"(merges.txt:1: token 'a\0b' is not in the vocabulary)") != std::string::npos);
+  // Invalid UTF-8 once went into the message raw.
+  const std::string bad = message_of([&] { byte_level_bpe(tiny_vocab_json(""), "h \xff\xfe\n"); });
+  CHECK(bad.find(R"(token '\xff\xfe' is not in the vocabulary)") != std::string::npos);
+  CHECK(larimar::tokenizer::unicode::is_valid_utf8(bad));
+  // vocab.json: a token with an escaped NUL, twice.
+  const std::string twice =
+      message_of([&] { byte_level_bpe(tiny_vocab_json(",\n\"x\\u0000y\": 260,\n\"x\\u0000y\": 261"), ""); });
+  CHECK(twice.find(R"(token 'x\0y' appears twice)") != std::string::npos);
+}

@@ -190,3 +190,11 @@ TEST_CASE("errors: out-of-range ids, missing files, malformed vocab.txt") {
   }
   CHECK(wordpiece("[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\nok\r\n").encode("ok") == std::vector<token_id>{4});  // CRLF
 }
+
+TEST_CASE("a vocab.txt token with a NUL is quoted escaped in the error message") {
+  // The message once ended at the NUL ("... token 'a").
+  const char raw[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\na\0b\na\0b\n";
+  const std::string text(raw, sizeof raw - 1);
+  const std::string msg = message_of([&] { wordpiece{text}; });
+  CHECK(msg.find(R"(vocab.txt:6: token 'a\0b' appears twice (first on line 5))") != std::string::npos);
+}

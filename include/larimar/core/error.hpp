@@ -36,4 +36,12 @@ struct out_of_memory : device_error {
   std::size_t requested_bytes;
 };
 
+namespace detail {
+// Throws format_error("<context><problem>"); `context` names the operation and the file.
+struct format_failure {
+  const std::string& context;
+  [[noreturn]] void operator()(const std::string& problem) const { throw format_error(context + problem); }
+};
+}  // namespace detail
+
 }  // namespace larimar

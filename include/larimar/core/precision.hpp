@@ -16,6 +16,7 @@
 #include "larimar/io/half.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -78,7 +79,11 @@ __attribute__((target("avx,f16c"))) inline void narrow_f16_f16c(const float* src
   for (; i < n; ++i) dst[i] = io::f32_to_f16(src[i]);
 }
 inline bool cpu_has_f16c() {
-  static const bool has = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  // F16C is CPUID leaf 1, ECX bit 29 (clang 14's __builtin_cpu_supports does not know "f16c").
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & (1u << 29)) != 0;
+  }();
   return has;
 }
 #endif

@@ -4,6 +4,7 @@
 // Caveat inherent to mmap: if another process truncates the file while it is mapped, reading the lost pages
 // raises SIGBUS; larimar never writes files in place (it writes a temporary file and renames it).
 #include <larimar/core/error.hpp>
+#include <larimar/io/regular_file.hpp>
 
 #include <cerrno>
 #include <cstddef>
@@ -13,9 +14,7 @@
 #include <string>
 #include <utility>
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace larimar::io {
@@ -24,32 +23,22 @@ class mapped_file {
  public:
   mapped_file() = default;  // empty: size() == 0, data() == nullptr
 
-  // Maps `path`. An empty file is fine (nothing is mapped). Throws io_error naming the path and the reason.
+  // Maps `path`. An empty file is fine (nothing is mapped). Throws io_error naming the path and the reason (one for
+  // anything but a regular file).
   explicit mapped_file(const std::filesystem::path& path) : path_(path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail("cannot open", errno);
-    struct ::stat info {};
-    if (::fstat(fd, &info) != 0) {
-      const int err = errno;
-      ::close(fd);
-      fail("cannot stat", err);
-    }
-    if (!S_ISREG(info.st_mode)) {
-      ::close(fd);
-      throw io_error("mapped_file: '" + path.string() + "' is not a regular file");
-    }
-    size_ = static_cast<std::size_t>(info.st_size);
+    const detail::regular_file file = detail::open_regular_file(path, "mapped_file");
+    size_ = file.size;
     if (size_ != 0) {
-      void* address = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      void* address = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, file.fd, 0);
       if (address == MAP_FAILED) {
         const int err = errno;
-        ::close(fd);
+        ::close(file.fd);
         size_ = 0;
         fail("cannot map", err);
       }
       data_ = static_cast<const std::byte*>(address);
     }
-    ::close(fd);  // the mapping keeps its own reference to the file
+    ::close(file.fd);  // the mapping keeps its own reference to the file
   }
 
   mapped_file(const mapped_file&) = delete;

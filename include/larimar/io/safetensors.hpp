@@ -4,7 +4,10 @@
 // buffer. open() maps the file and validates everything up front, so that every tensor_view it hands out points
 // at bytes that exist: a corrupt or malicious file is a format_error naming the file and the problem, never a crash
 // or an out-of-bounds read. Every safetensors dtype is read; to_f32 converts the float ones (F32, F16, BF16).
+#include <larimar/core/checked_size.hpp>
 #include <larimar/core/error.hpp>
+#include <larimar/core/quote.hpp>
+#include <larimar/io/atomic_file.hpp>
 #include <larimar/io/half.hpp>
 #include <larimar/io/mapped_file.hpp>
 
@@ -12,10 +15,8 @@
 
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -29,10 +30,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace larimar::io {
 
@@ -95,6 +92,9 @@ struct tensor_view {
 
 namespace detail {
 
+using ::larimar::detail::escape;
+using ::larimar::detail::quote;
+
 // "[3, 4]" for messages.
 inline std::string shape_string(std::span<const std::size_t> shape) {
   std::string s = "[";
@@ -105,20 +105,7 @@ inline std::string shape_string(std::span<const std::size_t> shape) {
   return s + "]";
 }
 
-// Product of the dims, or nullopt if it does not fit in size_t (a malicious header can claim any shape).
-inline std::optional<std::size_t> checked_numel(std::span<const std::size_t> shape) {
-  std::size_t n = 1;
-  bool zero = false;
-  bool overflow = false;
-  for (const std::size_t d : shape) {
-    if (d == 0) zero = true;
-    if (!overflow && d != 0 && n > std::numeric_limits<std::size_t>::max() / d) overflow = true;
-    if (!overflow) n *= d;
-  }
-  if (zero) return 0;  // [0, 2^63, 2^63] holds no elements: not an overflow
-  if (overflow) return std::nullopt;
-  return n;
-}
+using ::larimar::detail::checked_numel;
 
 inline std::optional<std::size_t> checked_byte_size(std::span<const std::size_t> shape, dtype type) {
   const auto n = checked_numel(shape);
@@ -137,11 +124,7 @@ struct parsed_header {
   std::map<std::string, std::string> metadata;
 };
 
-// Throws format_error("<context><problem>"); `context` names the operation and the file.
-struct format_failure {
-  const std::string& context;
-  [[noreturn]] void operator()(const std::string& problem) const { throw format_error(context + problem); }
-};
+using ::larimar::detail::format_failure;
 
 // Parses and validates a whole file image; every problem is a format_error prefixed by `context`.
 inline parsed_header parse_safetensors(std::span<const std::byte> file, const std::string& context) {
@@ -187,9 +170,9 @@ inline parsed_header parse_safetensors(std::span<const std::byte> file, const st
   try {
     header = json::parse(header_begin, header_begin + header_size, watch_keys);
   } catch (const json::exception& e) {
-    fail(std::string("the header is not valid JSON (") + e.what() + ")");
+    fail("the header is not valid JSON (" + detail::escape(e.what(), 1024) + ")");
   }
-  if (duplicate) fail("the header has the key '" + *duplicate + "' more than once");
+  if (duplicate) fail("the header has the key " + detail::quote(*duplicate) + " more than once");
   if (!header.is_object()) fail("the header is not a JSON object");
 
   const std::size_t data_size = after_length - header_size;
@@ -214,12 +197,12 @@ inline parsed_header parse_safetensors(std::span<const std::byte> file, const st
     if (name == "__metadata__") {
       if (!entry.is_object()) fail("'__metadata__' is not an object of strings");
       for (const auto& [key, value] : entry.items()) {
-        if (!value.is_string()) fail("'__metadata__' entry '" + key + "' is not a string");
+        if (!value.is_string()) fail("'__metadata__' entry " + detail::quote(key) + " is not a string");
         result.metadata.emplace(key, value.get<std::string>());
       }
       continue;
     }
-    const std::string tensor = "tensor '" + name + "'";
+    const std::string tensor = "tensor " + detail::quote(name);
     if (!entry.is_object()) fail(tensor + ": the entry is not an object");
     for (const char* field : {"dtype", "shape", "data_offsets"})
       if (!entry.contains(field)) fail(tensor + ": the entry has no '" + field + "'");
@@ -228,7 +211,7 @@ inline parsed_header parse_safetensors(std::span<const std::byte> file, const st
     const auto& type_name = type_json.get_ref<const std::string&>();
     const auto type = dtype_from_name(type_name);
     if (!type)
-      fail("unsupported dtype '" + type_name + "' for " + tensor +
+      fail("unsupported dtype " + detail::quote(type_name) + " for " + tensor +
            " (safetensors dtypes: F32, F16, BF16, F64, I64, I32, I16, I8, U64, U32, U16, U8, BOOL, F8_E4M3, F8_E5M2)");
 
     const json& shape_json = entry["shape"];
@@ -256,7 +239,7 @@ inline parsed_header parse_safetensors(std::span<const std::byte> file, const st
 
     tensor_view view{name, *type, std::move(shape), data + begin, end - begin};
     const auto [it, inserted] = result.tensors.emplace(name, std::move(view));
-    if (!inserted) fail("the header has the key '" + name + "' more than once");
+    if (!inserted) fail("the header has the key " + detail::quote(name) + " more than once");
     extents.push_back({begin, end, &it->first});
   }
 
@@ -269,7 +252,7 @@ inline parsed_header parse_safetensors(std::span<const std::byte> file, const st
   const std::string* previous = nullptr;
   for (const extent& e : extents) {
     if (e.begin < covered)
-      fail("tensors '" + *previous + "' and '" + *e.name + "' overlap (the second begins at byte " +
+      fail("tensors " + quote(*previous) + " and " + quote(*e.name) + " overlap (the second begins at byte " +
            std::to_string(e.begin) + " of the data buffer, the first ends at " + std::to_string(covered) + ")");
     if (e.begin > covered)
       fail("bytes [" + std::to_string(covered) + ", " + std::to_string(e.begin) +
@@ -316,7 +299,7 @@ class safetensors_file {
   const tensor_view& at(std::string_view name) const {
     const auto it = tensors_.find(name);
     if (it == tensors_.end())
-      throw format_error("safetensors_file::at: tensor '" + std::string(name) + "' not found in " + describe());
+      throw format_error("safetensors_file::at: tensor " + detail::quote(name) + " not found in " + describe());
     return it->second;
   }
 
@@ -327,7 +310,7 @@ class safetensors_file {
   const tensor_view& at(std::string_view name, std::span<const std::size_t> shape) const {
     const tensor_view& view = at(name);
     if (!std::equal(view.shape.begin(), view.shape.end(), shape.begin(), shape.end()))
-      throw shape_error("safetensors_file::at: tensor '" + view.name + "' in " + describe() + " has shape " +
+      throw shape_error("safetensors_file::at: tensor " + detail::quote(view.name) + " in " + describe() + " has shape " +
                         detail::shape_string(view.shape) + ", expected " + detail::shape_string(shape));
     return view;
   }
@@ -372,15 +355,15 @@ class safetensors_file {
 inline void to_f32(const tensor_view& view, std::span<float> out) {
   const std::size_t n = view.numel();
   if (out.size() != n)
-    throw shape_error("to_f32: tensor '" + view.name + "' has " + std::to_string(n) + " elements, the output " +
+    throw shape_error("to_f32: tensor " + detail::quote(view.name) + " has " + std::to_string(n) + " elements, the output " +
                       std::to_string(out.size()));
   const auto bytes = detail::checked_byte_size(view.shape, view.type);
   if (!bytes || *bytes != view.size_bytes)
-    throw shape_error("to_f32: tensor '" + view.name + "' holds " + std::to_string(view.size_bytes) +
+    throw shape_error("to_f32: tensor " + detail::quote(view.name) + " holds " + std::to_string(view.size_bytes) +
                       " bytes, which does not match its " + std::string(dtype_name(view.type)) + " shape " +
                       detail::shape_string(view.shape));
   if (!is_float_compute_type(view.type))
-    throw value_error("to_f32: tensor '" + view.name + "' is " + std::string(dtype_name(view.type)) +
+    throw value_error("to_f32: tensor " + detail::quote(view.name) + " is " + std::string(dtype_name(view.type)) +
                       "; only F32, F16 and BF16 tensors convert to f32");
   if (n == 0) return;
   switch (view.type) {
@@ -416,33 +399,16 @@ struct tensor_to_save {
   std::span<const std::byte> bytes;
 };
 
-namespace detail {
-
-// Writes the whole of `bytes` to `fd`; false (errno set) on failure.
-inline bool write_all(int fd, const std::byte* bytes, std::size_t size) {
-  while (size > 0) {
-    const ::ssize_t written = ::write(fd, bytes, std::min<std::size_t>(size, std::size_t{1} << 30));
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    bytes += written;
-    size -= static_cast<std::size_t>(written);
-  }
-  return true;
-}
-
-}  // namespace detail
-
 // Writes a safetensors file that Hugging Face's library (and safetensors_file::open) reads back. Tensors are laid
 // out by decreasing element size, then by name, and the header is padded with spaces to a multiple of 8 bytes, so
-// every tensor is aligned to its element size in the file. Atomic: the data goes to a temporary file in the same
-// directory, is flushed to disk, then renamed over `path`; on any failure `path` is untouched.
+// every tensor is aligned to its element size in the file. Atomic and durable (io/atomic_file.hpp): on any failure
+// `path` is untouched.
 // value_error for an empty, duplicate or reserved name or a name/metadata that is not UTF-8, shape_error if a
 // tensor's bytes do not match its shape, io_error if the file system refuses.
 inline void save_safetensors(const std::filesystem::path& path, std::span<const tensor_to_save> tensors,
                              const std::map<std::string, std::string>& metadata = {}) {
-  const std::string op = "save_safetensors: '" + path.string() + "': ";
+  std::string who = "save_safetensors: '" + path.string() + "'";
+  const std::string op = who + ": ";
   std::vector<std::size_t> order(tensors.size());
   std::set<std::string_view> seen;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
@@ -450,10 +416,10 @@ inline void save_safetensors(const std::filesystem::path& path, std::span<const 
     order[i] = i;
     if (t.name.empty()) throw value_error(op + "tensor " + std::to_string(i) + " has an empty name");
     if (t.name == "__metadata__") throw value_error(op + "'__metadata__' is reserved and cannot name a tensor");
-    if (!seen.insert(t.name).second) throw value_error(op + "tensor name '" + t.name + "' appears twice");
+    if (!seen.insert(t.name).second) throw value_error(op + "tensor name " + detail::quote(t.name) + " appears twice");
     const auto expected = detail::checked_byte_size(t.shape, t.type);
     if (!expected || *expected != t.bytes.size())
-      throw shape_error(op + "tensor '" + t.name + "' has " + std::to_string(t.bytes.size()) + " bytes, its " +
+      throw shape_error(op + "tensor " + detail::quote(t.name) + " has " + std::to_string(t.bytes.size()) + " bytes, its " +
                         std::string(dtype_name(t.type)) + " shape " + detail::shape_string(t.shape) + " needs " +
                         (expected ? std::to_string(*expected) : std::string("more than 2^64")));
   }
@@ -476,41 +442,19 @@ inline void save_safetensors(const std::filesystem::path& path, std::span<const 
   try {
     header_text = header.dump();
   } catch (const nlohmann::json::exception& e) {
-    throw value_error(op + "a tensor name or metadata string is not valid UTF-8 (" + e.what() + ")");
+    throw value_error(op + "a tensor name or metadata string is not valid UTF-8 (" + detail::escape(e.what(), 1024) +
+                      ")");
   }
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
   std::byte length_field[8];
   for (std::size_t i = 0; i < 8; ++i)
     length_field[i] = static_cast<std::byte>((static_cast<std::uint64_t>(header_text.size()) >> (8 * i)) & 0xffu);
 
-  const std::filesystem::path directory = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::string temp_name = (directory / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
-  const int fd = ::mkstemp(temp_name.data());
-  if (fd < 0)
-    throw io_error(op + "cannot create a temporary file in '" + directory.string() + "': " + std::strerror(errno));
-  const auto fail = [&](const char* what) {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(temp_name.c_str());
-    throw io_error(op + what + ": " + std::strerror(err));
-  };
-  if (::fchmod(fd, 0644) != 0) fail("cannot set the permissions of the temporary file");
-  if (!detail::write_all(fd, length_field, 8) ||
-      !detail::write_all(fd, reinterpret_cast<const std::byte*>(header_text.data()), header_text.size()))
-    fail("cannot write the header");
-  for (const std::size_t i : order)
-    if (!detail::write_all(fd, tensors[i].bytes.data(), tensors[i].bytes.size())) fail("cannot write tensor data");
-  if (::fsync(fd) != 0) fail("cannot flush the file to disk");
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(temp_name.c_str());
-    throw io_error(op + "cannot close the temporary file: " + std::strerror(err));
-  }
-  if (::rename(temp_name.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(temp_name.c_str());
-    throw io_error(op + "cannot rename the temporary file into place: " + std::strerror(err));
-  }
+  detail::atomic_file out(path, std::move(who));
+  out.write(length_field, 8);
+  out.write(header_text.data(), header_text.size());
+  for (const std::size_t i : order) out.write(tensors[i].bytes.data(), tensors[i].bytes.size());
+  out.commit();
 }
 
 }  // namespace larimar::io

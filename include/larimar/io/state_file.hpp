@@ -13,30 +13,36 @@
 //            | u64 entry[n] | u64 slot[n] | u64 u | u8 used[u]
 //   index    u64 rows, u64 dim, rows×dim elements | u64 entry[rows]
 //   trailer  u32 CRC-32 of every byte before it
-// Written atomically: a temporary file in the same directory, flushed, then renamed over the target.
+// Written atomically and durably (io/atomic_file.hpp). Read as a hostile file: every size is checked against the
+// bytes left before anything is allocated from it, and every value against what a save could have written.
 #include <algorithm>
 #include <bit>
-#include <cerrno>
+#include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
-#include <unistd.h>
-
+#include "larimar/core/checked_size.hpp"
 #include "larimar/core/error.hpp"
+#include "larimar/core/quote.hpp"
+#include "larimar/io/atomic_file.hpp"
 #include "larimar/io/checksum.hpp"
+#include "larimar/io/regular_file.hpp"
 #include "larimar/memory/memory.hpp"
 #include "larimar/memory/sharded_memory.hpp"
 
 namespace larimar::io {
 
 namespace detail {
+
+using ::larimar::detail::quote;
 
 inline constexpr char kStateMagic[8] = {'L', 'R', 'M', 'S', 'T', 'A', 'T', 'E'};
 inline constexpr std::uint32_t kStateVersion = 2;  // 2 added write_tolerance and the block fill
@@ -64,9 +70,11 @@ class byte_writer {
   std::vector<char> bytes_;
 };
 
+// Reads a file image front to back; every failure is a format_error through `fail` (which names the file).
 class byte_reader {
  public:
-  byte_reader(const char* data, std::size_t size, std::string path) : p_(data), end_(data + size), path_(std::move(path)) {}
+  byte_reader(const char* data, std::size_t size, const larimar::detail::format_failure& fail)
+      : p_(data), end_(data + size), fail_(fail) {}
   template <class V>
   V get(std::string_view what) {
     V v;
@@ -74,8 +82,7 @@ class byte_reader {
     return v;
   }
   void raw(void* dst, std::size_t n, std::string_view what) {
-    if (static_cast<std::size_t>(end_ - p_) < n)
-      throw format_error("load " + path_ + ": file truncated while reading " + std::string(what));
+    if (left() < n) fail_("file truncated while reading " + std::string(what));
     if (n) std::memcpy(dst, p_, n);
     p_ += n;
   }
@@ -84,21 +91,47 @@ class byte_reader {
     raw(buf, 32, what);
     return std::string(buf);
   }
-  // A count that must fit in what is left of the file at `bytes_each` bytes per item.
+  // The product of `dims` (items of `bytes_each` bytes), refused unless that many bytes are left: what the file
+  // claims is checked against what it holds before anything is allocated from it.
+  std::size_t need(std::string_view what, std::initializer_list<std::size_t> dims, std::size_t bytes_each) {
+    const auto n = larimar::detail::checked_numel(dims);
+    if (!n || (bytes_each != 0 && *n > left() / bytes_each)) {
+      std::string claim;
+      for (const std::size_t d : dims) claim += (claim.empty() ? "" : " x ") + std::to_string(d);
+      fail_(std::string(what) + ": " + claim + " items of " + std::to_string(bytes_each) + " bytes do not fit in the " +
+            std::to_string(left()) + " bytes left in the file");
+    }
+    return *n;
+  }
+  // A u64 count of items of `bytes_each` bytes that must fit in the rest of the file.
   std::size_t count(std::string_view what, std::size_t bytes_each) {
     const auto n = get<std::uint64_t>(what);
-    if (bytes_each && n > static_cast<std::uint64_t>(end_ - p_) / bytes_each)
-      throw format_error("load " + path_ + ": " + std::string(what) + " = " + std::to_string(n) +
-                         " is larger than the rest of the file");
-    return static_cast<std::size_t>(n);
+    return need(what, {static_cast<std::size_t>(n)}, bytes_each);
+  }
+  // n values of T, each finite: NaN or infinity is no state a save writes.
+  template <class T>
+  std::vector<T> values(std::string_view what, std::size_t n) {
+    std::vector<T> out(need(what, {n}, sizeof(T)));
+    raw(out.data(), n * sizeof(T), what);
+    for (std::size_t i = 0; i < n; ++i)
+      if (!std::isfinite(out[i]))
+        fail_(std::string(what) + " holds a non-finite value (" + std::to_string(out[i]) + ") at element " +
+              std::to_string(i));
+    return out;
+  }
+  // n u64 ids or slots.
+  std::vector<std::size_t> indices(std::string_view what, std::size_t n) {
+    std::vector<std::size_t> out(need(what, {n}, 8));
+    for (auto& v : out) v = static_cast<std::size_t>(get<std::uint64_t>(what));
+    return out;
   }
   std::size_t left() const { return static_cast<std::size_t>(end_ - p_); }
-  const std::string& path() const { return path_; }
+  const larimar::detail::format_failure& fail() const { return fail_; }
 
  private:
   const char* p_;
   const char* end_;
-  std::string path_;
+  const larimar::detail::format_failure& fail_;
 };
 
 template <class S, class T>
@@ -109,42 +142,8 @@ void put_matrix(byte_writer& w, const T* data, std::size_t n) {
 }
 template <class S, class T>
 void get_matrix(byte_reader& r, T* data, std::size_t n, std::string_view what) {
-  std::vector<T> host(n);
-  r.raw(host.data(), n * sizeof(T), what);
+  const auto host = r.values<T>(what, n);
   S::upload(host.data(), n, data);
-}
-
-inline void write_atomically(const std::filesystem::path& path, const std::vector<char>& bytes) {
-  const auto tmp = path.string() + ".tmp." + std::to_string(::getpid());
-  {
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw io_error("save " + path.string() + ": cannot create " + tmp + ": " + std::strerror(errno));
-    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
-                    ::fsync(::fileno(f)) == 0;
-    const int err = errno;
-    std::fclose(f);
-    if (!ok) {
-      std::remove(tmp.c_str());
-      throw io_error("save " + path.string() + ": writing " + tmp + " failed: " + std::strerror(err));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw io_error("save " + path.string() + ": rename failed: " + ec.message());
-  }
-}
-
-inline std::vector<char> read_whole(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw io_error("load " + path.string() + ": cannot open the file");
-  const auto size = static_cast<std::size_t>(in.tellg());
-  std::vector<char> bytes(size);
-  in.seekg(0);
-  if (size && !in.read(bytes.data(), static_cast<std::streamsize>(size)))
-    throw io_error("load " + path.string() + ": read failed");
-  return bytes;
 }
 
 template <class Memory>
@@ -210,48 +209,63 @@ std::vector<char> encode(const Memory& mem) {
   return std::move(w.bytes());
 }
 
-}  // namespace detail
-
-// Saves a memory or sharded memory; the file appears complete or not at all.
-template <class Memory>
-void save(const Memory& mem, const std::filesystem::path& path) {
-  detail::write_atomically(path, detail::encode(mem));
+// The ways a block's slot map, slots and entries can disagree (fixed keys: entry i is written at address
+// slot[i], and used[s] says whether address s holds an entry; the next write takes the addresses marked free).
+inline void check_slot_map(const larimar::detail::format_failure& fail, std::size_t block,
+                           const std::vector<std::size_t>& slot, const std::vector<std::uint8_t>& used) {
+  const std::string where = "block " + std::to_string(block) + ": ";
+  std::vector<std::size_t> owner(used.size(), static_cast<std::size_t>(-1));
+  for (std::size_t i = 0; i < slot.size(); ++i) {
+    if (slot[i] >= used.size())
+      fail(where + "entry row " + std::to_string(i) + " is at slot " + std::to_string(slot[i]) + ", beyond its " +
+           std::to_string(used.size()) + " addresses");
+    if (owner[slot[i]] != static_cast<std::size_t>(-1))
+      fail(where + "entry rows " + std::to_string(owner[slot[i]]) + " and " + std::to_string(i) + " share slot " +
+           std::to_string(slot[i]));
+    owner[slot[i]] = i;
+  }
+  for (std::size_t s = 0; s < used.size(); ++s) {
+    if (used[s] > 1)
+      fail(where + "slot map value " + std::to_string(used[s]) + " at slot " + std::to_string(s) + " is not 0 or 1");
+    const bool written = owner[s] != static_cast<std::size_t>(-1);
+    if (written && used[s] == 0)
+      fail(where + "the slot map marks slot " + std::to_string(s) + " free, but entry row " + std::to_string(owner[s]) +
+           " is written there (the next write would overwrite it)");
+    if (!written && used[s] != 0)
+      fail(where + "the slot map marks slot " + std::to_string(s) + " used, but no entry is written there");
+  }
 }
 
-// Loads a file written by save() for the same element type, key policy and solver. Every inconsistency — wrong
-// magic or version, another policy, truncation, a checksum mismatch, sizes that do not add up — is a
-// format_error naming the file and the problem.
+// The memory in a state file image; `where` names it in messages (load: the path).
 template <class Memory>
-Memory load(const std::filesystem::path& path, typename Memory::solver_type solver = {}) {
+Memory decode(std::span<const char> bytes, const std::string& where, typename Memory::solver_type solver) {
   using T = typename Memory::value_type;
   using S = typename Memory::storage_type;
-  const auto bytes = detail::read_whole(path);
-  const std::string where = path.string();
-  if (bytes.size() < 12 || std::memcmp(bytes.data(), detail::kStateMagic, 8) != 0)
-    throw format_error("load " + where + ": not a larimar state file (bad magic)");
+  using Store = std::remove_cvref_t<decltype(std::declval<Memory&>().internals())>;
+  constexpr auto mode = Store::mode;
+  const std::string context = "load " + where + ": ";
+  const larimar::detail::format_failure fail{context};
+  if (bytes.size() < 12 || std::memcmp(bytes.data(), kStateMagic, 8) != 0)
+    fail("not a larimar state file (bad magic)");
   std::uint32_t stored_crc;
   std::memcpy(&stored_crc, bytes.data() + bytes.size() - 4, 4);
-  detail::byte_reader r(bytes.data() + 8, bytes.size() - 12, where);
+  byte_reader r(bytes.data() + 8, bytes.size() - 12, fail);
   const auto version = r.get<std::uint32_t>("version");
-  if (version != detail::kStateVersion && version != 1)
-    throw format_error("load " + where + ": unsupported version " + std::to_string(version));
-  if (crc32(bytes.data(), bytes.size() - 4) != stored_crc)
-    throw format_error("load " + where + ": checksum mismatch: the file is corrupt or truncated");
+  if (version != kStateVersion && version != 1) fail("unsupported version " + std::to_string(version));
+  if (crc32(bytes.data(), bytes.size() - 4) != stored_crc) fail("checksum mismatch: the file is corrupt or truncated");
   const auto kind = r.get<std::uint32_t>("kind");
-  if (kind != detail::kind_of<Memory>())
-    throw format_error("load " + where + ": the file holds a " + (kind == 2 ? "sharded_memory" : "memory") +
-                       ", not a " + (detail::kind_of<Memory>() == 2 ? "sharded_memory" : "memory"));
+  if (kind != kind_of<Memory>())
+    fail(std::string("the file holds a ") +
+         (kind == 2 ? "sharded_memory" : kind == 1 ? "memory" : "thing of unknown kind " + std::to_string(kind)) +
+         ", not a " + (kind_of<Memory>() == 2 ? "sharded_memory" : "memory"));
   const auto elem = r.get<std::uint32_t>("element size");
   if (elem != sizeof(T))
-    throw format_error("load " + where + ": elements are " + std::to_string(elem) + " bytes, expected " +
-                       std::to_string(sizeof(T)));
+    fail("elements are " + std::to_string(elem) + " bytes, expected " + std::to_string(sizeof(T)));
   const auto keys_name = r.name("key policy"), solver_name = r.name("solver");
   if (keys_name != Memory::keys_type::name)
-    throw format_error("load " + where + ": written with key policy '" + keys_name + "', loading as '" +
-                       Memory::keys_type::name + "'");
+    fail("written with key policy " + quote(keys_name) + ", loading as '" + Memory::keys_type::name + "'");
   if (solver_name != Memory::solver_type::name)
-    throw format_error("load " + where + ": written with solver '" + solver_name + "', loading as '" +
-                       Memory::solver_type::name + "'");
+    fail("written with solver " + quote(solver_name) + ", loading as '" + Memory::solver_type::name + "'");
   memory_config cfg;
   cfg.slots = r.get<std::uint64_t>("slots");
   cfg.code_size = r.get<std::uint64_t>("code_size");
@@ -259,13 +273,13 @@ Memory load(const std::filesystem::path& path, typename Memory::solver_type solv
   cfg.seed = r.get<std::uint64_t>("seed");
   cfg.addresses = r.get<std::uint64_t>("addresses");
   const auto prior = r.get<std::uint32_t>("prior"), basis = r.get<std::uint32_t>("key basis");
-  if (prior > 1 || basis > 1) throw format_error("load " + where + ": unknown prior or key basis code");
+  if (prior > 1 || basis > 1) fail("unknown prior or key basis code");
   cfg.prior = static_cast<prior_kind>(prior);
   cfg.keys = static_cast<key_basis>(basis);
   cfg.sample_noise = r.get<std::uint32_t>("sample_noise") != 0;
   const auto lookup_flags = r.get<std::uint32_t>("quantized_lookup");
   if ((lookup_flags & 0xfeu) != 0 || ((lookup_flags >> 8) & 0xffu) > 2 || (lookup_flags >> 16) > 2)
-    throw format_error("load " + where + ": unknown lookup flags " + std::to_string(lookup_flags));
+    fail("unknown lookup flags " + std::to_string(lookup_flags));
   cfg.quantized_lookup = (lookup_flags & 1u) != 0;
   cfg.lookup_precision = static_cast<precision>((lookup_flags >> 8) & 0xffu);
   cfg.memory_precision = static_cast<precision>(lookup_flags >> 16);
@@ -276,69 +290,110 @@ Memory load(const std::filesystem::path& path, typename Memory::solver_type solv
   const auto noise_draws = r.get<std::uint64_t>("noise draws");
   const auto fill_size = version >= 2 ? r.get<std::uint64_t>("block fill") : std::uint64_t{0};  // 0: the rank bound
   const auto fill_streak = version >= 2 ? r.get<std::uint64_t>("fill streak") : std::uint64_t{0};
-  // Sizes are checked against the bytes left before anything is allocated from them.
-  const std::size_t left = r.left();
-  if (cfg.slots == 0 || cfg.code_size == 0 || cfg.slots > left / sizeof(T) || cfg.code_size > left / sizeof(T) ||
-      cfg.lookup_dim() > left / sizeof(T) || cfg.address_count() > left / sizeof(T))
-    throw format_error("load " + where + ": memory dimensions do not fit the file");
+  if (next_entry > (std::uint64_t{1} << 62)) fail("entry counter " + std::to_string(next_entry) + " is beyond any memory's");
+
+  // Sizes before work: the key matrix is checked against the bytes left before the memory exists, and the memory
+  // is made without drawing keys or its prior, so nothing below costs more than the file's own size.
+  const std::size_t K = cfg.slots, C = cfg.code_size;
+  const std::string dims = "slots = " + std::to_string(K) + ", code_size = " + std::to_string(C) + ", lookup_size = " +
+                           std::to_string(cfg.lookup_size) + ", addresses = " + std::to_string(cfg.addresses);
+  const std::size_t block_dims[] = {K, C + K, sizeof(T)};
+  if (C + K < C || !larimar::detail::checked_numel(block_dims))
+    fail(dims + ": a block of K x (C + K) values does not fit in memory");
+  const auto [key_rows, key_cols] = Store::key_matrix_shape(cfg);
+  const auto stored_rows = r.get<std::uint64_t>("key rows"), stored_cols = r.get<std::uint64_t>("key cols");
+  if (stored_rows != key_rows || stored_cols != key_cols)
+    fail("the key matrix is " + std::to_string(stored_rows) + "x" + std::to_string(stored_cols) + ", expected " +
+         std::to_string(key_rows) + "x" + std::to_string(key_cols) + " for " + dims);
+  const std::string key_name = "the key matrix (" + std::to_string(key_rows) + "x" + std::to_string(key_cols) + " for " +
+                               dims + ")";
+  auto keys = S::template make<T>(0, key_cols);
+  {
+    const auto host = r.values<T>(key_name, r.need(key_name, {key_rows, key_cols}, sizeof(T)));
+    keys = S::template make<T>(key_rows, key_cols);
+    S::upload(host.data(), host.size(), S::data(keys));
+  }
+  const std::size_t per_block = (K * C + K * K) * sizeof(T) + 4 + 8 + 8;  // mean, covariance, mode, n, u
+  const auto nblocks = r.count("block count (a block holds slots x code_size + slots x slots values; " + dims + ")",
+                               per_block);
+  if (kind == 1 && nblocks > 1) fail("a memory holds one block, the file has " + std::to_string(nblocks));
 
   // A config no save() writes (a negative noise, a non-finite tolerance, ...) is the file's fault, named by the
   // memory's own validation.
   Memory mem = [&] {
     try {
-      return Memory(cfg, std::move(solver));
+      return Memory(larimar::detail::stored_keys, cfg, std::move(solver), std::move(keys));
     } catch (const value_error& e) {
-      throw format_error("load " + where + ": " + e.what());
+      fail(e.what());
     }
   }();
   auto& st = mem.internals();
-  auto& km = st.mutable_key_state().address_matrix();
-  const auto krows = r.count("key rows", 0), kcols = r.count("key cols", 0);
-  if (krows != S::rows(km) || kcols != S::cols(km))
-    throw format_error("load " + where + ": key matrix is " + std::to_string(krows) + "x" + std::to_string(kcols) +
-                       ", expected " + std::to_string(S::rows(km)) + "x" + std::to_string(S::cols(km)));
-  detail::get_matrix<S>(r, S::data(km), krows * kcols, "key matrix");
-
-  const std::size_t K = cfg.slots, C = cfg.code_size;
-  const auto nblocks = r.count("block count", (K * C + K * K) * sizeof(T));
+  if (nblocks > 0) st.make_prior();  // K×C, and each block holds more
   std::vector<larimar::detail::block_state<T, S>> blocks;
   blocks.reserve(nblocks);
   for (std::size_t b = 0; b < nblocks; ++b) {
+    const std::string blk_name = "block " + std::to_string(b);
+    const auto mode_code = r.get<std::uint32_t>("block mode");
+    if (mode_code > 2) fail(blk_name + " has unknown write mode " + std::to_string(mode_code));
+    const auto n = r.count(blk_name + " entries", (K + C) * sizeof(T) + 16);
+    if ((n == 0) != (mode_code == 0))
+      fail(blk_name + (n == 0 ? " holds no entry but has a write mode" : " holds entries but no write mode"));
+    r.need(blk_name + " mean and covariance", {K * C + K * K}, sizeof(T));
     auto blk = st.fresh_block();
-    const auto mode = r.get<std::uint32_t>("block mode");
-    if (mode > 2) throw format_error("load " + where + ": block " + std::to_string(b) + " has unknown mode");
-    blk.mode = static_cast<write_mode>(mode);
-    const auto n = r.count("block entries", (K + C) * sizeof(T) + 16);
-    detail::get_matrix<S>(r, S::data(blk.mean), K * C, "block mean");
-    detail::get_matrix<S>(r, S::data(blk.covariance), K * K, "block covariance");
-    detail::get_matrix<S>(r, blk.addresses.append(n), n * K, "block addresses");
-    detail::get_matrix<S>(r, blk.latents.append(n), n * C, "block latents");
-    blk.entry.resize(n);
-    blk.slot.resize(n);
-    for (auto& e : blk.entry) e = r.get<std::uint64_t>("entry id");
-    for (auto& s : blk.slot) s = r.get<std::uint64_t>("slot");
-    const auto u = r.count("slot map", 1);
+    blk.mode = static_cast<write_mode>(mode_code);
+    get_matrix<S>(r, S::data(blk.mean), K * C, blk_name + " mean");
+    get_matrix<S>(r, S::data(blk.covariance), K * K, blk_name + " covariance");
+    get_matrix<S>(r, blk.addresses.append(n), n * K, blk_name + " addresses");
+    get_matrix<S>(r, blk.latents.append(n), n * C, blk_name + " latents");
+    blk.entry = r.indices(blk_name + " entry ids", n);
+    blk.slot = r.indices(blk_name + " slots", n);
+    const auto u = r.count(blk_name + " slot map", 1);
     if (u != blk.used.size())
-      throw format_error("load " + where + ": block " + std::to_string(b) + " slot map has " + std::to_string(u) +
-                         " slots, expected " + std::to_string(blk.used.size()));
-    r.raw(blk.used.data(), u, "slot map");
+      fail(blk_name + " slot map has " + std::to_string(u) + " slots, expected " + std::to_string(blk.used.size()));
+    r.raw(blk.used.data(), u, blk_name + " slot map");
+    if constexpr (mode == keys::addressing::by_slot) check_slot_map(fail, b, blk.slot, blk.used);
     blocks.push_back(std::move(blk));
   }
-  const auto rows = r.count("index rows", 0), dim = r.count("index dim", 0);
+  const auto rows = r.get<std::uint64_t>("index rows"), dim = r.get<std::uint64_t>("index dim");
   if (dim != st.index().dim())
-    throw format_error("load " + where + ": index vectors have " + std::to_string(dim) + " values, expected " +
-                       std::to_string(st.index().dim()));
-  if (rows > r.left() / std::max<std::size_t>(1, dim * sizeof(T) + 8))
-    throw format_error("load " + where + ": index rows do not fit the file");
-  nearest_index<T, S> index(dim, cfg.quantized_lookup, cfg.lookup_precision);
-  detail::get_matrix<S>(r, index.rows_for_load(rows), rows * dim, "index vectors");
+    fail("index vectors have " + std::to_string(dim) + " values, expected " + std::to_string(st.index().dim()));
+  r.need("the index (rows x (vector + entry id))", {static_cast<std::size_t>(rows), st.index().dim() * sizeof(T) + 8}, 1);
+  nearest_index<T, S> index(st.index().dim(), cfg.quantized_lookup, cfg.lookup_precision);
+  get_matrix<S>(r, index.rows_for_load(rows), rows * dim, "index vectors");
   index.rebuild();
-  std::vector<std::size_t> index_entry(rows);
-  for (auto& e : index_entry) e = r.get<std::uint64_t>("index entry id");
-  if (r.left() != 0) throw format_error("load " + where + ": " + std::to_string(r.left()) + " unexpected trailing bytes");
+  auto index_entry = r.indices("index entry ids", rows);
+  if (r.left() != 0) fail(std::to_string(r.left()) + " unexpected trailing bytes");
   st.restore(std::move(blocks), std::move(index), std::move(index_entry), next_entry, noise_draws,
-             {static_cast<std::size_t>(fill_size), static_cast<std::size_t>(fill_streak)});
+             {static_cast<std::size_t>(fill_size), static_cast<std::size_t>(fill_streak)}, context);
   return mem;
+}
+
+}  // namespace detail
+
+// Saves a memory or sharded memory; the file appears complete or not at all, and is on disk when save returns.
+template <class Memory>
+void save(const Memory& mem, const std::filesystem::path& path) {
+  const auto bytes = detail::encode(mem);
+  detail::atomic_file out(path, "save " + path.string());
+  out.write(bytes.data(), bytes.size());
+  out.commit();
+}
+
+// The memory in bytes that save() wrote, checked as load() checks a file; `name` labels error messages.
+template <class Memory>
+Memory load_bytes(std::span<const char> bytes, typename Memory::solver_type solver = {},
+                  const std::string& name = "<bytes>") {
+  return detail::decode<Memory>(bytes, name, std::move(solver));
+}
+
+// Loads a file written by save() for the same element type, key policy and solver. Every inconsistency — wrong
+// magic or version, another policy, truncation, a checksum mismatch, sizes that do not add up, slot maps, entries
+// and index that disagree, a non-finite value — is a format_error naming the file and the problem; a path that is
+// not a readable regular file is an io_error. A hostile file costs at most time and memory linear in its size.
+template <class Memory>
+Memory load(const std::filesystem::path& path, typename Memory::solver_type solver = {}) {
+  const std::string bytes = detail::read_regular_file(path, "load");
+  return detail::decode<Memory>(bytes, path.string(), std::move(solver));
 }
 
 }  // namespace larimar::io

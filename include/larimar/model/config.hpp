@@ -5,14 +5,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "larimar/core/error.hpp"
+#include "larimar/core/quote.hpp"
+#include "larimar/io/regular_file.hpp"
 #include "larimar/model/token.hpp"
 
 namespace larimar::model {
@@ -59,6 +59,8 @@ struct model_config {
 };
 
 namespace detail {
+
+using ::larimar::detail::quote;  // how messages quote values read from a file
 
 using json = nlohmann::json;
 
@@ -124,11 +126,7 @@ inline void require_divisible(const field_reader& r, std::size_t width, std::siz
 }
 
 inline json read_json_file(const std::filesystem::path& path, const std::string& op) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error(op + ": cannot open '" + path.string() + "'");
-  std::stringstream text;
-  text << in.rdbuf();
-  json parsed = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  json parsed = json::parse(io::detail::read_regular_file(path, op), nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object())
     throw format_error(op + ": '" + path.string() + "' is not a JSON object");
   return parsed;
@@ -154,7 +152,8 @@ inline decoder_config parse_decoder_config(const nlohmann::json& j, const std::s
   detail::require_divisible(r, c.n_embd, c.n_head, "n_embd", "n_head");
   // Hugging Face fields we do not implement must hold GPT-2's values.
   if (const auto act = r.string_or("activation_function", "gelu_new"); act != "gelu_new")
-    r.fail("activation_function", "is '" + act + "'; only GPT-2's 'gelu_new' (GELU, tanh form) is supported");
+    r.fail("activation_function",
+           "is " + detail::quote(act) + "; only GPT-2's 'gelu_new' (GELU, tanh form) is supported");
   if (r.find("n_inner") && r.positive("n_inner") != 4 * c.n_embd)
     r.fail("n_inner", std::string("must be 4 * n_embd (") + std::to_string(4 * c.n_embd) + ")");
   if (r.bool_or("scale_attn_by_inverse_layer_idx", false))
@@ -184,7 +183,7 @@ inline encoder_config parse_encoder_config(const nlohmann::json& j, const std::s
   else if (pool == "positions")
     c.pooling = pooling::positions;
   else
-    r.fail("pooling", "is '" + pool + "'; expected \"cls_tanh\", \"mean\" or \"positions\"");
+    r.fail("pooling", "is " + detail::quote(pool) + "; expected \"cls_tanh\", \"mean\" or \"positions\"");
   c.tokenizer = r.string_or("tokenizer", "wordpiece");
   c.lowercase = r.bool_or("lowercase", r.bool_or("do_lower_case", true));
   c.cls_token_id = r.token_or_none("cls_token_id", c.vocab_size);
@@ -192,9 +191,9 @@ inline encoder_config parse_encoder_config(const nlohmann::json& j, const std::s
   c.pad_token_id = r.token_or_none("pad_token_id", c.vocab_size);
   detail::require_divisible(r, c.hidden_size, c.num_attention_heads, "hidden_size", "num_attention_heads");
   if (const auto act = r.string_or("hidden_act", "gelu"); act != "gelu")
-    r.fail("hidden_act", "is '" + act + "'; only BERT's 'gelu' (exact, erf form) is supported");
+    r.fail("hidden_act", "is " + detail::quote(act) + "; only BERT's 'gelu' (exact, erf form) is supported");
   if (const auto pos = r.string_or("position_embedding_type", "absolute"); pos != "absolute")
-    r.fail("position_embedding_type", "is '" + pos + "'; only 'absolute' is supported");
+    r.fail("position_embedding_type", "is " + detail::quote(pos) + "; only 'absolute' is supported");
   return c;
 }
 
@@ -216,7 +215,7 @@ inline model_config parse_model_config(const nlohmann::json& j, const std::strin
     else if (mode == "kv+embedding")
       c.mode = latent_mode::kv_embedding;
     else
-      r.fail("latent_mode", "is '" + mode + "'; expected \"kv\" or \"kv+embedding\"");
+      r.fail("latent_mode", "is " + detail::quote(mode) + "; expected \"kv\" or \"kv+embedding\"");
     if (r.find("encoder")) c.encoder = parse_encoder_config(j.at("encoder"), where + ": encoder");
     if (r.find("decoder")) c.decoder = parse_decoder_config(j.at("decoder"), where + ": decoder");
     if (!c.encoder && !c.decoder) throw format_error(where + ": neither 'encoder' nor 'decoder' is present");
@@ -229,7 +228,7 @@ inline model_config parse_model_config(const nlohmann::json& j, const std::strin
     c.encoder = parse_encoder_config(j, where);
   else
     throw format_error(where + ": neither our format (\"format\": \"larimar-model\") nor a GPT-2/BERT config" +
-                       (type.empty() ? std::string() : " (model_type '" + type + "')"));
+                       (type.empty() ? std::string() : " (model_type " + detail::quote(type) + ")"));
   return c;
 }
 

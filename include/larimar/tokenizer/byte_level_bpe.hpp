@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "larimar/core/error.hpp"
+#include "larimar/io/regular_file.hpp"
 #include "larimar/tokenizer/gpt2_pre_tokenizer.hpp"
 #include "larimar/tokenizer/read_file.hpp"
 #include "larimar/tokenizer/string_hash.hpp"
@@ -116,8 +117,8 @@ class byte_level_bpe {
   // format_error naming the file and line.
   static byte_level_bpe from_files(const std::filesystem::path& vocab_json, const std::filesystem::path& merges_txt,
                                    options opts = {}) {
-    const std::string vocab = detail::read_file(vocab_json, "byte_level_bpe::from_files");
-    const std::string merges = detail::read_file(merges_txt, "byte_level_bpe::from_files");
+    const std::string vocab = io::detail::read_regular_file(vocab_json, "byte_level_bpe::from_files");
+    const std::string merges = io::detail::read_regular_file(merges_txt, "byte_level_bpe::from_files");
     return byte_level_bpe(vocab, merges, std::move(opts), vocab_json.string(), merges_txt.string());
   }
 
@@ -141,7 +142,7 @@ class byte_level_bpe {
   token_id special_token_id(std::string_view token) const {
     for (const auto& [text, id] : special_)
       if (text == token) return id;
-    throw value_error("byte_level_bpe::special_token_id: '" + std::string(token) + "' is not a special token");
+    throw value_error("byte_level_bpe::special_token_id: " + detail::quote(token) + " is not a special token");
   }
   // <|endoftext|>, GPT-2's end-of-text (and beginning-of-text) token, if the vocabulary has it.
   std::optional<token_id> end_of_text_id() const { return token_to_id("<|endoftext|>"); }
@@ -199,12 +200,12 @@ class byte_level_bpe {
     std::vector<bool> seen(n, false);
     for (auto& e : entries) {
       if (static_cast<std::size_t>(e.id) >= n)
-        throw format_error(detail::at_line(op, name, e.line) + "id " + std::to_string(e.id) + " of '" + e.token +
-                           "' is outside 0.." + std::to_string(n - 1) + " (ids must be dense)");
+        throw format_error(detail::at_line(op, name, e.line) + "id " + std::to_string(e.id) + " of " + detail::quote(e.token) +
+                           " is outside 0.." + std::to_string(n - 1) + " (ids must be dense)");
       if (seen[static_cast<std::size_t>(e.id)])
         throw format_error(detail::at_line(op, name, e.line) + "id " + std::to_string(e.id) + " is used twice");
       if (!vocab_.assign(static_cast<token_id>(e.id), e.token))
-        throw format_error(detail::at_line(op, name, e.line) + "token '" + e.token + "' appears twice");
+        throw format_error(detail::at_line(op, name, e.line) + "token " + detail::quote(e.token) + " appears twice");
       seen[static_cast<std::size_t>(e.id)] = true;
     }
     for (unsigned b = 0; b < 256; ++b) {
@@ -237,11 +238,11 @@ class byte_level_bpe {
       const std::string left(line.substr(0, space)), right(line.substr(space + 1));
       const auto l = vocab_.find(left), r = vocab_.find(right), m = vocab_.find(left + right);
       if (!l || !r)
-        throw format_error(detail::at_line(op, name, line_no) + "token '" + (!l ? left : right) +
-                           "' is not in the vocabulary");
+        throw format_error(detail::at_line(op, name, line_no) + "token " + detail::quote(!l ? left : right) +
+                           " is not in the vocabulary");
       if (!m)
-        throw format_error(detail::at_line(op, name, line_no) + "merged token '" + left + right +
-                           "' is not in the vocabulary");
+        throw format_error(detail::at_line(op, name, line_no) + "merged token " + detail::quote(left + right) +
+                           " is not in the vocabulary");
       // A repeated pair takes its later rank, as Hugging Face's loaders do.
       merges_[pair_key(*l, *r)] = {rank++, *m};
     }
@@ -257,7 +258,8 @@ class byte_level_bpe {
     for (const auto& tok : wanted) {
       const auto id = vocab_.find(tok);
       if (tok.empty() || !id)
-        throw value_error("byte_level_bpe: special token '" + tok + "' is not in " + std::string(name));
+        throw value_error("byte_level_bpe: special token " + detail::quote(tok) + " is not in " +
+                          std::string(name));
       special_.emplace_back(tok, *id);
     }
     // What each id decodes to: the bytes behind its characters; a special token (or any character outside the

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "larimar/core/error.hpp"
+#include "larimar/io/regular_file.hpp"
 #include "larimar/tokenizer/read_file.hpp"
 #include "larimar/tokenizer/vocabulary.hpp"
 #include "larimar/tokenizer/unicode.hpp"
@@ -87,7 +88,7 @@ class wordpiece {
 
   // Missing/unreadable file: io_error naming the path; malformed content: format_error naming the file and line.
   static wordpiece from_file(const std::filesystem::path& vocab_txt, options opts = {}) {
-    return wordpiece(detail::read_file(vocab_txt, "wordpiece::from_file"), std::move(opts), vocab_txt.string());
+    return wordpiece(io::detail::read_regular_file(vocab_txt, "wordpiece::from_file"), std::move(opts), vocab_txt.string());
   }
 
   // From vocab.txt's contents; the name only labels error messages.
@@ -99,8 +100,8 @@ class wordpiece {
     const auto required = [&](const std::string& tok) {
       const auto id = token_to_id(tok);
       if (!id)
-        throw format_error("wordpiece: " + std::string(vocab_name) + ": special token '" + tok +
-                           "' is not in the vocabulary");
+        throw format_error("wordpiece: " + std::string(vocab_name) + ": special token " + detail::quote(tok) +
+                           " is not in the vocabulary");
       return *id;
     };
     unk_id_ = required(opts_.unk_token);
@@ -246,8 +247,8 @@ class wordpiece {
       if (!unicode::is_valid_utf8(line))
         throw format_error(detail::at_line("wordpiece", name, line_no) + "token is not valid UTF-8");
       if (const auto earlier = vocab_.append(std::string(line)))
-        throw format_error(detail::at_line("wordpiece", name, line_no) + "token '" + std::string(line) +
-                           "' appears twice (first on line " + std::to_string(*earlier + 1) + ")");
+        throw format_error(detail::at_line("wordpiece", name, line_no) + "token " + detail::quote(line) +
+                           " appears twice (first on line " + std::to_string(*earlier + 1) + ")");
     }
     if (vocab_.empty()) throw format_error("wordpiece: " + std::string(name) + ": the vocabulary is empty");
   }

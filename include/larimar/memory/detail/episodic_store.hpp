@@ -30,6 +30,12 @@
 
 namespace larimar::detail {
 
+// Selects the constructors that take a state file's key matrix.
+struct stored_keys_t {
+  explicit stored_keys_t() = default;
+};
+inline constexpr stored_keys_t stored_keys{};
+
 template <class T, class S, class Keys, class Solver>
 class episodic_store {
  public:
@@ -43,10 +49,15 @@ class episodic_store {
   };
 
   episodic_store(const memory_config& cfg, std::size_t max_blocks, Solver solver, const char* who)
-      : cfg_(validated(cfg, who)), max_blocks_(max_blocks), solver_(std::move(solver)), keys_(key_state_for(cfg_, solver_)),
-        index_(mode == ::larimar::keys::addressing::by_slot ? cfg_.lookup_dim() : cfg_.slots, cfg_.quantized_lookup,
-               cfg_.lookup_precision),
-        prior_(prior_mean<T>(cfg_)), who_(who) {}
+      : episodic_store(validated(cfg, who), max_blocks, std::move(solver), who, nullptr) {
+    make_prior();
+  }
+  // The state-file loader's: the key state takes `keys`, the address matrix the file holds, rather than drawing
+  // its own (up to K²·A operations for fixed keys: far more than reading the file), and M₀ waits for make_prior()
+  // or the first write, so loading an empty memory allocates nothing of size K×C.
+  episodic_store(stored_keys_t, const memory_config& cfg, std::size_t max_blocks, Solver solver, const char* who,
+                 matrix keys)
+      : episodic_store(validated(cfg, who), max_blocks, std::move(solver), who, &keys) {}
 
   const memory_config& config() const { return cfg_; }
   const keys_state& key_state() const { return keys_; }
@@ -68,6 +79,7 @@ class episodic_store {
   std::vector<std::size_t> write(matrix_ref<const T> latents, matrix_ref<const T> lookups, write_mode how) {
     const std::string op = std::string(who_) + (how == write_mode::one_shot ? "::write" : "::write_sequential");
     check_episode(op, latents, lookups);
+    make_prior();  // a memory loaded without blocks has none yet
     const std::size_t n = latents.rows;
     fill_state fill = fill_;  // committed with the write
     auto plan = place(op, n, how, fill);
@@ -327,27 +339,47 @@ class episodic_store {
   std::vector<block_state<T, S>>& mutable_blocks() { return blocks_; }
   const std::vector<block_state<T, S>>& blocks() const { return blocks_; }
 
-  // Rebuilds the index and entry map from the blocks' logs and index rows (used by the state-file loader).
+  // The shape of the key policy's address matrix for `cfg`, from how this store uses it: rows of slot addresses
+  // (A×K), or the matrix a lookup (L×K) or a latent (C×K) is multiplied by.
+  static std::pair<std::size_t, std::size_t> key_matrix_shape(const memory_config& cfg) {
+    if constexpr (mode == ::larimar::keys::addressing::by_slot) return {cfg.address_count(), cfg.slots};
+    else if constexpr (mode == ::larimar::keys::addressing::by_projection) return {cfg.lookup_dim(), cfg.slots};
+    else return {cfg.code_size, cfg.slots};
+  }
+  // M₀, made once: at construction, or for a loaded memory by the loader (when the file holds blocks, which hold
+  // K×C values each) or by the first write.
+  void make_prior() {
+    if (prior_.empty()) prior_ = prior_mean<T>(cfg_);
+  }
+
+  // Rebuilds the index and entry map from the blocks' logs and index rows (used by the state-file loader, whose
+  // `context` prefixes the format_error for entries and index rows that disagree).
   void restore(std::vector<block_state<T, S>> blocks, nearest_index<T, S> index, std::vector<std::size_t> index_entry,
-               std::size_t next_entry, std::uint64_t noise_draws, fill_state fill) {
+               std::size_t next_entry, std::uint64_t noise_draws, fill_state fill, const std::string& context) {
+    constexpr std::size_t unindexed = static_cast<std::size_t>(-1);
     if (blocks.size() > max_blocks_)
-      throw format_error(std::string(who_) + "::load: " + std::to_string(blocks.size()) + " blocks; a memory holds one");
+      throw format_error(context + std::to_string(blocks.size()) + " blocks; this memory holds at most " +
+                         std::to_string(max_blocks_));
     std::unordered_map<std::size_t, location> where;
     for (std::size_t b = 0; b < blocks.size(); ++b)
       for (std::size_t r = 0; r < blocks[b].size(); ++r)
-        if (!where.emplace(blocks[b].entry[r], location{b, r, 0}).second)
-          throw format_error(std::string(who_) + "::load: entry " + std::to_string(blocks[b].entry[r]) + " appears twice");
+        if (const auto [it, fresh] = where.emplace(blocks[b].entry[r], location{b, r, unindexed}); !fresh)
+          throw format_error(context + "entry " + std::to_string(blocks[b].entry[r]) + " is written twice (block " +
+                             std::to_string(it->second.block) + " and block " + std::to_string(b) + ")");
     if (index_entry.size() != where.size() || index.size() != where.size())
-      throw format_error(std::string(who_) + "::load: the index holds " + std::to_string(index.size()) +
-                         " rows for " + std::to_string(where.size()) + " entries");
+      throw format_error(context + "the index holds " + std::to_string(index.size()) + " rows for " +
+                         std::to_string(where.size()) + " entries");
     for (std::size_t p = 0; p < index_entry.size(); ++p) {
       auto it = where.find(index_entry[p]);
       if (it == where.end())
-        throw format_error(std::string(who_) + "::load: index row " + std::to_string(p) + " names unknown entry " +
-                           std::to_string(index_entry[p]));
+        throw format_error(context + "index row " + std::to_string(p) + " names entry " +
+                           std::to_string(index_entry[p]) + ", which no block holds");
+      if (it->second.position != unindexed)
+        throw format_error(context + "index rows name entry " + std::to_string(index_entry[p]) + " twice");
       it->second.position = p;
       if (index_entry[p] >= next_entry)
-        throw format_error(std::string(who_) + "::load: entry id beyond the id counter");
+        throw format_error(context + "entry " + std::to_string(index_entry[p]) + " is not below the entry counter " +
+                           std::to_string(next_entry) + " (the next write would reuse its id)");
     }
     for (auto& b : blocks) {
       pack(b);
@@ -393,6 +425,24 @@ class episodic_store {
   }
 
  private:
+  // `cfg` is validated. A key state keeps its size in its address matrix, so one made for a single slot and handed
+  // the stored matrix is the state the file's memory had.
+  episodic_store(const memory_config& cfg, std::size_t max_blocks, Solver solver, const char* who, matrix* keys)
+      : cfg_(cfg), max_blocks_(max_blocks), solver_(std::move(solver)), keys_(key_state_for(keys ? single_slot(cfg) : cfg, solver_)),
+        index_(mode == ::larimar::keys::addressing::by_slot ? cfg_.lookup_dim() : cfg_.slots, cfg_.quantized_lookup,
+               cfg_.lookup_precision),
+        who_(who) {
+    if (keys) {
+      keys_.address_matrix() = std::move(*keys);
+      fill_ = {block_capacity(), 0};
+    }
+  }
+  static memory_config single_slot(memory_config cfg) {
+    cfg.slots = cfg.code_size = 1;
+    cfg.lookup_size = cfg.addresses = 0;
+    return cfg;
+  }
+
   // A one-shot block keeps no covariance at rest: it is always the prior U₀ (M = W⁺·Z does not change it), so the
   // K×K matrix — twice the mean's bytes at K = 512, C = 256 — is made again only when the block is reset.
   // memory_precision fp16/bf16 also stores its mean rounded; operations widen it back to T first and round it once
@@ -729,7 +779,12 @@ class episodic_store {
   }
 
   void reset_to_prior(block_state<T, S>& b) const {
-    S::upload(prior_.data(), prior_.size(), S::data(b.mean));
+    if (prior_.empty()) {  // only a loaded memory that was never written (mean() of an empty one): made, not kept
+      const auto m0 = prior_mean<T>(cfg_);
+      S::upload(m0.data(), m0.size(), S::data(b.mean));
+    } else {
+      S::upload(prior_.data(), prior_.size(), S::data(b.mean));
+    }
     if (S::rows(b.covariance) == 0) b.covariance = S::template make<T>(cfg_.slots, cfg_.slots);
     S::set_identity(S::data(b.covariance), cfg_.slots, cfg_.slots, static_cast<T>(prior_variance(cfg_)));
     if (b.size() == 0) b.mode = write_mode::none;
@@ -802,7 +857,7 @@ class episodic_store {
   nearest_index<T, S> index_;
   std::vector<std::size_t> index_entry_;  // index row -> entry id
   std::unordered_map<std::size_t, location> where_;
-  std::vector<T> prior_;  // M₀ on the host
+  std::vector<T> prior_;  // M₀ on the host (make_prior)
   std::size_t next_entry_ = 0;
   std::uint64_t noise_draws_ = 0;
   // fills_while_exact (fit_exactly); saved with the state, so a loaded memory places its next writes as the

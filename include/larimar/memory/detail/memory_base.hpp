@@ -15,6 +15,9 @@ class memory_base {
   using store = episodic_store<T, Storage, Keys, Solver>;
   memory_base(const memory_config& cfg, std::size_t max_blocks, Solver solver, const char* who)
       : store_(cfg, max_blocks, std::move(solver), who) {}
+  memory_base(stored_keys_t tag, const memory_config& cfg, std::size_t max_blocks, Solver solver, const char* who,
+              typename Storage::template matrix<T> keys)
+      : store_(tag, cfg, max_blocks, std::move(solver), who, std::move(keys)) {}
 
  public:
   using value_type = T;
