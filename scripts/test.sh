@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds everything, runs every test: the release suites, the ASan+UBSan suites,
-# an out-of-tree consumer of the installed package, and (when nvcc is present) compiles the CUDA targets.
+# out-of-tree consumers of the installed package, and (when nvcc is present) compiles the CUDA targets.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -37,12 +37,19 @@ OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 \
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 \
   ./build-tsan/test/test_memory_concurrent_reads
 
-stage "install + out-of-tree consumer"
+stage "install + out-of-tree consumers (memory alone; everything, with other thrust systems)"
 rm -rf build/prefix build-consumer
 cmake --install build --prefix "$root/build/prefix" >/dev/null
-cmake -S test/consumer -B build-consumer -DCMAKE_PREFIX_PATH="$root/build/prefix" >/dev/null
-cmake --build build-consumer -j "$jobs"
-./build-consumer/larimar_consumer
+cmake -S test/consumer/memory -B build-consumer/memory -DCMAKE_PREFIX_PATH="$root/build/prefix" >/dev/null
+cmake --build build-consumer/memory -j "$jobs"
+./build-consumer/memory/larimar_consumer_memory
+cuda_consumer=()
+nvcc_=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+[ -x "$nvcc_" ] && cuda_consumer=(-DLARIMAR_CONSUMER_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc_" -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}")
+cmake -S test/consumer/full -B build-consumer/full -DCMAKE_PREFIX_PATH="$root/build/prefix" \
+      -DLARIMAR_THRUST_DEVICE_SYSTEM=CPP "${cuda_consumer[@]}" >/dev/null
+cmake --build build-consumer/full -j "$jobs"
+for c in full omp none; do ./build-consumer/full/larimar_consumer_$c; done
 
 if [ -x scripts/fuzz.sh ]; then
   stage "fuzz (bounded)"

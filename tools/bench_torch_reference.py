@@ -3,7 +3,8 @@
 
 Run:   .venv/bin/python tools/bench_torch_reference.py [MODEL_DIR] [--seed 0] [--threads 2] [--json-out FILE]
        (the venv comes from `bash tools/setup_venv.sh`: Debian torch + PyPI transformers<4.45, safetensors)
-Writes MODEL_DIR (default /work/main/build-bench/models/gpt2-small-random), a larimar model directory
+Writes MODEL_DIR (default build-bench/models/gpt2-small-random under this checkout's root, where
+build/bench/bench_model looks for it), a larimar model directory
 (the model directory format the runtime and the training scripts share) without tokenizer files (ids only):
   config.json           latent_mode "kv", latent_size 768
   decoder.safetensors   GPT2LMHeadModel (n_layer 12, n_embd 768, n_head 12, vocab 50257, n_positions 1024) state
@@ -37,6 +38,8 @@ from safetensors.torch import save_file
 from transformers import BertConfig, BertModel, GPT2Config, GPT2LMHeadModel
 
 LATENT = 768
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_MODEL_DIR = os.path.join(REPO, "build-bench", "models", "gpt2-small-random")
 
 
 def float_state(module: torch.nn.Module, drop=()) -> dict:
@@ -166,7 +169,7 @@ def bench_encoder(encoder, latent_head, batch_ids, repeats):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="HF transformers reference timings for the issue-3 benchmarks")
-    parser.add_argument("model_dir", nargs="?", default="/work/main/build-bench/models/gpt2-small-random")
+    parser.add_argument("model_dir", nargs="?", default=DEFAULT_MODEL_DIR)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (after one warm-up)")

@@ -3,7 +3,9 @@
 // tools/bench_torch_reference.py (its JSON output holds the PyTorch figures for the same weights and prompts):
 //   .venv/bin/python tools/bench_torch_reference.py            # writes build-bench/models/gpt2-small-random
 //   OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 build/bench/bench_model
-// LARIMAR_BENCH_MODEL overrides the directory. Without the directory every benchmark is skipped with a message.
+// Both default to build-bench/models/gpt2-small-random under the source tree this program was configured from
+// (LARIMAR_BENCH_MODEL_DIR, from bench/model/bench.cmake); LARIMAR_BENCH_MODEL overrides the directory. Without the
+// directory every benchmark is skipped with a message.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -24,9 +26,13 @@ namespace {
 
 using larimar::model::token_id;
 
+#ifndef LARIMAR_BENCH_MODEL_DIR
+#define LARIMAR_BENCH_MODEL_DIR "build-bench/models/gpt2-small-random"  // relative to the working directory
+#endif
+
 std::filesystem::path model_dir() {
   if (const char* env = std::getenv("LARIMAR_BENCH_MODEL")) return env;
-  return "/work/main/build-bench/models/gpt2-small-random";
+  return LARIMAR_BENCH_MODEL_DIR;
 }
 
 bool have_model(benchmark::State& state) {
