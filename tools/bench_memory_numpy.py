@@ -12,7 +12,7 @@ Takes about 2 to 4 minutes on the 2-core development machine and peaks at about 
 Each figure is the median over repeats (after one warm-up run) of time.perf_counter around the operation alone;
 inputs are drawn beforehand from a seeded generator. The "floor" of an operation is the sum of the medians of the
 plain GEMMs at the shapes it needs (timed in the same run), and "ratio" = median / floor, the same ratio the C++
-benchmarks report against their OpenBLAS sgemm floor. The math is that of tools/memory_reference.py (DESIGN.md
+benchmarks report against their OpenBLAS sgemm floor. The math is that of tools/memory_reference.py (docs/design.md
 section 2); here it is rewritten in float32 with preallocated outputs, the way a fast numpy user would.
 
 Operations (C = 768 throughout):

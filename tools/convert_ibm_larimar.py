@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Convert an IBM Larimar training checkpoint (github.com/IBM/larimar, class MemVAE) to a larimar model directory.
 
-Python: /work/main/.venv/bin/python (recreate with `bash tools/setup_venv.sh`).
+Python: .venv/bin/python (recreate with `bash tools/setup_venv.sh`).
   .venv/bin/python tools/convert_ibm_larimar.py CKPT OUT_DIR --gpt2-vocab vocab.json --gpt2-merges merges.txt \
       --bert-vocab vocab.txt [--encoder-heads H] [--decoder-heads H] [--fp16]
 Test: .venv/bin/python tools/train/test_convert_ibm_larimar.py (builds a tiny checkpoint with the same names).

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generates include/larimar/tokenizer/unicode_tables.hpp: the Unicode data the tokenizers need, as compact tables.
 
-Run:   /work/main/.venv/bin/python tools/gen_unicode_tables.py   (any Python 3 works; only the standard library)
+Run:   .venv/bin/python tools/gen_unicode_tables.py   (any Python 3 works; only the standard library)
 Writes: include/larimar/tokenizer/unicode_tables.hpp (overwritten; deterministic for a given Python, whose
         unicodedata version is recorded in the header).
 

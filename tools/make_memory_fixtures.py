@@ -8,7 +8,7 @@ Writes test/fixtures/memory/parity.json (about 292 KiB, kept under 300 KB) and p
 Re-running gives the same file byte for byte on the same numpy/LAPACK (every case draws from its own generator
 seeded with SEED and the case name; values may differ in the last bits on another LAPACK). The cases, the exact formulas
 and the JSON layout are described in test/fixtures/memory/README.md. The math is tools/memory_reference.py
-(DESIGN.md section 2, numpy, float64).
+(docs/design.md, numpy, float64).
 
 File layout: a JSON array of cases, one per line; each case is
     {"name": str, "op": str, "params": {...}, "inputs": {...}, "outputs": {...}}
@@ -281,7 +281,7 @@ assert all(r_div[t + 1] > r_div[t] for t in range(1, 9)) and 1e80 < r_div[9] < 1
 _, e_conv = bic_case(name + "_safe_alpha", A, ref.safe_alpha(A), "safe", BIC_STEPS, 40)
 assert e_conv[40] < 1e-12
 
-# DESIGN.md's measured fact: the identity prior with the reference init and 3 steps is far from M0^+.
+# a measured fact: the identity prior with the reference init and 3 steps is far from M0^+.
 name = "bic_identity_prior_9x5_reference_alpha"
 A = np.eye(9, 5)
 _, e_id = bic_case(name, A, ref.REFERENCE_ALPHA, "reference", BIC_STEPS, 40)

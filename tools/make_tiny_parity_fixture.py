@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference outputs of the shipped models/larimar-tiny under PyTorch, for test/model/test_larimar_tiny.cpp.
 
-Python: /work/main/.venv/bin/python (recreate with `bash tools/setup_venv.sh`).
+Python: .venv/bin/python (recreate with `bash tools/setup_venv.sh`).
   .venv/bin/python tools/make_tiny_parity_fixture.py
 Loads models/larimar-tiny with tools/train/larimar_tiny.py (load_model_dir: the torch model rebuilt from the
 exported safetensors), takes 200 held-out segments (load_corpus()["heldout"]: the science, pets, sports and medicine

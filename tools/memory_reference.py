@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
-"""Independent numpy reference of Larimar's memory math (DESIGN.md section 2).
+"""Independent numpy reference of Larimar's memory math (docs/design.md).
 
 Used by tools/make_memory_fixtures.py (parity fixtures for the C++ tests) and tools/bench_memory_numpy.py.
 Needs only numpy (Debian's python3-numpy, or .venv/bin/python made by `bash tools/setup_venv.sh`). It is a
 library module; running it directly (`python3 tools/memory_reference.py`) runs a few self-checks.
 
-Written from the formulas of DESIGN.md section 2, not from the C++ of this repository. Every formula was then
+Written from the formulas of docs/design.md, not from the C++ of this repository. Every formula was then
 compared with the public reference implementation (IBM/larimar, larimar_base/modules/memory.py, class GPM; read
 only, nothing copied).
 
-Notation: row-vector convention as in DESIGN.md. Z is N x C (one latent per row), M is K x C, W is N x K,
+Notation: row-vector convention as in docs/design.md. Z is N x C (one latent per row), M is K x C, W is N x K,
 U is K x K, a single address w is 1 x K and a single latent z is 1 x C.
 
 Agreement with the reference implementation (GPM), formula by formula
@@ -25,22 +25,22 @@ Agreement with the reference implementation (GPM), formula by formula
   ben_cohen_memory_init = -5 (a fixed buffer), so alpha = min(e^-5, 5e-4) = 5e-4; X <- 2X - X.A.X for
   `pseudoinverse_approx_step` steps (default 3). Same.
 
-Differences between the reference implementation and DESIGN.md section 2 (DESIGN.md is what this module does)
+Differences between the reference implementation and docs/design.md (docs/design.md is what this module does)
 ------------------------------------------------------------------------------------------------------------
 1. The reference never computes an exact pseudoinverse: every "^+" (M0^+ in the write, W^+ in the write, M^+
    in the read) is the Ben-Israel-Cohen iterate with alpha = 5e-4 and `pseudoinverse_approx_step` steps.
-   DESIGN.md's exact solver (SVD with a relative cut-off) is the converged limit of that. Here: pinv() is exact;
+   docs/design.md's exact solver (SVD with a relative cut-off) is the converged limit of that. Here: pinv() is exact;
    one_shot_write_iterative() reproduces the reference path with the iterative solver everywhere.
 2. The sequential (Kalman, non-direct) write of the reference does not address with z . M^+: it uses
    w = z . M^T (M M^T + sigma_xi^2 I_K)^-1 (a ridge / regularised least squares, torch.inverse, no
    pseudoinverse). With sigma_xi = 0 and M of full row rank (K <= C, as in Larimar's K = 512 < C = 768) this is
    exactly z . M^+; for sigma_xi > 0 it differs, and for K > C with sigma_xi = 0 the reference's M M^T is
-   singular. DESIGN.md says w = z . M^+; content_address() does that, content_address_ridge() is the reference's.
+   singular. docs/design.md says w = z . M^+; content_address() does that, content_address_ridge() is the reference's.
 3. With noise (sigma_xi > 0) the reference's direct write adds noise twice: Z_xi = Z + xi, and the address
    solve adds a second independent draw to Z_xi before multiplying by M0^+. Irrelevant for sigma_xi = 0, the
    only path this module implements for the one-shot write.
 4. The reference's read samples w ~ N(w_mean, exp(w_logvar)) unless `deterministic`, and with sigma_xi > 0 it
-   adds observation noise to the query before addressing and to z_read even when deterministic. DESIGN.md (and
+   adds observation noise to the query before addressing and to z_read even when deterministic. docs/design.md (and
    this module) use the deterministic, noise-free read w = zq . M^+, z_read = w . M.
 5. The reference works in float32, batched over a batch dimension; this module is float64, one memory.
 """
@@ -139,7 +139,7 @@ def kalman_step(M, U, w, z, sigma_xi2):
 def kalman_sequence(M0, U0, Z, sigma_xi2, W=None, addressing="keys", rcond=PINV_RCOND):
     """Writes the rows of Z one by one with kalman_step, starting from (M0, U0).
 
-    addressing: "keys" (w_i = W[i], W given), "content" (w_i = z_i . M^+ of the current memory, DESIGN.md), or
+    addressing: "keys" (w_i = W[i], W given), "content" (w_i = z_i . M^+ of the current memory, docs/design.md), or
     "content_ridge" (w_i = z_i . M^T (M M^T + sigma_xi^2 I)^-1 of the current memory, the reference's).
     Returns (M, U, W_used, sigma_z per step).
     """

@@ -1,4 +1,4 @@
-// Parity with an independent numpy implementation of DESIGN.md §2 (tools/memory_reference.py; fixtures from
+// Parity with an independent numpy implementation of docs/design.md (tools/memory_reference.py; fixtures from
 // tools/make_memory_fixtures.py). Double precision to 1e-9, float to 1e-4.
 #include <doctest/doctest.h>
 

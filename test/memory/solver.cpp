@@ -63,7 +63,7 @@ TEST_CASE_TEMPLATE("the safe initialisation converges where the reference one di
 TEST_CASE_TEMPLATE("the reference's 3 steps do not converge on an identity-initialised memory; 15 do", P,
                    LARIMAR_DOUBLE_SETUPS) {
   using S = typename P::S;
-  // DESIGN.md §3's measured fact, at K = 64, C = 48: the read-after-write of a direct write through M₀⁺.
+  // A measured fact, at K = 64, C = 48: the read-after-write of a direct write through M₀⁺.
   const std::size_t K = 64, C = 48, N = 32;
   const auto z = test::gaussian<double>(N, C, 23);
   std::vector<std::size_t> ids(N);

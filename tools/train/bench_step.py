@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Seconds per training step (forward + backward + AdamW) of larimar-tiny shapes on this CPU.
 
-Python: /work/main/.venv/bin/python (recreate with `bash tools/setup_venv.sh`). Random token ids, 5 timed steps
+Python: .venv/bin/python (recreate with `bash tools/setup_venv.sh`). Random token ids, 5 timed steps
 after one warm-up step per shape; prints wall and CPU seconds per step. About a minute on one thread.
   .venv/bin/python tools/train/bench_step.py [threads]
 """

@@ -2,7 +2,7 @@
 """Held-out figures of a training checkpoint (the same greedy, exact-match evaluation as train.py and
 export_model.py), without exporting it.
 
-Python: /work/main/.venv/bin/python (recreate with `bash tools/setup_venv.sh`).
+Python: .venv/bin/python (recreate with `bash tools/setup_venv.sh`).
   .venv/bin/python tools/train/eval_checkpoint.py runs/<name> [--checkpoint path.pt] [--eval-size 500]
 The evaluation sets come from the run's data.json (fixed by seed 12345, identical for every run that shares the
 tokenizer), so figures of different runs are comparable item for item.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Export a training checkpoint to a model directory in the project's format and measure it.
 
-Python: /work/main/.venv/bin/python (recreate with `bash tools/setup_venv.sh`).
+Python: .venv/bin/python (recreate with `bash tools/setup_venv.sh`).
   .venv/bin/python tools/train/export_model.py runs/<name> models/larimar-tiny [--fp16] [--eval-size 500]
 Writes config.json, encoder.safetensors, decoder.safetensors, vocab.json, merges.txt and metrics.json (held-out
 figures measured on the EXPORTED weights, reloaded from disk, greedy decoding) into the output directory.

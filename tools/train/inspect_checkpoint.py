@@ -2,7 +2,7 @@
 """Where a checkpoint's reconstructions go wrong: teacher-forced token accuracy on held-out segments by position,
 and greedy generation for any text and prompt (e.g. the "San Francisco" needle).
 
-Python: /work/main/.venv/bin/python (recreate with `bash tools/setup_venv.sh`).
+Python: .venv/bin/python (recreate with `bash tools/setup_venv.sh`).
   .venv/bin/python tools/train/inspect_checkpoint.py <run or checkpoints/ folder> [--checkpoint path.pt]
       [--segments 200] [--text "..." --prompt "..."]
 The held-out segments are the first --segments items of the run's fixed `seg` evaluation set (data.json), so

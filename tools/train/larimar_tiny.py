@@ -1,9 +1,9 @@
 """larimar-tiny: data pipeline, tokenizer, model and export shared by the training scripts.
 
-Python: /work/main/.venv/bin/python (recreate with `bash tools/setup_venv.sh`). Nothing here downloads anything:
+Python: .venv/bin/python (recreate with `bash tools/setup_venv.sh`). Nothing here downloads anything:
 the corpus is Debian's English fortune files under /usr/share/games/fortunes (packages fortunes, fortunes-min).
 
-The model follows docs/model_format (the project's agreed layout, /work/briefs/model_format.md and DESIGN.md §5):
+The model follows the project's model format (docs/model.md):
   encoder  = HF BertModel (names without "bert.") + latent_head [2C, hidden] (no bias)
   decoder  = HF GPT2LMHeadModel (LM head tied to wte) + latent_kv [n_layer*n_embd, C] (+ latent_emb [n_embd, C])
 The latent enters the decoder as one extra past key/value position per layer (key = value = h_l), real tokens take
@@ -356,7 +356,7 @@ def encoder_inputs(token_lists):
 
 # ----------------------------------------------------------------------------------------------------- memory
 def memory_write_read(Z, M0, noise_std=0.0, gen=None):
-    """Larimar's one-shot episode write and read (DESIGN.md §2) in torch, differentiable:
+    """Larimar's one-shot episode write and read (docs/design.md) in torch, differentiable:
     W = Z_xi M0^+, M = W^+ Z_xi, Z_read = W M. With N <= K and W of full row rank, Z_read = Z_xi."""
     Zx = Z + noise_std * torch.randn(Z.shape, generator=gen) if noise_std > 0 else Z
     W = Zx @ torch.linalg.pinv(M0)

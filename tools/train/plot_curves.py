@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Plot each run's held-out exact match and training loss against CPU minutes; print the curves as markdown.
 
-Python: /work/main/.venv/bin/python (recreate with `bash tools/setup_venv.sh`).
+Python: .venv/bin/python (recreate with `bash tools/setup_venv.sh`).
   .venv/bin/python tools/train/plot_curves.py runs/v1_d256 runs/v2_d128 ... --out docs/training_curves.png
 Reads <run>/log.jsonl (written by train.py); writes the PNG and prints one markdown table per run to stdout.
 """

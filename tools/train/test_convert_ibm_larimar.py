@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Test tools/convert_ibm_larimar.py on a tiny seeded checkpoint with IBM Larimar's parameter names and nesting.
 
-Python: /work/main/.venv/bin/python (recreate with `bash tools/setup_venv.sh`). A few seconds; writes only to a
+Python: .venv/bin/python (recreate with `bash tools/setup_venv.sh`). A few seconds; writes only to a
 temporary directory; exits non-zero on failure.
   .venv/bin/python tools/train/test_convert_ibm_larimar.py
 The tiny checkpoint mimics a PyTorch-Lightning save of IBM's MemVAE: {"state_dict": {"model.encoder.<BertModel

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check that a stopped run continues exactly: N steps in one go == N/2 steps, stop, resume to N (bitwise).
 
-Python: /work/main/.venv/bin/python (recreate with `bash tools/setup_venv.sh`). Runs a tiny model on 1 thread in a
+Python: .venv/bin/python (recreate with `bash tools/setup_venv.sh`). Runs a tiny model on 1 thread in a
 temporary directory (about 20 s); exits non-zero on any difference. Also checks the export round trip
 (save_model_dir -> load_model_dir gives the same latents and logits) and the format's tensor names.
   .venv/bin/python tools/train/test_resume.py

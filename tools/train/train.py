@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Train larimar-tiny on 2 CPU cores: resumable, seeded, logged.
 
-Python: /work/main/.venv/bin/python (recreate with `bash tools/setup_venv.sh`).
+Python: .venv/bin/python (recreate with `bash tools/setup_venv.sh`).
 
 Start a run (writes runs/<name>/: args.json, tokenizer/, data.json, log.jsonl, log.txt, checkpoint.pt):
-  cd /work/main && nohup nice -n 10 .venv/bin/python tools/train/train.py --run runs/<name> [options] \
+  nohup nice -n 10 .venv/bin/python tools/train/train.py --run runs/<name> [options] \
       > runs/<name>.out 2>&1 &
 Continue a stopped run exactly where its last checkpoint left it (same options, read from args.json):
-  cd /work/main && nohup nice -n 10 .venv/bin/python tools/train/train.py --run runs/<name> --resume \
+  nohup nice -n 10 .venv/bin/python tools/train/train.py --run runs/<name> --resume \
       [--max-cpu-minutes M] > runs/<name>.out 2>&1 &
 Every batch is a pure function of (seed, step): the data position is the step, so a resumed run sees the same
 batches, number insertions, word-dropout masks and learning rates as an uninterrupted one (same thread count).
@@ -86,7 +86,7 @@ def parse_args(argv=None):
     p.add_argument("--number-prob", type=float, default=0.4, help="share of segments given a 2-5 digit number")
     p.add_argument("--kl", type=float, default=0.0, help="KL weight (0: deterministic latent = mean)")
     p.add_argument("--memory-weight", type=float, default=0.0,
-                   help="weight of the reconstruction through an episode write+read (DESIGN.md §2)")
+                   help="weight of the reconstruction through an episode write+read (docs/design.md)")
     p.add_argument("--episode", type=int, default=16, help="segments per memory episode (N)")
     p.add_argument("--slots", type=int, default=32, help="memory slots K (M0 = identity rows)")
     p.add_argument("--memory-noise", type=float, default=0.1, help="observation noise sigma_xi of the write")

@@ -1,5 +1,5 @@
 #pragma once
-// The parameters of one memory (one block of a sharded memory): DESIGN.md §1–§3 in code.
+// The parameters of one memory (one block of a sharded memory): docs/design.md in code.
 #include <cstddef>
 #include <cstdint>
 

@@ -1,5 +1,5 @@
 #pragma once
-// One Kalman step of the sequential write (DESIGN.md §2), and its exact inverse for forget.
+// One Kalman step of the sequential write (docs/design.md), and its exact inverse for forget.
 //   update:   Δ = z − w·M;  wU = w·U;  σ_z = wU·wᵀ + σ_ξ²;  c = wU/σ_z;  M ← M + cᵀ·Δ;  U ← U − cᵀ·wU
 //   downdate: the same step with the noise term's sign reversed, σ_z = wU·wᵀ − σ_ξ². By Sherman–Morrison this
 //             removes the observation (w, z) from the posterior exactly (information form: U⁻¹ loses wᵀw/σ_ξ²),

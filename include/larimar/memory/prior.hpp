@@ -1,5 +1,5 @@
 #pragma once
-// The prior of a block (DESIGN.md §2): mean M₀ (K×C) and covariance U₀ = σ₀²·I (K×K).
+// The prior of a block (docs/design.md): mean M₀ (K×C) and covariance U₀ = σ₀²·I (K×K).
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

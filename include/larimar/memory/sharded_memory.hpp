@@ -1,5 +1,5 @@
 #pragma once
-// larimar::sharded_memory — a context of any length as a sequence of blocks of K slots (DESIGN.md §4). Each
+// larimar::sharded_memory — a context of any length as a sequence of blocks of K slots (docs/design.md). Each
 // block is written one-shot as its segments arrive; one nearest-neighbour index over every entry chooses block and
 // slot for a query. Cost grows linearly with the number of segments; the memory stays in its storage (host RAM
 // for storage::host).

@@ -1,5 +1,5 @@
 #pragma once
-// BERT encoder with Larimar's latent head (DESIGN.md §5, docs/model.md), over thrust like the decoder.
+// BERT encoder with Larimar's latent head (docs/model.md, docs/model.md), over thrust like the decoder.
 //
 // Post-LayerNorm blocks, GELU (erf form), word + position + token-type embeddings; the pooled output is BERT's
 // tanh pooler on [CLS] ("cls_tanh") or the mean of the last hidden states over the sequence ("mean"); the

@@ -17,7 +17,7 @@
 
 namespace larimar::model {
 
-// How the decoder sees a latent z (DESIGN.md §5): none (plain GPT-2), kv (one extra key/value position per
+// How the decoder sees a latent z (docs/model.md): none (plain GPT-2), kv (one extra key/value position per
 // layer), kv_embedding (kv, and latent_emb(z) added to every token's input embedding).
 enum class latent_mode { none, kv, kv_embedding };
 // cls_tanh: BERT's pooler on [CLS]; mean: masked mean of the last hidden states; positions: the last hidden states

@@ -1,5 +1,5 @@
 #pragma once
-// GPT-2 decoder with Larimar's latent conditioning (DESIGN.md §5, docs/model.md), one implementation over thrust:
+// GPT-2 decoder with Larimar's latent conditioning (docs/model.md, docs/model.md), one implementation over thrust:
 // backend::host (OpenMP + OpenBLAS) or backend::cuda (CUDA + cuBLAS).
 //
 // Blocks are pre-LayerNorm with GELU (tanh form) and a fused q|k|v projection stored in GPT-2's Conv1D layout

@@ -21,7 +21,7 @@
 // thrust and cuBLAS calls go to its own stream, and the encoder's and memory's to the caller's: GPU decoding
 // overlaps the next context's encoding and writing. The decoder has one generation in flight at a time.
 //
-// Lookup vectors (DESIGN.md §3): lookup_kind::prefix — the encoding of a segment's first P tokens, and of a
+// Lookup vectors (docs/design.md): lookup_kind::prefix — the encoding of a segment's first P tokens, and of a
 // query's first P tokens (P = prefix_tokens; a query of at most P tokens is encoded whole); lookup_kind::full —
 // the segment's full latent, and the encoding of the whole query ("no prefix"). With keys::prefix_encoding the
 // lookup vector is the prefix encoding k, and the memory addresses it by k·P.
