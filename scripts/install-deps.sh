@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs, only those missing. Safe to run again.
 set -euo pipefail
-pkgs=(cmake g++ make pkg-config libxtensor-dev libxtensor-blas-dev xtl-dev libopenblas-dev liblapack-dev
+pkgs=(cmake g++ make pkg-config libxtensor-dev xtl-dev libopenblas-dev liblapack-dev
       doctest-dev libbenchmark-dev nlohmann-json3-dev clang libclang-rt-14-dev
       zlib1g-dev fortunes   # zlib: larimar-recall's PNGs; fortunes: the prose haystack (held-out files)
       libfaiss-dev)         # FAISS: bench_memory_storage's side-by-side lookup rows (it builds without)
