@@ -1,0 +1,157 @@
+// The spec grammar of larimar/runtime: every word parses to its category, a resolved spec prints canonically and
+// parses back to itself in any token order, the number formats land on the config, bad strings are refused with
+// the word named.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "larimar/core/config.hpp"
+#include "larimar/core/error.hpp"
+#include "larimar/runtime/spec.hpp"
+
+using namespace larimar;
+using namespace larimar::runtime;
+
+namespace {
+
+// The message of the value_error a spec raises ("" when it parses and resolves).
+std::string refusal(const std::string& text) {
+  try {
+    (void)resolved(parse_memory_spec(text));
+  } catch (const value_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::vector<std::string> words(const std::string& text) {
+  std::vector<std::string> out;
+  for (std::size_t start = 0; start <= text.size();) {
+    const std::size_t end = std::min(text.find(',', start), text.size());
+    out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every word of the tables parses to its own category and index") {
+  for (std::size_t i = 0; i < layout_choices::size; ++i)
+    CHECK(parse_memory_spec(std::string(layout_choices::names[i])).layout == i);
+  for (std::size_t i = 0; i < solver_choices::size; ++i)
+    CHECK(parse_memory_spec(std::string(solver_choices::names[i])).solver == i);
+  for (std::size_t i = 0; i < storage_choices::size; ++i)
+    CHECK(parse_memory_spec(std::string(storage_choices::names[i])).storage == i);
+  for (std::size_t i = 0; i < key_choices::size; ++i) {
+    const std::string k(key_choices::names[i]);
+    const auto s = parse_memory_spec(k);
+    CHECK(s.keys == i);
+    CHECK(!s.lookup);
+    CHECK(parse_memory_spec(k + "/prefix").lookup == pipeline::lookup_kind::prefix);
+    CHECK(parse_memory_spec(k + "/full").lookup == pipeline::lookup_kind::full);
+  }
+  for (std::size_t i = 0; i < format_choices.size(); ++i) {
+    const std::string f(format_choices[i].name);
+    CHECK(parse_memory_spec("lookup=" + f).lookup_format == i);
+    CHECK(!parse_memory_spec("lookup=" + f).memory_format);
+    if (format_choices[i].quantized) continue;
+    CHECK(parse_memory_spec("memory=" + f).memory_format == i);
+    const auto both = parse_memory_spec(f);
+    CHECK(both.lookup_format == i);
+    CHECK(both.memory_format == i);
+  }
+  // The names of the tables, as documented.
+  CHECK(layout_choices::list() == "plain, sharded");
+  CHECK(key_choices::list() == "fixed_nearest, prefix_encoding, content");
+  CHECK(solver_choices::list() == "pinv, iter3, iter15_safe");
+  CHECK(storage_choices::list() == "host, device");
+}
+
+TEST_CASE("defaults: sharded, fixed_nearest, pinv, host; content keys default to the plain layout") {
+  CHECK(to_string(resolved(parse_memory_spec(""))) == "sharded,fixed_nearest,pinv,host");
+  CHECK(to_string(resolved(parse_memory_spec("device"))) == "sharded,fixed_nearest,pinv,device");
+  CHECK(to_string(resolved(parse_memory_spec("content"))) == "plain,content,pinv,host");
+  CHECK(to_string(resolved(parse_memory_spec(" iter3 , plain "))) == "plain,fixed_nearest,iter3,host");
+  // Formats and lookups are not defaulted: the config and the pipeline options keep theirs.
+  const auto s = resolved(parse_memory_spec("prefix_encoding"));
+  CHECK(!s.lookup_format);
+  CHECK(!s.memory_format);
+  CHECK(!s.lookup);
+}
+
+TEST_CASE("a resolved spec prints canonically and parses back to itself, in any token order") {
+  std::size_t checked = 0;
+  for (std::size_t l = 0; l < layout_choices::size; ++l)
+    for (std::size_t k = 0; k < key_choices::size; ++k)
+      for (std::size_t v = 0; v < solver_choices::size; ++v)
+        for (std::size_t st = 0; st < storage_choices::size; ++st)
+          for (std::size_t lf = 0; lf < format_choices.size(); ++lf)
+            for (std::size_t mf = 0; mf < format_choices.size(); ++mf) {
+              if (format_choices[mf].quantized) continue;
+              if (key_choices::plain_only[k] && layout_choices::names[l] != "plain") continue;
+              memory_spec s;
+              s.layout = l, s.keys = k, s.solver = v, s.storage = st, s.lookup_format = lf, s.memory_format = mf;
+              if (lf == mf) s.lookup = pipeline::lookup_kind::full;  // the pipeline's form too, on some
+              const std::string text = to_string(s);
+              CAPTURE(text);
+              CHECK(parse_memory_spec(text) == s);
+              CHECK(resolved(s) == s);
+              auto w = words(text);
+              std::reverse(w.begin(), w.end());
+              std::string reversed;
+              for (const auto& x : w) reversed += (reversed.empty() ? "" : ",") + x;
+              CHECK(parse_memory_spec(reversed) == s);
+              ++checked;
+            }
+  CHECK(checked == (2 * 2 + 1) * 3 * 2 * 4 * 3);
+  // One word when lookup and memory agree, both otherwise.
+  CHECK(to_string(parse_memory_spec("memory=fp16,lookup=fp16")) == "fp16");
+  CHECK(to_string(parse_memory_spec("memory=bf16,lookup=int8")) == "lookup=int8,memory=bf16");
+  CHECK(to_string(parse_memory_spec("device,content/full,plain,iter15_safe,memory=fp16")) ==
+        "plain,content/full,iter15_safe,device,memory=fp16");
+}
+
+TEST_CASE("the number formats a spec names land on the config; the others stay") {
+  memory_config cfg;
+  cfg.memory_precision = precision::bf16;
+  apply(parse_memory_spec("lookup=int8"), cfg);
+  CHECK(cfg.quantized_lookup);
+  CHECK(cfg.lookup_precision == precision::full);
+  CHECK(cfg.memory_precision == precision::bf16);
+  CHECK(to_string(formats_of(cfg)) == "lookup=int8,memory=bf16");
+  apply(parse_memory_spec("fp16"), cfg);
+  CHECK(!cfg.quantized_lookup);
+  CHECK(cfg.lookup_precision == precision::fp16);
+  CHECK(cfg.memory_precision == precision::fp16);
+  CHECK(to_string(formats_of(cfg)) == "fp16");
+  CHECK(to_string(formats_of(memory_config{})) == "fp32");
+}
+
+TEST_CASE("bad specs are refused with the word named") {
+  const std::string unknown = refusal("sharded,magic");
+  CHECK(unknown.find("unknown token 'magic'") != std::string::npos);
+  CHECK(unknown.find("solver pinv|iter3|iter15_safe") != std::string::npos);  // the vocabulary is listed
+  CHECK(refusal("iter7").find("unknown token 'iter7'") != std::string::npos);
+  CHECK(refusal("plain,sharded").find("the layout is given twice, as 'plain' and 'sharded'") != std::string::npos);
+  CHECK(refusal("host,device").find("the storage is given twice, as 'host' and 'device'") != std::string::npos);
+  CHECK(refusal("pinv,iter3").find("the solver is given twice") != std::string::npos);
+  CHECK(refusal("content,prefix_encoding").find("the key policy is given twice, as 'content' and 'prefix_encoding'") !=
+        std::string::npos);
+  CHECK(refusal("fp16,lookup=bf16").find("the lookup precision is given twice, as 'fp16' and 'bf16'") !=
+        std::string::npos);
+  CHECK(refusal("int8").find("'int8' is a lookup precision only: write lookup=int8") != std::string::npos);
+  CHECK(refusal("memory=int8").find("'int8' is a lookup precision only") != std::string::npos);
+  CHECK(refusal("lookup=fp64").find("unknown precision 'fp64'") != std::string::npos);
+  CHECK(refusal("colour=red").find("unknown token 'colour=red'") != std::string::npos);
+  CHECK(refusal("fixed_nearest/diagonal").find("unknown lookup 'diagonal' in 'fixed_nearest/diagonal'") !=
+        std::string::npos);
+  CHECK(refusal("device/full").find("follows a key policy only, not 'device/full'") != std::string::npos);
+  CHECK(refusal("host,,pinv").find("an empty token") != std::string::npos);
+  CHECK(refusal("host,").find("an empty token") != std::string::npos);
+  CHECK(refusal("sharded,content").find("content keys need the plain layout") != std::string::npos);
+  CHECK(refusal("host,host") == "");  // the same word twice says nothing new
+  CHECK_THROWS_AS((void)parse_memory_spec("Sharded"), value_error);  // words are lower case
+}
