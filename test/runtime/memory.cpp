@@ -27,7 +27,8 @@ struct named {
 // The vocabulary as this test knows it.
 const auto layouts = std::make_tuple(named<runtime::plain_layout>{"plain"}, named<runtime::sharded_layout>{"sharded"});
 const auto key_policies = std::make_tuple(named<keys::fixed_nearest>{"fixed_nearest"},
-                                          named<keys::prefix_encoding>{"prefix_encoding"}, named<keys::content>{"content"});
+                                          named<keys::prefix_encoding>{"prefix_encoding"},
+                                          named<keys::content>{"content"});
 const auto solvers = std::make_tuple(named<solver::pseudoinverse>{"pinv"}, named<solver::iterative<3>>{"iter3"},
                                      named<solver::iterative<15, solver::init::safe>>{"iter15_safe"});
 const auto storages = std::make_tuple(named<storage::host>{"host"}, named<storage::device>{"device"});
@@ -204,7 +205,8 @@ TEST_CASE("the interface's other calls: sequential writes, forget, entry, clear,
   CHECK(m->write(z, look) == std::vector<std::size_t>{0, 1, 2, 3, 4, 5});  // a fresh memory: ids from 0
   const auto& as_reader = static_cast<const runtime::memory_reader&>(*m);
   CHECK(as_reader.target<M>() == m->target<M>());
-  CHECK(as_reader.target<sharded_memory<float, storage::host, keys::fixed_nearest, solver::pseudoinverse>>() == nullptr);
+  using other_type = sharded_memory<float, storage::host, keys::fixed_nearest, solver::pseudoinverse>;
+  CHECK(as_reader.target<other_type>() == nullptr);
 }
 
 TEST_CASE("state files cross between the interface and the compile-time type") {
@@ -219,7 +221,8 @@ TEST_CASE("state files cross between the interface and the compile-time type") {
   CHECK(runtime::describe(typed) == "sharded,prefix_encoding,pinv,device,lookup=fp32,memory=fp16");
   CHECK(same_bits(on_host<storage::device>(typed.read(look).latents), m->read(look).latents));
   // load() replaces the memory and its config with the file's.
-  const auto other = runtime::make_memory("sharded,prefix_encoding,pinv,device", {.slots = 4, .code_size = C, .lookup_size = L});
+  const auto other =
+      runtime::make_memory("sharded,prefix_encoding,pinv,device", {.slots = 4, .code_size = C, .lookup_size = L});
   other->load(path);
   CHECK(other->config().slots == K);
   CHECK(other->describe() == m->describe());
@@ -241,5 +244,6 @@ TEST_CASE("make_memory refuses a pipeline's lookup, names bad words, and leaves 
   // The spec's formats replace the config's; what it does not name stays.
   memory_config cfg = config();
   cfg.memory_precision = precision::bf16;
-  CHECK(runtime::make_memory("lookup=fp16", cfg)->describe() == "sharded,fixed_nearest,pinv,host,lookup=fp16,memory=bf16");
+  CHECK(runtime::make_memory("lookup=fp16", cfg)->describe() ==
+        "sharded,fixed_nearest,pinv,host,lookup=fp16,memory=bf16");
 }

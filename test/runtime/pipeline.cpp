@@ -16,24 +16,16 @@
 #include "larimar/solver/pseudoinverse.hpp"
 #include "larimar/storage/device.hpp"
 #include "larimar/storage/host.hpp"
+#include "../pipeline/models.hpp"
 
 using namespace larimar;
 using namespace larimar::pipeline;
 
 namespace {
 
-const std::filesystem::path model_dir = LARIMAR_MODEL_DIR;
-using models = recall_models<>;
 using bpe = tokenizer::byte_level_bpe;
-
-std::shared_ptr<const models> random_models() {
-  static const auto m = std::make_shared<const models>(models::load_random_encoder(model_dir, 1));
-  return m;
-}
-std::shared_ptr<const models> tiny() {
-  static const auto m = std::make_shared<const models>(models::load(model_dir));
-  return m;
-}
+using test::random_models;
+using test::tiny;
 
 pipeline_options passkey_options() {
   pipeline_options o;

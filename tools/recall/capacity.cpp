@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "factory.hpp"
 #include "larimar/memory/nearest_index.hpp"
 #include "larimar/storage/host.hpp"
 #include "report.hpp"
@@ -22,7 +23,6 @@ namespace recall_tool {
 
 using namespace larimar;
 using namespace larimar::pipeline;
-using bpe = tokenizer::byte_level_bpe;
 
 int capacity(const options& o) {
   const auto models = load_models(o);
@@ -50,20 +50,17 @@ int capacity(const options& o) {
   for (const auto& s : segs) ids.push_back(s.ids);
   const auto z = models->latents(ids);
 
-  std::printf("capacity study: K = %zu slots, C = %zu, %zu distinct prose segments (budget %zu tokens)%s\n\n", K, C,
-              segs.size(), budget, e2e ? "; end to end: greedy reconstruction from the read latent equals the one "
-                                         "from the written latent (BOS prompt, up to 100 segments)" : "");
+  std::printf("capacity study: K = %zu slots, C = %zu, %zu distinct prose segments (budget %zu tokens)%s%s\n\n", K, C,
+              segs.size(), budget, memory_note(o).c_str(),
+              e2e ? "; end to end: greedy reconstruction from the read latent equals the one "
+                    "from the written latent (BOS prompt, up to 100 segments)" : "");
   std::printf("| N/K | N | recall, one memory | read rel. error | recall, sharded | %s\n|---|---|---|---|---|%s\n",
               e2e ? "same generation, one memory | same generation, sharded |" : "", e2e ? "---|---|" : "");
-  std::optional<std::ofstream> csv;
-  if (o.out) {
-    csv = open_output(*o.out, "capacity.csv");
-    *csv << "ratio,n,k,recall_single,rel_error_single,recall_sharded,same_generation_single,same_generation_sharded\n";
-  }
-  struct point {
-    double ratio, single, sharded;
-  };
-  std::vector<point> points;
+  auto csv = open_csv(o.out, "capacity.csv",
+                      "ratio,n,k,recall_single,rel_error_single,recall_sharded,same_generation_single,"
+                      "same_generation_sharded");
+  std::vector<double> xs, single, sharded;  // the chart: recall against log2(N/K)
+  std::vector<std::string> labels;
   for (const double ratio : o.ratios) {
     const std::size_t n = std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(ratio * double(K))));
     const matrix_ref<const float> zn(z.data(), n, C);
@@ -74,9 +71,9 @@ int capacity(const options& o) {
     const auto ids1 = one->write(zn, zn);
     const auto r1 = one->read_entries(ids1);
     memory_config scfg{.slots = K, .code_size = C, .seed = 7};
-    const auto sharded = make_memory(memory_for(o, capacity_memories[1], "--capacity"), scfg);
-    const auto ids2 = sharded->write(zn, zn);
-    const auto r2 = sharded->read_entries(ids2);
+    const auto blocks = make_memory(memory_for(o, capacity_memories[1], "--capacity"), scfg);
+    const auto ids2 = blocks->write(zn, zn);
+    const auto r2 = blocks->read_entries(ids2);
     // Recall: each read's nearest written latent by cosine (the memory's own exact index over the n latents).
     nearest_index<float, storage::host> written(C);
     written.add(z.data(), n);
@@ -102,7 +99,7 @@ int capacity(const options& o) {
       same1 /= double(m), same2 /= double(m);
     }
     const double rec1 = double(ok1) / double(n), rec2 = double(ok2) / double(n);
-    points.push_back({ratio, rec1, rec2});
+    xs.push_back(ratio), labels.push_back(formatted("%g", ratio)), single.push_back(rec1), sharded.push_back(rec2);
     std::printf("| %g | %zu | %.3f | %.2e | %.3f |", ratio, n, rec1, err / double(n), rec2);
     if (e2e) std::printf(" %.2f | %.2f |", same1, same2);
     std::printf("\n");
@@ -110,16 +107,7 @@ int capacity(const options& o) {
       *csv << ratio << ',' << n << ',' << K << ',' << rec1 << ',' << err / double(n) << ',' << rec2 << ','
            << (e2e ? std::to_string(same1) : "") << ',' << (e2e ? std::to_string(same2) : "") << '\n';
   }
-  if (o.out) {
-    // recall against log2(N/K): the unsharded memory in red, the sharded one in blue.
-    std::vector<double> xs, single, sharded;
-    std::vector<std::string> labels;
-    for (const auto& p : points) {
-      xs.push_back(p.ratio), single.push_back(p.single), sharded.push_back(p.sharded);
-      char lab[16];
-      std::snprintf(lab, sizeof lab, "%g", p.ratio);
-      labels.emplace_back(lab);
-    }
+  if (o.out) {  // the unsharded memory in red, the sharded one in blue
     save_line_chart(*o.out / "capacity.png", "RECALL VS N/K (K=" + std::to_string(K) + ")", "N/K (SEGMENTS PER SLOT)",
                     xs, labels, 1.0, "%.2f",
                     {{"SHARDED (BLOCKS OF K SLOTS)", blue_line, sharded}, {"ONE MEMORY OF K SLOTS", red_line, single}},

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "factory.hpp"
 #include "larimar/io/safetensors.hpp"
 #include "larimar/storage/device.hpp"
 #include "report.hpp"
@@ -19,7 +20,6 @@ namespace recall_tool {
 
 using namespace larimar;
 using namespace larimar::pipeline;
-using bpe = tokenizer::byte_level_bpe;
 
 // The paper's trade-off: with the memory on the host, the GPU holds the models and a batch's read latents whatever
 // the context's length; with the memory on the device it also holds the memory, which grows with the context.
@@ -39,20 +39,17 @@ int footprint(const options& o) {
   const auto spec = memory_for(o, footprint_memory, "--footprint");
   const std::size_t queries = 64, C = models->latent_size();
   const double MB = 1e6;
-  std::printf("device footprint: model %s (weights as fp32 on the GPU: %.1f MB), K = %zu slots/block, C = %zu; "
+  std::printf("device footprint: model %s (weights as fp32 on the GPU: %.1f MB), K = %zu slots/block%s, C = %zu; "
               "read latents for %zu queries: %.2f MB\n\n",
-              o.model.string().c_str(), weight_bytes / MB, o.slots, C, queries, queries * C * sizeof(float) / MB);
+              o.model.string().c_str(), weight_bytes / MB, o.slots, memory_note(o).c_str(), C, queries,
+              queries * C * sizeof(float) / MB);
   std::printf("| context tokens | segments | memory (bytes held) | GPU, memory on the host | GPU, memory on the device |"
               " peak RSS |\n|---|---|---|---|---|---|\n");
-  std::optional<std::ofstream> csv;
-  if (o.out) {
-    csv = open_output(*o.out, "footprint.csv");
-    *csv << "length,tokens,segments,memory_bytes,gpu_bytes_memory_on_host,gpu_bytes_memory_on_device\n";
-  }
-  struct point {
-    double tokens, host, device;
-  };
-  std::vector<point> points;
+  auto csv = open_csv(o.out, "footprint.csv",
+                      "length,tokens,segments,memory_bytes,gpu_bytes_memory_on_host,gpu_bytes_memory_on_device");
+  std::vector<double> xs, host, device;  // the chart: MB against log2(tokens)
+  std::vector<std::string> labels;
+  double top = 0;
   for (const auto len : o.lengths) {
     const auto base = storage::device_memory::in_use();
     std::size_t held = 0, tokens = 0, segments = 0;
@@ -69,18 +66,10 @@ int footprint(const options& o) {
     std::printf("| %zu | %zu | %.1f MB | %.1f MB | %.1f MB | %.0f MB |\n", tokens, segments, held / MB, on_host / MB,
                 on_device / MB, peak_rss_mb());
     if (csv) *csv << len << ',' << tokens << ',' << segments << ',' << held << ',' << on_host << ',' << on_device << '\n';
-    points.push_back({static_cast<double>(tokens), on_host / MB, on_device / MB});
+    xs.push_back(static_cast<double>(tokens)), labels.push_back(formatted("%.0fK", static_cast<double>(tokens) / 1000));
+    host.push_back(on_host / MB), device.push_back(on_device / MB), top = std::max(top, 1.1 * device.back());
   }
-  if (o.out && points.size() > 1) {
-    std::vector<double> xs, host, device;
-    std::vector<std::string> labels;
-    double top = 0;
-    for (const auto& p : points) {
-      xs.push_back(p.tokens), host.push_back(p.host), device.push_back(p.device), top = std::max(top, 1.1 * p.device);
-      char lab[16];
-      std::snprintf(lab, sizeof lab, "%.0fK", p.tokens / 1000);
-      labels.emplace_back(lab);
-    }
+  if (o.out && xs.size() > 1) {
     save_line_chart(*o.out / "footprint.png", "GPU MEMORY (MB) VS CONTEXT TOKENS", "CONTEXT TOKENS (LOG SCALE)", xs,
                     labels, top, "%.0f",
                     {{"MEMORY ON THE DEVICE", red_line, device}, {"MEMORY ON THE HOST (PAPER)", blue_line, host}}, true);
@@ -88,6 +77,5 @@ int footprint(const options& o) {
   }
   return 0;
 }
-
 
 }  // namespace recall_tool

@@ -85,7 +85,9 @@ Exit status: 0 done, 2 bad arguments, 1 an error while running (unreadable or em
 
 // The sweep's named policies: the key token (and lookup vector) each adds to --memory.
 constexpr std::pair<std::string_view, std::string_view> named_policies[] = {
-    {"prefix", "fixed_nearest/prefix"}, {"no-prefix", "fixed_nearest/full"}, {"prefix-encoding", "prefix_encoding/prefix"}};
+    {"prefix", "fixed_nearest/prefix"},
+    {"no-prefix", "fixed_nearest/full"},
+    {"prefix-encoding", "prefix_encoding/prefix"}};
 
 std::vector<std::string> split(const std::string& s, char sep = ',') {
   std::vector<std::string> out;
@@ -161,6 +163,10 @@ std::string length_label(std::size_t n) {
   return std::to_string(n);
 }
 
+std::string memory_note(const options& o) {
+  return o.memory == runtime::memory_spec{} ? "" : std::string(", memory ").append(runtime::to_string(o.memory));
+}
+
 runtime::memory_spec memory_for(const options& o, const runtime::memory_spec& fixed, std::string_view command) {
   const std::string where = "--memory '" + runtime::to_string(o.memory) + "' with " + std::string(command) + " ('" +
                             runtime::to_string(fixed) + "')";
@@ -232,7 +238,6 @@ options parse(int argc, char** argv) {
       }
       if (o.memory.keys || o.memory.lookup)
         throw usage_error("--memory: '" + v + "' names a key policy; the key policies come from --policies");
-      o.memory_given = true;
     } else if (a == "--model") {
       o.model = value();
     } else if (a == "--random-encoder") {
@@ -280,7 +285,7 @@ options parse(int argc, char** argv) {
     for (const char* f : {"science", "pets", "sports", "medicine"}) o.haystack.push_back(dir / f);
   }
   if (o.policies.empty()) o.policies.push_back(parse_policy("prefix"));
-  // Each command's memories, made now so that a spec no memory can have is a usage error.
+  // Each command's memory specs, resolved now: one that no memory type can have is a usage error.
   if (o.capacity) {
     for (const auto memories : capacity_memories) memory_for(o, memories, "--capacity");
   } else if (o.footprint) {

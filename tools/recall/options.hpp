@@ -36,7 +36,6 @@ struct options {
   std::uint64_t seed_base = 0;
   std::vector<policy> policies;  // default: prefix
   larimar::runtime::memory_spec memory;  // --memory: every category but the keys
-  bool memory_given = false;
   std::filesystem::path model = "models/larimar-tiny";
   std::optional<std::uint64_t> random_encoder;
   bool memory_only = false;
@@ -59,5 +58,7 @@ larimar::runtime::memory_spec memory_for(const options& o, const larimar::runtim
 larimar::runtime::memory_spec memory_for(const options& o, std::string_view fixed, std::string_view command);
 
 std::string length_label(std::size_t n);
+// ", memory SPEC" for the commands' first line when --memory was given, else "" (the output stays as it was).
+std::string memory_note(const options& o);
 
 }  // namespace recall_tool

@@ -47,6 +47,20 @@ std::ofstream open_output(const std::filesystem::path& dir, const std::string& n
   return f;
 }
 
+std::optional<std::ofstream> open_csv(const std::optional<std::filesystem::path>& dir, const std::string& name,
+                                      const std::string& header) {
+  if (!dir) return std::nullopt;
+  auto f = open_output(*dir, name);
+  f << header << '\n';
+  return f;
+}
+
+std::string formatted(const char* format, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
 progress_bar::progress_bar(std::size_t total, bool on) : total_(total), on_(on), tty_(isatty(2) != 0) {}
 
 void progress_bar::update(std::size_t done) {
@@ -70,16 +84,14 @@ void heatmap(const std::filesystem::path& path, const std::string& title, const 
   c.text(10, 12, title, black, 2);
   for (std::size_t j = 0; j < depths.size(); ++j) {
     const int y = top + ch * static_cast<int>(j);
-    char lab[16];
-    std::snprintf(lab, sizeof lab, "%g%%", depths[j]);
+    const std::string lab = formatted("%g%%", depths[j]);
     c.text(left - 10 - canvas::text_width(lab), y + ch / 2 - 5, lab, black);
     for (std::size_t i = 0; i < lengths.size(); ++i) {
       const int x = left + cw * static_cast<int>(i);
       const auto it = value.find({lengths[i], depths[j]});
       if (it == value.end()) continue;
       c.rect(x, y, cw - 2, ch - 2, heat(it->second));
-      char v[16];
-      std::snprintf(v, sizeof v, "%.2f", it->second);
+      const std::string v = formatted("%.2f", it->second);
       c.text(x + (cw - canvas::text_width(v)) / 2, y + ch / 2 - 5, v, black);
     }
   }
@@ -105,8 +117,7 @@ void save_line_chart(const std::filesystem::path& path, const std::string& title
   for (int k = 0; k <= 4; ++k) {
     const double v = top * k / 4;
     c.line(L, py(v), W - R, py(v), grey);
-    char lab[16];
-    std::snprintf(lab, sizeof lab, yfmt, v);
+    const std::string lab = formatted(yfmt, v);
     c.text(L - 8 - canvas::text_width(lab), py(v) - 5, lab, black);
   }
   for (std::size_t i = 0; i < xs.size(); ++i) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,10 @@ double peak_rss_mb();  // of this process, from the kernel
 std::string csv_quote(const std::string& s);
 // DIR/name for writing, DIR created; an io_error naming the file when it cannot be written.
 std::ofstream open_output(const std::filesystem::path& dir, const std::string& name);
+// The same with its header line when there is a DIR (--out), nothing otherwise.
+std::optional<std::ofstream> open_csv(const std::optional<std::filesystem::path>& dir, const std::string& name,
+                                      const std::string& header);
+std::string formatted(const char* format, double value);  // printf's one number, e.g. a chart's tick label
 
 class progress_bar {
  public:

@@ -1,10 +1,6 @@
 // larimar-recall's models and memories (setup.hpp).
 #include "setup.hpp"
 
-#include <utility>
-
-#include "larimar/runtime/factory.hpp"
-#include "larimar/runtime/pipeline_factory.hpp"
 
 namespace recall_tool {
 
@@ -24,17 +20,6 @@ larimar::pipeline::pipeline_options pipeline_options_of(const options& o, const 
   po.memory.slots = o.slots;
   po.memory.seed = 7;
   return po;
-}
-
-std::unique_ptr<larimar::runtime::pipeline_interface> make_pipeline(const larimar::runtime::memory_spec& spec,
-                                                                    std::shared_ptr<const models_t> models,
-                                                                    const larimar::pipeline::pipeline_options& po) {
-  return larimar::runtime::make_pipeline(spec, std::move(models), po);
-}
-
-std::unique_ptr<larimar::runtime::memory_interface> make_memory(const larimar::runtime::memory_spec& spec,
-                                                                const larimar::memory_config& cfg) {
-  return larimar::runtime::make_memory(spec, cfg);
 }
 
 }  // namespace recall_tool

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "factory.hpp"
 #include "larimar/core/random.hpp"
 #include "report.hpp"
 #include "setup.hpp"
@@ -26,7 +27,6 @@ namespace {
 
 using namespace larimar;
 using namespace larimar::pipeline;
-using bpe = tokenizer::byte_level_bpe;
 
 // Every (seed, length, depth) draws its own passkey and haystack start, so a cell averages over as many distinct
 // keys as trials; the same three give the same context in every run.
@@ -178,15 +178,12 @@ int sweep(const options& o) {
   std::printf("larimar-recall: model %s%s, latent %zu, segment budget %zu tokens, prefix P = %zu tokens, K = %zu "
               "slots/block%s, %s; models loaded in %.2f s\n",
               o.model.string().c_str(), o.random_encoder ? " (random encoder)" : "", models->latent_size(), budget,
-              po.prefix_tokens, o.slots, o.memory_given ? (", memory " + runtime::to_string(o.memory)).c_str() : "",
+              po.prefix_tokens, o.slots, memory_note(o).c_str(),
               o.memory_only ? "memory-only" : "end to end", load_s);
 
-  std::optional<std::ofstream> csv;
-  if (o.out) {
-    csv = open_output(*o.out, "trials.csv");
-    *csv << "task,policy,length,tokens,segments,depth,actual_depth,seed,truth,memory_hit,entry_hit,score,read_error,e2e,"
-            "generated,segment_s,encode_s,write_s,read_s,decode_s,peak_rss_mb\n";
-  }
+  auto csv = open_csv(o.out, "trials.csv",
+                      "task,policy,length,tokens,segments,depth,actual_depth,seed,truth,memory_hit,entry_hit,score,"
+                      "read_error,e2e,generated,segment_s,encode_s,write_s,read_s,decode_s,peak_rss_mb");
 
   const std::size_t total = kinds.size() * o.lengths.size() * o.depths.size() * o.seeds;
   progress_bar bar(total, o.progress);

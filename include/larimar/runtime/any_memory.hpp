@@ -4,7 +4,8 @@
 // Reads come back to the host whatever the storage. The compile-time types stay the primary API: target<M>()
 // hands back the typed memory behind the interface.
 //
-//   auto mem = larimar::runtime::make_memory("sharded,prefix_encoding,pinv,device,fp16", {.slots = 512, .code_size = 768});
+//   auto mem = larimar::runtime::make_memory("sharded,prefix_encoding,pinv,device,fp16",
+//                                            {.slots = 512, .code_size = 768});
 //   auto ids = mem->write(latents, lookups);    // matrix_ref<const float>: N×C, N×L
 //   auto r = mem->read(queries);                // r.latents (Q×C, host), r.hits
 //   mem->describe();                            // "sharded,prefix_encoding,pinv,device,fp16"

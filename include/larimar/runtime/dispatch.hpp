@@ -2,8 +2,10 @@
 // From a spec to the compile-time memory type it names: with_memory_type<R>(spec, f) calls
 // f.template operator()<Memory>() for memory<float, ...> or sharded_memory<float, ...>. Every combination of the
 // spec tables (runtime/spec.hpp) is instantiated where this is called, so only factories include it.
+#include <concepts>
 #include <cstddef>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "larimar/keys/content.hpp"

@@ -26,7 +26,9 @@ inline std::unique_ptr<memory_interface> make_memory(const memory_spec& spec, me
                       "from the caller");
   apply(spec, cfg);
   return with_memory_type<std::unique_ptr<memory_interface>>(
-      spec, [&]<class Memory>() -> std::unique_ptr<memory_interface> { return std::make_unique<memory_model<Memory>>(cfg); });
+      spec, [&]<class Memory>() -> std::unique_ptr<memory_interface> {
+        return std::make_unique<memory_model<Memory>>(cfg);
+      });
 }
 inline std::unique_ptr<memory_interface> make_memory(std::string_view spec, const memory_config& cfg) {
   return make_memory(parse_memory_spec(spec), cfg);

@@ -59,6 +59,7 @@ namespace larimar::runtime {
 struct plain_layout {};
 struct sharded_layout {};
 
+// A string literal as a template argument: the word of a table entry.
 template <std::size_t N>
 struct token_text {
   char text[N]{};
@@ -100,7 +101,8 @@ struct choices {
 };
 
 using layout_choices = choices<choice<"plain", plain_layout>, choice<"sharded", sharded_layout>>;
-using key_choices = choices<choice<"fixed_nearest", keys::fixed_nearest>, choice<"prefix_encoding", keys::prefix_encoding>,
+using key_choices = choices<choice<"fixed_nearest", keys::fixed_nearest>,
+                            choice<"prefix_encoding", keys::prefix_encoding>,
                             choice<"content", keys::content, true>>;
 using solver_choices = choices<choice<"pinv", solver::pseudoinverse>,
                                choice<"iter3", solver::iterative<3, solver::init::reference>>,  // the reference's
@@ -131,13 +133,15 @@ struct memory_spec {
 namespace detail {
 
 inline std::string vocabulary() {
-  std::string formats;
-  for (const auto& f : format_choices)
+  std::string formats, lookups;  // a quantized format is a lookup's only
+  for (const auto& f : format_choices) {
+    (lookups.empty() ? lookups : lookups.append("|")).append(f.name);
     if (!f.quantized) (formats.empty() ? formats : formats.append("|")).append(f.name);
+  }
   return "layout " + layout_choices::list("|") + "; keys " + key_choices::list("|") +
          " (in a pipeline spec with /prefix or /full); solver " + solver_choices::list("|") + "; storage " +
-         storage_choices::list("|") + "; precision " + formats + " (lookup and memory), lookup=" + formats +
-         "|int8, memory=" + formats;
+         storage_choices::list("|") + "; precision " + formats + " (lookup and memory), lookup=" + lookups +
+         ", memory=" + formats;
 }
 
 inline std::string in_quotes(std::string_view s) { return std::string("'").append(s).append("'"); }
@@ -220,9 +224,12 @@ inline memory_spec parse_memory_spec(std::string_view text) {
         const std::string_view suffix = token.substr(slash + 1);
         for (const auto& [name, kind] : lookup_choices)
           if (name == suffix) one.lookup = kind;
-        if (!one.lookup)
-          throw value_error(where + ": unknown lookup " + detail::in_quotes(suffix) + " in " + detail::in_quotes(token) +
-                            " (prefix, full)");
+        if (!one.lookup) {
+          std::string names;
+          for (const auto& [name, kind] : lookup_choices) (names.empty() ? names : names.append(", ")).append(name);
+          throw value_error(where + ": unknown lookup " + detail::in_quotes(suffix) + " in " +
+                            detail::in_quotes(token) + " (" + names + ")");
+        }
       }
     } else if (slash != std::string_view::npos) {
       throw unknown(token, "a lookup (/prefix, /full) follows a key policy only, not");
@@ -249,7 +256,11 @@ inline std::string to_string(const memory_spec& s) {
   std::string out;
   const auto word = [&](std::string_view w) { (out.empty() ? out : out.append(",")).append(w); };
   if (s.layout) word(layout_choices::names[*s.layout]);
-  if (s.keys) word(std::string(key_choices::names[*s.keys]).append(s.lookup ? "/" : "").append(s.lookup ? detail::lookup_name(*s.lookup) : ""));
+  if (s.keys) {
+    std::string keys(key_choices::names[*s.keys]);
+    if (s.lookup) keys.append("/").append(detail::lookup_name(*s.lookup));
+    word(keys);
+  }
   if (s.solver) word(solver_choices::names[*s.solver]);
   if (s.storage) word(storage_choices::names[*s.storage]);
   if (s.lookup_format && s.lookup_format == s.memory_format) {
@@ -268,7 +279,8 @@ inline memory_spec resolved(memory_spec s) {
   const bool plain_only = key_choices::plain_only[*s.keys];
   if (!s.layout) s.layout = layout_choices::find(plain_only ? "plain" : "sharded");
   if (plain_only && s.layout != layout_choices::find("plain"))
-    throw value_error("memory spec " + detail::in_quotes(to_string(s)) + ": " + std::string(key_choices::names[*s.keys]) +
+    throw value_error("memory spec " + detail::in_quotes(to_string(s)) + ": " +
+                      std::string(key_choices::names[*s.keys]) +
                       " keys need the plain layout (a sharded memory has no block to choose by content)");
   if (!s.solver) s.solver = solver_choices::find("pinv");
   if (!s.storage) s.storage = storage_choices::find("host");
