@@ -10,6 +10,7 @@
 
 #include "larimar/core/config.hpp"
 #include "larimar/core/error.hpp"
+#include "larimar/core/random.hpp"
 #include "larimar/runtime/spec.hpp"
 
 using namespace larimar;
@@ -159,4 +160,29 @@ TEST_CASE("bad specs are refused with the word named") {
     CHECK(why.rfind("memory spec '" + std::string(spec) + "'", 0) == 0);  // the message quotes the spec first
   }
   CHECK(refusal("host,host") == "");  // the same word twice says nothing new
+}
+
+TEST_CASE("random strings of the vocabulary's words and characters: parsed and printed back, or refused") {
+  // Words of every category, broken words and separators, drawn at random: each string either parses (and then
+  // prints to a spec that parses to the same) or is a value_error; nothing else escapes.
+  const std::vector<std::string> pieces = {"plain", "sharded", "fixed_nearest", "prefix_encoding", "content", "pinv",
+                                           "iter3", "iter15_safe", "host", "device", "fp32", "fp16", "bf16", "int8",
+                                           "lookup=", "memory=", "/prefix", "/full", "/", "=", ",", ",", " ", "x",
+                                           "fp", "iter", ""};
+  splitmix64 rng(2024);
+  std::size_t parsed = 0, refused = 0;
+  for (int trial = 0; trial < 20000; ++trial) {
+    std::string text;
+    for (std::size_t n = rng.next() % 7; n > 0; --n) text += pieces[rng.next() % pieces.size()];
+    CAPTURE(text);
+    try {
+      const auto s = parse_memory_spec(text);
+      ++parsed;
+      REQUIRE(parse_memory_spec(to_string(s)) == s);
+    } catch (const value_error&) {
+      ++refused;
+    }
+  }
+  CHECK(parsed > 1000);  // both outcomes are exercised
+  CHECK(refused > 1000);
 }
