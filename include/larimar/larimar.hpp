@@ -4,7 +4,9 @@
 //   larimar/io/state_file.hpp — saving and loading a memory;
 //   larimar/model/model.hpp — the GPT-2 decoder and BERT encoder over thrust;
 //   larimar/tokenizer/{byte_level_bpe,wordpiece}.hpp — tokenizers; larimar/io/safetensors.hpp — weights;
-//   larimar/pipeline/pipeline.hpp — text → memory → answer (recall_pipeline, tasks, segmenter).
+//   larimar/pipeline/pipeline.hpp — text → memory → answer (recall_pipeline, tasks, segmenter);
+//   larimar/runtime/{factory,pipeline_factory}.hpp — memories and pipelines named by a spec string at run time
+//   (not included here: they instantiate every memory type; docs/runtime.md).
 #include "larimar/core/config.hpp"
 #include "larimar/core/error.hpp"
 #include "larimar/core/matrix_ref.hpp"

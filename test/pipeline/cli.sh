@@ -32,6 +32,10 @@ expect 2 "belong to --task needle" --needle "A needle."
 expect 2 "--digits: 0 is outside" --digits 0
 expect 2 "--task: 'haystack' is neither" --task haystack
 expect 2 "--slots given twice" --slots 8 --slots 9
+expect 2 "--memory: memory spec 'sharded,iter7': unknown token 'iter7'" --memory sharded,iter7
+expect 2 "names a key policy; the key policies come from --policies" --memory prefix_encoding
+expect 2 "the storage is given twice, as 'host' and 'device'" --memory host --footprint
+expect 2 "content keys need the plain layout" --memory sharded --policies content/full
 expect 1 "no such file" --model "$model" --task needle --haystack /nonexistent/file.txt --memory-only
 : > "$tmp/empty.txt"
 expect 1 "has no text" --model "$model" --task needle --haystack "$tmp/empty.txt" --memory-only
@@ -52,6 +56,15 @@ for f in summary.csv table.md heatmap-passkey-3-prefix-memory.png; do
   [ -s "$tmp/out/$f" ] || { echo "FAIL: $f missing"; fail=1; }
 done
 [ "$(head -c 4 "$tmp/out/heatmap-passkey-3-prefix-memory.png" | tail -c 3)" = "PNG" ] || { echo "FAIL: not a PNG"; fail=1; }
+
+# --memory and a key token in --policies: the factory's memories, named in the header and the table.
+expect 0 "| passkey-3 | prefix-encoding | 1.00 |" --model "$model" --lengths 4K --depths 50 --memory-only --no-progress \
+  --memory device,iter15_safe,fp16 --policies prefix,prefix-encoding
+expect 0 "memory iter15_safe,device,fp16" --model "$model" --lengths 4K --depths 50 --memory-only --no-progress \
+  --memory device,iter15_safe,fp16
+expect 0 "| passkey-3 | fixed_nearest/prefix | 1.00 |" --model "$model" --lengths 4K --depths 50 --memory-only \
+  --no-progress --policies fixed_nearest/prefix --out "$tmp/keys"
+[ -s "$tmp/keys/heatmap-passkey-3-fixed_nearest-prefix-memory.png" ] || { echo "FAIL: a key token's heatmap"; fail=1; }
 
 # The device footprint: the memory's bytes grow with the context, the GPU's with the memory on the host do not.
 expect 0 "| GPU, memory on the host |" --model "$model" --footprint --lengths 4K,32K --out "$tmp/fp"

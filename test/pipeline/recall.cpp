@@ -18,29 +18,23 @@
 #include "larimar/solver/pseudoinverse.hpp"
 #include "larimar/storage/device.hpp"
 #include "larimar/storage/host.hpp"
+#include "models.hpp"
 
 using namespace larimar;
 using namespace larimar::pipeline;
 
 namespace {
 
-const std::filesystem::path model_dir = LARIMAR_MODEL_DIR;
 using models = recall_models<>;
+using test::model_dir;
+using test::random_models;
+using test::tiny;
 using bpe = tokenizer::byte_level_bpe;
 
 template <class S>
 using fixed = sharded_memory<float, S, keys::fixed_nearest, solver::pseudoinverse>;
 template <class S>
 using by_prefix = sharded_memory<float, S, keys::prefix_encoding, solver::pseudoinverse>;
-
-std::shared_ptr<const models> random_models() {
-  static const auto m = std::make_shared<const models>(models::load_random_encoder(model_dir, 1));
-  return m;
-}
-std::shared_ptr<const models> tiny() {
-  static const auto m = std::make_shared<const models>(models::load(model_dir));
-  return m;
-}
 
 std::size_t token_count(const std::string& s) { return random_models()->tokenizer().encode(s).size(); }
 

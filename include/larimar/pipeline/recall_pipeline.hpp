@@ -44,13 +44,13 @@
 #include "larimar/core/error.hpp"
 #include "larimar/core/matrix_ref.hpp"
 #include "larimar/memory/hit.hpp"
+#include "larimar/memory/host_reading.hpp"
 #include "larimar/model/generation.hpp"
+#include "larimar/pipeline/lookup_kind.hpp"
 #include "larimar/pipeline/models.hpp"
 #include "larimar/pipeline/segmenter.hpp"
 
 namespace larimar::pipeline {
-
-enum class lookup_kind { prefix, full };
 
 struct pipeline_options {
   lookup_kind lookup = lookup_kind::prefix;
@@ -82,6 +82,14 @@ inline double latent_error(std::span<const float> got, std::span<const float> wa
   return std::sqrt(num / (den > 0 ? den : 1));
 }
 
+// One query's answer: the decoder's continuation of the query prefix, conditioned on the latent the read returned.
+struct recall_answer {
+  std::string text;                 // the generated continuation of the query prefix
+  std::vector<model::token_id> tokens;
+  hit<float> matched{};             // what the read hit
+  model::finish_reason reason = model::finish_reason::eos;
+};
+
 // Seconds spent in each stage since construction, clear() or reset_timings().
 struct stage_timings {
   double segment = 0;  // tokenising and packing the context (when write() pulls from a stream)
@@ -101,16 +109,8 @@ class recall_pipeline {
   using memory_type = Memory;
   using models_type = recall_models<Backend>;
 
-  struct reading {
-    std::vector<float> latents;       // Q×C, on the host
-    std::vector<hit<float>> hits;     // the entry each query matched
-  };
-  struct answer {
-    std::string text;                 // the generated continuation of the query prefix
-    std::vector<model::token_id> tokens;
-    hit<float> matched{};             // what the read hit
-    model::finish_reason reason = model::finish_reason::eos;
-  };
+  using reading = host_reading<float>;  // latents Q×C on the host, and the entry each query matched
+  using answer = recall_answer;
 
   recall_pipeline(std::shared_ptr<const models_type> models, pipeline_options options = {})
       : models_(std::move(models)), opt_(checked(options, *models_)), memory_(memory_cfg()) {}

@@ -1,0 +1,25 @@
+// larimar-recall's models and memories (setup.hpp).
+#include "setup.hpp"
+
+
+namespace recall_tool {
+
+std::shared_ptr<const models_t> load_models(const options& o) {
+  auto m = std::make_shared<models_t>(o.random_encoder ? models_t::load_random_encoder(o.model, *o.random_encoder)
+                                                       : models_t::load(o.model));
+  m->set_cache_limit(o.encoder_cache);
+  return m;
+}
+
+larimar::pipeline::pipeline_options pipeline_options_of(const options& o, const models_t& models,
+                                                        const std::string& query) {
+  larimar::pipeline::pipeline_options po;
+  po.prefix_tokens = o.prefix_tokens ? *o.prefix_tokens : models.tokenizer().encode(query).size();
+  po.segment_tokens = o.segment_tokens;
+  po.batch = o.batch;
+  po.memory.slots = o.slots;
+  po.memory.seed = 7;
+  return po;
+}
+
+}  // namespace recall_tool

@@ -1,0 +1,20 @@
+#pragma once
+// What larimar-recall's commands build: the models and the pipeline options (the memories and pipelines come
+// from factory.hpp).
+#include <memory>
+#include <string>
+
+#include "larimar/pipeline/recall_pipeline.hpp"
+#include "options.hpp"
+
+namespace recall_tool {
+
+using models_t = larimar::pipeline::recall_models<>;
+using bpe = models_t::tokenizer_type;
+
+std::shared_ptr<const models_t> load_models(const options& o);
+// The pipeline's options from the command line's; P (auto) is the token count of the task's query prefix.
+larimar::pipeline::pipeline_options pipeline_options_of(const options& o, const models_t& models,
+                                                        const std::string& query);
+
+}  // namespace recall_tool
