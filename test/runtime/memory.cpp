@@ -28,7 +28,8 @@ struct named {
 const auto layouts = std::make_tuple(named<runtime::plain_layout>{"plain"}, named<runtime::sharded_layout>{"sharded"});
 const auto key_policies = std::make_tuple(named<keys::fixed_nearest>{"fixed_nearest"},
                                           named<keys::prefix_encoding>{"prefix_encoding"},
-                                          named<keys::content>{"content"});
+                                          named<keys::content>{"content"},
+                                          named<keys::content_ridge>{"content_ridge"});
 const auto solvers = std::make_tuple(named<solver::pseudoinverse>{"pinv"}, named<solver::iterative<3>>{"iter3"},
                                      named<solver::iterative<15, solver::init::safe>>{"iter15_safe"});
 const auto storages = std::make_tuple(named<storage::host>{"host"}, named<storage::device>{"device"});
@@ -124,11 +125,11 @@ TEST_CASE("every spec makes the type it names, and that memory reads what the ty
           using Solver = typename std::decay_t<decltype(solver)>::type;
           using S = typename std::decay_t<decltype(storage)>::type;
           constexpr bool plain = std::is_same_v<Layout, runtime::plain_layout>;
-          constexpr bool content = std::is_same_v<Keys, keys::content>;
+          constexpr bool content = std::is_same_v<Keys, keys::content> || std::is_same_v<Keys, keys::content_ridge>;
           const std::string types = std::string(layout.name) + "," + keys.name + "," + solver.name + "," + storage.name;
           if constexpr (!plain && content) {
             CHECK_THROWS_WITH_AS(runtime::make_memory(types, config()),
-                                 doctest::Contains("content keys need the plain layout"), value_error);
+                                 doctest::Contains((std::string(keys.name) + " keys need the plain layout").c_str()), value_error);
           } else {
             using M = typename memory_type<plain, S, Keys, Solver>::type;
             for (const char* formats : {"fp32", "lookup=fp16,memory=bf16", "lookup=int8,memory=fp32"}) {
@@ -158,7 +159,7 @@ TEST_CASE("every spec makes the type it names, and that memory reads what the ty
       });
     });
   });
-  CHECK(made == (2 * 2 + 1) * 3 * 2 * 3);
+  CHECK(made == (2 * 2 + 2) * 3 * 2 * 3);  // two plain-only content key policies
 }
 
 TEST_CASE("the seeded case is a real one: pinv reads every latent back through both memories") {

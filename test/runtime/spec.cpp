@@ -67,7 +67,7 @@ TEST_CASE("every word of the tables parses to its own category and index") {
   }
   // The names of the tables, as documented.
   CHECK(layout_choices::list() == "plain, sharded");
-  CHECK(key_choices::list() == "fixed_nearest, prefix_encoding, content");
+  CHECK(key_choices::list() == "fixed_nearest, prefix_encoding, content, content_ridge");
   CHECK(solver_choices::list() == "pinv, iter3, iter15_safe");
   CHECK(storage_choices::list() == "host, device");
 }
@@ -108,7 +108,7 @@ TEST_CASE("a resolved spec prints canonically and parses back to itself, in any 
               CHECK(parse_memory_spec(reversed) == s);
               ++checked;
             }
-  CHECK(checked == (2 * 2 + 1) * 3 * 2 * 4 * 3);
+  CHECK(checked == (2 * 2 + 2) * 3 * 2 * 4 * 3);  // two plain-only content key policies
   // One word when lookup and memory agree, both otherwise.
   CHECK(to_string(parse_memory_spec("memory=fp16,lookup=fp16")) == "fp16");
   CHECK(to_string(parse_memory_spec("memory=bf16,lookup=int8")) == "lookup=int8,memory=bf16");

@@ -5,7 +5,7 @@
 //   spec      := "" | token ("," token)*          tokens in any order, each category at most once
 //   token     := layout | keys ["/" lookup] | solver | storage | precision
 //   layout    := plain | sharded                   larimar::memory, larimar::sharded_memory
-//   keys      := fixed_nearest | prefix_encoding | content        keys::*
+//   keys      := fixed_nearest | prefix_encoding | content | content_ridge    keys::*
 //   lookup    := prefix | full                     a pipeline's lookup vectors (pipeline_options::lookup)
 //   solver    := pinv | iter3 | iter15_safe        solver::pseudoinverse, solver::iterative<3>, <15, init::safe>
 //   storage   := host | device                     storage::host, storage::device
@@ -36,7 +36,14 @@ namespace larimar {
 namespace keys {
 struct fixed_nearest;
 struct prefix_encoding;
-struct content;
+namespace address {
+struct pseudoinverse;
+struct ridge;
+}  // namespace address
+template <class Address>
+struct basic_content;
+using content = basic_content<address::pseudoinverse>;
+using content_ridge = basic_content<address::ridge>;
 }  // namespace keys
 namespace solver {
 struct pseudoinverse;
@@ -103,7 +110,8 @@ struct choices {
 using layout_choices = choices<choice<"plain", plain_layout>, choice<"sharded", sharded_layout>>;
 using key_choices = choices<choice<"fixed_nearest", keys::fixed_nearest>,
                             choice<"prefix_encoding", keys::prefix_encoding>,
-                            choice<"content", keys::content, true>>;
+                            choice<"content", keys::content, true>,
+                            choice<"content_ridge", keys::content_ridge, true>>;
 using solver_choices = choices<choice<"pinv", solver::pseudoinverse>,
                                choice<"iter3", solver::iterative<3, solver::init::reference>>,  // the reference's
                                choice<"iter15_safe", solver::iterative<15, solver::init::safe>>>;
