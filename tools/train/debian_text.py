@@ -122,22 +122,8 @@ def man_pages():
 
 
 def pydoc():
-    import ast
-    for root in L.PYDOC_ROOTS:
-        for path in sorted(Path(root).rglob("*.py")):
-            if "/test" in str(path) or "idlelib" in str(path) or "lib2to3" in str(path):
-                continue
-            try:
-                tree = ast.parse(path.read_text(encoding="utf-8"))
-            except (SyntaxError, UnicodeDecodeError, ValueError, OSError):
-                continue
-            paras = []
-            for node in ast.walk(tree):
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)):
-                    for para in re.split(r"\n\s*\n", ast.get_docstring(node) or ""):
-                        if not re.search(r">>>|::|^\s*[-*]|^\s*\w+\s*:\s*$", para, re.M):
-                            paras.append(para)
-            yield str(path), _doc(paras)
+    for path, paras in L.docstring_paragraphs():
+        yield str(path), _doc(paras)
 
 
 _RST_ROLE = re.compile(r":[a-z:]+:`~?!?([^`<]*?)(?:\s*<[^>]*>)?`")

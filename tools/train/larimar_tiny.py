@@ -81,12 +81,11 @@ def _clauses(sent: str):
 PYDOC_ROOTS = ("/usr/lib/python3.11", "/usr/lib/python3/dist-packages")
 
 
-def python_docstring_sentences():
-    """Extra training text: English sentences from the docstrings of Debian's installed Python code (packages
-    libpython3.11-stdlib, python3-numpy, python3-torch, python3-matplotlib, ...), test code skipped, paragraphs with
-    doctests, reST directives, lists or 'name:' field lines skipped. Training only; never held out."""
+def docstring_paragraphs():
+    """(path, [paragraph, ...]) for every module of Debian's installed Python code (PYDOC_ROOTS), test code skipped:
+    the docstring paragraphs of its module, classes and functions, those with doctests, reST directives, lists or
+    'name:' field lines skipped."""
     import ast
-    out = set()
     for root in PYDOC_ROOTS:
         for path in sorted(Path(root).rglob("*.py")):
             if "/test" in str(path) or "idlelib" in str(path) or "lib2to3" in str(path):
@@ -95,12 +94,23 @@ def python_docstring_sentences():
                 tree = ast.parse(path.read_text(encoding="utf-8"))
             except (SyntaxError, UnicodeDecodeError, ValueError, OSError):
                 continue
+            paras = []
             for node in ast.walk(tree):
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)):
-                    doc = ast.get_docstring(node)
-                    for para in re.split(r"\n\s*\n", doc or ""):
+                    for para in re.split(r"\n\s*\n", ast.get_docstring(node) or ""):
                         if not re.search(r">>>|::|^\s*[-*]|^\s*\w+\s*:\s*$", para, re.M):
-                            out.update(split_sentences(para))
+                            paras.append(para)
+            yield path, paras
+
+
+def python_docstring_sentences():
+    """Extra training text: English sentences from the docstrings of Debian's installed Python code (packages
+    libpython3.11-stdlib, python3-numpy, python3-torch, python3-matplotlib, ...; docstring_paragraphs). Training
+    only; never held out."""
+    out = set()
+    for _, paras in docstring_paragraphs():
+        for para in paras:
+            out.update(split_sentences(para))
     return out
 
 
