@@ -345,7 +345,7 @@ TEST_CASE("a state file whose memory has no blocks loads without making its K x 
   // An empty memory's file holds its key matrix only; its prior M0 (K x C) is made by the first write, so a
   // file of a few kilobytes cannot make the loader allocate code_size times more.
   using P = memory<float, storage::host, keys::prefix_encoding, solver::pseudoinverse>;
-  P empty({.slots = 8, .code_size = 4, .lookup_size = 2});
+  P empty({.slots = 8, .code_size = 4, .lookup_size = 2, .prior = prior_kind::gaussian});
   const auto path = temp_path("empty.lrm");
   io::save(empty, path);
   auto b = slurp(path);
@@ -354,6 +354,8 @@ TEST_CASE("a state file whose memory has no blocks loads without making its K x 
   const auto t0 = std::chrono::steady_clock::now();
   auto loaded = io::load<P>(path);  // the real file: loads, and works
   CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 1.0);
+  // Its prior, before any write, is the one the saved memory had (made on the spot, not kept).
+  CHECK(xt::amax(xt::abs(host(loaded.mean()) - host(empty.mean())))() == 0.0f);
   const auto z = test::gaussian<float>(2, 4, 77), p = test::gaussian<float>(2, 2, 78);
   loaded.write(z, p);
   empty.write(z, p);
