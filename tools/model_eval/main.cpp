@@ -17,7 +17,6 @@
 #include <optional>
 #include <span>
 #include <stdexcept>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -92,9 +91,15 @@ bool correct(const item& it, const std::string& out) {
     rest.erase(0, rest.find_first_not_of(' '));
     return rest.compare(0, it.value.size(), it.value) == 0;
   }
-  static const std::regex digits("[0-9]+");
-  for (std::sregex_iterator m(rest.begin(), rest.end(), digits), e; m != e; ++m)
-    if (m->str() == it.value) return true;
+  // Any maximal run of digits equal to the value counts.
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  for (std::size_t i = 0; i < rest.size();) {
+    if (!digit(rest[i])) { ++i; continue; }
+    std::size_t j = i;
+    while (j < rest.size() && digit(rest[j])) ++j;
+    if (rest.compare(i, j - i, it.value) == 0 && j - i == it.value.size()) return true;
+    i = j;
+  }
   return false;
 }
 
