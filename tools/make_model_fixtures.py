@@ -21,6 +21,8 @@ Reference outputs (all computed by transformers in f32, eval mode, no dropout):
                               position_ids = 1..T, attention_mask = ones(1, 1 + T)
   dec.emb.p{i}                [T_i, V] as dec.kv plus inputs_embeds = wte(ids) + latent_emb(z) ("kv+embedding")
   dec.latent.z{i}             [C] the latents used above
+  dec.slots.p{i}              [T_i, V] "kv+embedding" logits of the tiny-slots decoder (latent_slots 3, latent_kv
+                              with a bias, f16 weights; reference in f32 with the rounded weights)
   dec.f16.emb.p0 / dec.bf16.emb.p0   [T_0, V] the "kv+embedding" logits of prompt 0 with the f16/bf16-rounded
                               weights (computed in f32), to check that the stored copies load exactly
   enc.hidden                  [B, T, H] last hidden states of the padded batch (padding rows are HF's values
@@ -61,19 +63,21 @@ def randomize(module, weight_std):
                 p.copy_(weight_std * torch.randn_like(p))
 
 
-def gpt2_past(model, h):
-    """past_key_values for a latent projection h = latent_kv(z) of shape [B, n_layer * n_embd]."""
+def gpt2_past(model, h, slots=1):
+    """past_key_values for a latent projection h = latent_kv(z) of shape [B, n_layer * slots * n_embd]: layer l,
+    slot s is h[:, (l*slots + s)*n_embd : ...], split into heads (docs/model.md)."""
     cfg = model.config
     hd = cfg.n_embd // cfg.n_head
     past = []
     for layer in range(cfg.n_layer):
-        hl = h[:, layer * cfg.n_embd:(layer + 1) * cfg.n_embd].reshape(h.shape[0], cfg.n_head, 1, hd)
+        w = slots * cfg.n_embd
+        hl = h[:, layer * w:(layer + 1) * w].reshape(h.shape[0], slots, cfg.n_head, hd).transpose(1, 2)
         past.append((hl, hl))
     return tuple(past)
 
 
-def gpt2_logits(model, ids, latent_kv=None, latent_emb=None, z=None):
-    """All-position logits for one prompt, plain or Larimar-conditioned (model_format.md)."""
+def gpt2_logits(model, ids, latent_kv=None, latent_emb=None, z=None, slots=1):
+    """All-position logits for one prompt, plain or Larimar-conditioned (docs/model.md)."""
     ids = torch.tensor([ids])
     T = ids.shape[1]
     if z is None:
@@ -82,15 +86,15 @@ def gpt2_logits(model, ids, latent_kv=None, latent_emb=None, z=None):
     emb = model.transformer.wte(ids)
     if latent_emb is not None:
         emb = emb + latent_emb(z)[None, None]
-    out = model(inputs_embeds=emb, past_key_values=gpt2_past(model, h),
-                position_ids=torch.arange(1, T + 1)[None], attention_mask=torch.ones(1, 1 + T))
+    out = model(inputs_embeds=emb, past_key_values=gpt2_past(model, h, slots),
+                position_ids=torch.arange(slots, T + slots)[None], attention_mask=torch.ones(1, slots + T))
     return out.logits[0]
 
 
-def gpt2_greedy(model, ids, n_new, latent_kv=None, latent_emb=None, z=None):
+def gpt2_greedy(model, ids, n_new, latent_kv=None, latent_emb=None, z=None, slots=1):
     """Greedy continuation with the cache, conditioned like gpt2_logits."""
-    offset = 0 if z is None else 1
-    past = None if z is None else gpt2_past(model, latent_kv(z[None]))
+    offset = 0 if z is None else slots
+    past = None if z is None else gpt2_past(model, latent_kv(z[None]), slots)
     extra = None if (z is None or latent_emb is None) else latent_emb(z)[None, None]
     out_ids = []
     cur = list(ids)
@@ -230,6 +234,42 @@ def main():
     for sub in ("tiny", "tiny-f16", "tiny-bf16"):
         with open(os.path.join(out, sub, "config.json"), "w") as f:
             json.dump(config, f, indent=2)
+    # ---- a decoder whose latent fills SLOTS cache slots per layer, with the slot bias (larimar-small's shape):
+    # the same GPT-2 weights, a new latent_kv [n_layer*SLOTS*n_embd, C] + bias; stored in f16 (a smaller
+    # fixture), references computed in f32 with the f16-rounded weights. Drawn last: the other outputs keep
+    # their values.
+    SLOTS = 3
+    lk = torch.nn.Linear(LATENT, gcfg.n_layer * SLOTS * gcfg.n_embd, bias=True)
+    with torch.no_grad():
+        lk.weight.copy_(0.3 * torch.randn_like(lk.weight))
+        lk.bias.copy_(0.5 * torch.randn_like(lk.bias))
+    slot_tensors = dict(dec_tensors)
+    slot_tensors["latent_kv.weight"] = lk.weight.detach().contiguous()
+    slot_tensors["latent_kv.bias"] = lk.bias.detach().contiguous()
+    rounded = {k: v.to(torch.float16).to(torch.float32) for k, v in slot_tensors.items()}
+    g3 = GPT2LMHeadModel(gcfg).eval()
+    g3.load_state_dict({k: v for k, v in rounded.items() if k.startswith("transformer.")}, strict=False)
+    g3.tie_weights()
+    with torch.no_grad():
+        lk.weight.copy_(rounded["latent_kv.weight"])
+        lk.bias.copy_(rounded["latent_kv.bias"])
+    le = torch.nn.Linear(LATENT, gcfg.n_embd, bias=False)
+    with torch.no_grad():
+        le.weight.copy_(rounded["latent_emb.weight"])
+    info["latent_slots"] = SLOTS
+    greedy["slots"] = []
+    for i, (p, z) in enumerate(zip(prompts, latents)):
+        expected[f"dec.slots.p{i}"] = gpt2_logits(g3, p, lk, le, z, SLOTS)
+        greedy["slots"].append(gpt2_greedy(g3, p, GREEDY_NEW, lk, le, z, SLOTS))
+    d = os.path.join(out, "tiny-slots")
+    os.makedirs(d, exist_ok=True)
+    save_file({k: v.to(torch.float16).contiguous() for k, v in slot_tensors.items()},
+              os.path.join(d, "decoder.safetensors"))
+    slot_config = {k: v for k, v in config.items() if k != "encoder"}
+    slot_config["latent_slots"] = SLOTS
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(slot_config, f, indent=2)
+
     save_file({k: v.detach().to(torch.float32).contiguous() for k, v in expected.items()},
               os.path.join(out, "expected.safetensors"))
     with open(os.path.join(out, "expected.json"), "w") as f:

@@ -399,3 +399,69 @@ TEST_CASE("the split attention kernels (the CUDA default) give the same results 
   const auto g = d.generate(prompts, zs, opt);
   for (std::size_t i = 0; i < 3; ++i) CHECK(g[i].tokens == greedy("emb", i));
 }
+
+TEST_CASE("a latent over several cache slots with a slot bias (latent_slots) matches HF past_key_values") {
+  const auto d = gpt2_decoder<>::load(fx::dir() / "tiny-slots");  // f16 weights, latent_slots 3, latent_kv.bias
+  const std::size_t S = fx::info()["latent_slots"].get<std::size_t>(), V = d.vocab_size();
+  REQUIRE(S == 3);
+  CHECK(d.latent_slots() == S);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    const auto want = fx::tensor("dec.slots.p" + std::to_string(i));
+    CHECK(fx::max_abs_diff(d.logits(prompt(i), latent(i)), want) < tolerance);
+    // the slots differ: with one slot's worth of the same projection the logits would not match
+    CHECK(fx::max_abs_diff(tiny().logits(prompt(i), latent(i)), want) > 0.1f);
+  }
+  // prefill + step: tokens after the S latent slots
+  const auto p = prompt(1);
+  const auto full = fx::tensor("dec.slots.p1");
+  auto cache = d.new_cache(1);
+  const std::vector<std::vector<token_id>> head{{p.begin(), p.begin() + 4}};
+  CHECK(fx::max_abs_diff(d.prefill(cache, head, latent(1)), row(full, 3, V)) < tolerance);
+  CHECK(cache.length(0) == S + 4);
+  for (std::size_t t = 4; t < p.size(); ++t) {
+    const std::vector<token_id> next{p[t]};
+    CHECK(fx::max_abs_diff(d.step(cache, next), row(full, t, V)) < tolerance);
+  }
+  // batched greedy generation equals the HF greedy loop, with both attention kernels
+  std::vector<std::vector<token_id>> prompts;
+  std::vector<float> zs;
+  for (std::size_t i = 0; i < 3; ++i) {
+    prompts.push_back(prompt(i));
+    const auto z = latent(i);
+    zs.insert(zs.end(), z.begin(), z.end());
+  }
+  model::generation_options opt;
+  opt.max_new_tokens = fx::info()["greedy_new_tokens"].get<std::size_t>();
+  opt.stop_at_eos = false;
+  for (const auto kernel : {gpt2_decoder<>::attention_kernel::fused, gpt2_decoder<>::attention_kernel::split}) {
+    auto dk = gpt2_decoder<>::load(fx::dir() / "tiny-slots");
+    dk.use_attention_kernel(kernel);
+    const auto g = dk.generate(prompts, zs, opt);
+    for (std::size_t i = 0; i < 3; ++i) CHECK(g[i].tokens == greedy("slots", i));
+  }
+  // the window: n_positions 48 less S latent slots
+  std::vector<token_id> long_prompt(40, 7);
+  opt.max_new_tokens = 100;
+  const auto g = d.generate(long_prompt, latent(0), opt);
+  CHECK(g.reason == model::finish_reason::context_full);
+  CHECK(g.tokens.size() == 48 - S - 40 + 1);
+  std::vector<token_id> too_long(48 - S + 1, 7);
+  CHECK_THROWS_WITH_AS(d.logits(too_long, latent(0)), doctest::Contains("3 positions taken by the latent"),
+                       shape_error);
+}
+
+TEST_CASE("latent_slots is checked: at least one, and room left for tokens") {
+  const auto cfg = model::load_model_config(fx::dir() / "tiny-slots" / "config.json");
+  const auto file = io::safetensors_file::open(fx::dir() / "tiny-slots" / "decoder.safetensors");
+  CHECK_THROWS_WITH_AS(gpt2_decoder<>(*cfg.decoder, cfg.latent_size, cfg.mode, file, 0),
+                       doctest::Contains("latent_slots is 0"), value_error);
+  CHECK_THROWS_WITH_AS(gpt2_decoder<>(*cfg.decoder, cfg.latent_size, cfg.mode, file, 48),
+                       doctest::Contains("latent_slots is 48"), value_error);
+  // a slot count that disagrees with latent_kv's shape names the tensor
+  CHECK_THROWS_WITH_AS(gpt2_decoder<>(*cfg.decoder, cfg.latent_size, cfg.mode, file, 2),
+                       doctest::Contains("latent_kv.weight"), shape_error);
+  auto j = nlohmann::json::parse(std::ifstream(fx::dir() / "tiny-slots" / "config.json"));
+  j["latent_slots"] = -2;
+  CHECK_THROWS_WITH_AS(model::parse_model_config(j), doctest::Contains("latent_slots"), format_error);
+}

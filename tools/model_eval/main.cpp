@@ -157,7 +157,8 @@ int main(int argc, char** argv) try {
     // Generation past the decoder's positions is impossible: each prompt gets what is left of them.
     for (std::size_t k = 0; k < which.size(); ++k) {
       m::generation_options g;
-      g.max_new_tokens = positions > prompts[k].size() + 1 ? positions - prompts[k].size() - 1 : 0;
+      const std::size_t used = prompts[k].size() + decoder.latent_slots();
+      g.max_new_tokens = positions > used ? positions - used : 0;
       g.max_new_tokens = std::min<std::size_t>(g.max_new_tokens, tokens[which[k]] + 8);
       const std::span<const float> z(latents.data() + k * C, C);
       if (g.max_new_tokens == 0) {

@@ -6,8 +6,10 @@ the corpus is Debian's English fortune files under /usr/share/games/fortunes (pa
 The model follows the project's model format (docs/model.md):
   encoder  = HF BertModel (names without "bert.") + latent_head [2C, hidden] (no bias)
   decoder  = HF GPT2LMHeadModel (LM head tied to wte) + latent_kv [n_layer*n_embd, C] (+ latent_emb [n_embd, C])
-The latent enters the decoder as one extra past key/value position per layer (key = value = h_l), real tokens take
-positions 1..T; in "kv+embedding" mode latent_emb(z) is also added to every token's input embedding.
+The latent enters the decoder as S = latent_slots extra past key/value positions per layer (key = value = h_{l,s};
+latent_kv is [n_layer*S*n_embd, C], with a bias when S > 1 that tags each slot), real tokens take positions S..S+T-1;
+in "kv+embedding" mode latent_emb(z) is also added to every token's input embedding. With several slots the decoder
+attends to the part of the latent it needs at each position instead of unpacking one vector everywhere.
 """
 from __future__ import annotations
 
@@ -248,8 +250,8 @@ def encode_batch(tok, texts):
 
 # ----------------------------------------------------------------------------------------------------- model
 def default_config(vocab_size, d=256, enc_layers=2, dec_layers=3, heads=4, latent=256, mode="kv+embedding",
-                   pooling="mean", max_tokens=32, dec_positions=0):
-    return {
+                   pooling="mean", max_tokens=32, dec_positions=0, slots=1):
+    cfg = {
         "format": "larimar-model", "version": 1, "latent_size": latent, "latent_mode": mode,
         "encoder": {"vocab_size": vocab_size, "hidden_size": d, "num_hidden_layers": enc_layers,
                     "num_attention_heads": heads, "intermediate_size": 4 * d,
@@ -260,6 +262,13 @@ def default_config(vocab_size, d=256, enc_layers=2, dec_layers=3, heads=4, laten
                     "n_positions": dec_positions or max_tokens + 2, "layer_norm_epsilon": 1e-5, "tokenizer": "bpe",
                     "bos_token_id": EOT, "eos_token_id": EOT, "pad_token_id": PAD},
     }
+    if slots != 1:
+        cfg["latent_slots"] = slots
+    return cfg
+
+
+def latent_slots(cfg):
+    return cfg.get("latent_slots", 1)
 
 
 class LarimarTiny(nn.Module):
@@ -283,11 +292,14 @@ class LarimarTiny(nn.Module):
             n_positions=d["n_positions"], layer_norm_epsilon=d["layer_norm_epsilon"], resid_pdrop=0.0,
             embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=d["bos_token_id"], eos_token_id=d["eos_token_id"],
             attn_implementation="eager"))
-        self.latent_kv = nn.Linear(C, d["n_layer"] * d["n_embd"], bias=False)
+        S = latent_slots(cfg)
+        self.latent_kv = nn.Linear(C, d["n_layer"] * S * d["n_embd"], bias=S > 1)
         self.latent_emb = nn.Linear(C, d["n_embd"], bias=False) if cfg["latent_mode"] == "kv+embedding" else None
         for lin in (self.latent_head, self.latent_kv, self.latent_emb):
             if lin is not None:
                 nn.init.normal_(lin.weight, std=0.02)
+        if self.latent_kv.bias is not None:
+            nn.init.normal_(self.latent_kv.bias, std=0.02)
 
     # encoder ids: [CLS] tokens [SEP], right-padded with PAD; mask 1 on real positions
     def encode(self, ids, mask):
@@ -307,8 +319,8 @@ class LarimarTiny(nn.Module):
 
     def latent_past(self, z):
         d = self.cfg["decoder"]
-        B, L, H, E = z.shape[0], d["n_layer"], d["n_head"], d["n_embd"]
-        h = self.latent_kv(z).view(B, L, H, 1, E // H)
+        B, L, H, E, S = z.shape[0], d["n_layer"], d["n_head"], d["n_embd"], latent_slots(self.cfg)
+        h = self.latent_kv(z).view(B, L, S, H, E // H).transpose(2, 3)
         return tuple((h[:, l], h[:, l]) for l in range(L))
 
     def token_embeds(self, ids, z):
@@ -330,7 +342,7 @@ class LarimarTiny(nn.Module):
         B = z.shape[0]
         ids = torch.tensor(prompts, dtype=torch.long)
         past = self.latent_past(z)
-        limit = self.cfg["decoder"]["n_positions"] - 1 - ids.shape[1]
+        limit = self.cfg["decoder"]["n_positions"] - latent_slots(self.cfg) - ids.shape[1]
         out = [[] for _ in range(B)]
         done = torch.zeros(B, dtype=torch.bool)
         x = ids
@@ -381,6 +393,8 @@ def parameters_for_export(model: LarimarTiny, dtype=torch.float32):
     dec = {k: v.detach().to(dtype).contiguous() for k, v in model.decoder.named_parameters()
            if k != "lm_head.weight"}
     dec["latent_kv.weight"] = model.latent_kv.weight.detach().to(dtype).contiguous()
+    if model.latent_kv.bias is not None:
+        dec["latent_kv.bias"] = model.latent_kv.bias.detach().to(dtype).contiguous()
     if model.latent_emb is not None:
         dec["latent_emb.weight"] = model.latent_emb.weight.detach().to(dtype).contiguous()
     return enc, dec
@@ -407,6 +421,8 @@ def load_model_dir(model_dir: Path) -> LarimarTiny:
     dec = load_file(str(model_dir / "decoder.safetensors"))
     model.latent_head.weight.data.copy_(enc.pop("latent_head.weight").float())
     model.latent_kv.weight.data.copy_(dec.pop("latent_kv.weight").float())
+    if model.latent_kv.bias is not None:
+        model.latent_kv.bias.data.copy_(dec.pop("latent_kv.bias").float())
     if model.latent_emb is not None:
         model.latent_emb.weight.data.copy_(dec.pop("latent_emb.weight").float())
     missing, unexpected = model.encoder.load_state_dict({k: v.float() for k, v in enc.items()}, strict=False)

@@ -50,6 +50,8 @@ def parse_args(argv=None):
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--latent", type=int, default=256)
     p.add_argument("--latent-mode", default="kv+embedding", choices=["kv", "kv+embedding"])
+    p.add_argument("--latent-slots", type=int, default=1,
+                   help="decoder key/value positions the latent fills per layer (the tokens start after them)")
     p.add_argument("--pooling", default="mean", choices=["mean", "cls_tanh", "positions"])
     p.add_argument("--corpus", default="tiny", choices=["tiny", "debian"],
                    help="tiny: larimar-tiny's fortune sentences (+ --corpus-extra); debian: larimar-small's documents "
@@ -377,7 +379,8 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     cfg = L.default_config(vocab_size, d=args.d_model, enc_layers=args.enc_layers, dec_layers=args.dec_layers,
                            heads=args.heads, latent=args.latent, mode=args.latent_mode, pooling=args.pooling,
-                           max_tokens=max(args.max_tokens, 40), dec_positions=getattr(args, "dec_positions", 0))
+                           max_tokens=max(args.max_tokens, 40), dec_positions=getattr(args, "dec_positions", 0),
+                           slots=getattr(args, "latent_slots", 1))
     model = L.LarimarTiny(cfg)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]

@@ -17,8 +17,8 @@
 
 namespace larimar::model {
 
-// How the decoder sees a latent z (docs/model.md): none (plain GPT-2), kv (one extra key/value position per
-// layer), kv_embedding (kv, and latent_emb(z) added to every token's input embedding).
+// How the decoder sees a latent z (docs/model.md): none (plain GPT-2), kv (latent_slots extra key/value positions
+// per layer), kv_embedding (kv, and latent_emb(z) added to every token's input embedding).
 enum class latent_mode { none, kv, kv_embedding };
 // cls_tanh: BERT's pooler on [CLS]; mean: masked mean of the last hidden states; positions: the last hidden states
 // of all max_position_embeddings positions concatenated (zeros past a sequence's end), so that the latent head is
@@ -54,6 +54,7 @@ struct model_config {
   int version = 1;
   std::size_t latent_size = 0;
   latent_mode mode = latent_mode::none;
+  std::size_t latent_slots = 1;  // key/value positions the latent fills in every decoder layer
   std::optional<encoder_config> encoder;
   std::optional<decoder_config> decoder;
 };
@@ -216,6 +217,7 @@ inline model_config parse_model_config(const nlohmann::json& j, const std::strin
       c.mode = latent_mode::kv_embedding;
     else
       r.fail("latent_mode", "is " + detail::quote(mode) + "; expected \"kv\" or \"kv+embedding\"");
+    c.latent_slots = r.positive_or("latent_slots", 1);
     if (r.find("encoder")) c.encoder = parse_encoder_config(j.at("encoder"), where + ": encoder");
     if (r.find("decoder")) c.decoder = parse_decoder_config(j.at("decoder"), where + ": decoder");
     if (!c.encoder && !c.decoder) throw format_error(where + ": neither 'encoder' nor 'decoder' is present");

@@ -13,7 +13,7 @@ namespace larimar::model {
 enum class finish_reason {
   eos,          // the model produced the end-of-sequence token (not included in `tokens`)
   max_tokens,   // max_new_tokens were produced
-  context_full  // the context window (n_positions, one position less with a latent) is used up
+  context_full  // the context window (n_positions, less the latent's slots) is used up
 };
 
 struct generation_options {

@@ -4,8 +4,9 @@
 //
 // Blocks are pre-LayerNorm with GELU (tanh form) and a fused q|k|v projection stored in GPT-2's Conv1D layout
 // ([in, out]); the LM head is tied to the token embedding. A latent z (latent_size C) conditions the decoder:
-//   h = latent_kv(z)  ([n_layer·n_embd]); at layer l, cache slot 0 holds key = value = h_l split into heads;
-//   tokens take positions 1, 2, ...; in kv_embedding mode latent_emb(z) is added to every token's embedding.
+//   h = latent_kv(z) (+ latent_kv.bias when the file has one; [n_layer·S·n_embd]); at layer l, cache slots
+//   0..S-1 hold key = value = h_{l,s} split into heads (S = latent_slots, 1 unless config.json says more);
+//   tokens take positions S, S+1, ...; in kv_embedding mode latent_emb(z) is added to every token's embedding.
 // Without a latent the decoder is plain GPT-2 (positions 0, 1, ...).
 //
 // A forward pass works on "packed rows": the tokens of all sequences in the batch back to back, each row tagged
@@ -56,16 +57,23 @@ class gpt2_decoder {
     if (!std::filesystem::exists(weights))
       throw io_error("gpt2_decoder::load: neither decoder.safetensors nor model.safetensors in '" +
                      directory.string() + "'");
-    return gpt2_decoder(*cfg.decoder, cfg.latent_size, cfg.mode, io::safetensors_file::open(weights));
+    return gpt2_decoder(*cfg.decoder, cfg.latent_size, cfg.mode, io::safetensors_file::open(weights),
+                        cfg.latent_slots);
   }
 
   // From a parsed config and an open weights file; mode none ignores any latent weights in the file.
   gpt2_decoder(const decoder_config& config, std::size_t latent_size, latent_mode mode,
-               const io::safetensors_file& file)
-      : config_(config), latent_size_(mode == latent_mode::none ? 0 : latent_size), mode_(mode) {
+               const io::safetensors_file& file, std::size_t latent_slots = 1)
+      : config_(config),
+        latent_size_(mode == latent_mode::none ? 0 : latent_size),
+        slots_(mode == latent_mode::none ? 0 : latent_slots),
+        mode_(mode) {
     const std::string op = "gpt2_decoder";
     if (mode != latent_mode::none && latent_size == 0)
       throw value_error(op + ": a latent mode needs latent_size > 0");
+    if (mode != latent_mode::none && (latent_slots == 0 || latent_slots >= config.n_positions))
+      throw value_error(op + ": latent_slots is " + std::to_string(latent_slots) + "; it must be at least 1 and " +
+                        "leave room for tokens in n_positions = " + std::to_string(config.n_positions));
     if (config.n_head == 0 || config.n_embd % config.n_head != 0)
       throw value_error(op + ": n_embd must be a positive multiple of n_head");
     const std::size_t E = config.n_embd, V = config.vocab_size, L = config.n_layer;
@@ -92,7 +100,11 @@ class gpt2_decoder {
       const auto wte = io::to_f32(file.at(p + "wte.weight"));
       if (head != wte) throw format_error(op + ": lm_head.weight differs from wte; only a tied LM head is supported");
     }
-    if (mode != latent_mode::none) latent_kv_ = detail::load_tensor<Backend>(file, "latent_kv.weight", {L * E, latent_size});
+    if (mode != latent_mode::none) {
+      latent_kv_ = detail::load_tensor<Backend>(file, "latent_kv.weight", {L * slots_ * E, latent_size});
+      if (file.contains("latent_kv.bias"))
+        latent_kv_bias_ = detail::load_tensor<Backend>(file, "latent_kv.bias", {L * slots_ * E});
+    }
     if (mode == latent_mode::kv_embedding)
       latent_emb_ = detail::load_tensor<Backend>(file, "latent_emb.weight", {E, latent_size});
   }
@@ -107,6 +119,8 @@ class gpt2_decoder {
   const decoder_config& config() const { return config_; }
   std::size_t latent_size() const { return latent_size_; }  // 0: no latent conditioning
   latent_mode mode() const { return mode_; }
+  // Cache slots (and positions) a latent takes before the first token: latent_slots, or 0 without conditioning.
+  std::size_t latent_slots() const { return slots_; }
   std::size_t vocab_size() const { return config_.vocab_size; }
 
   // A cache for `batch` sequences of up to `capacity` slots (0: the whole context window, n_positions).
@@ -131,7 +145,7 @@ class gpt2_decoder {
     check_logits_size(op, logits, prompts.size());
 
     const bool conditioned = !latents.empty();
-    const std::size_t offset = conditioned ? 1 : 0;
+    const std::size_t offset = conditioned ? slots_ : 0;
     auto& w = cache.work_;
     w.host_token.clear();
     w.host_position.clear();
@@ -178,7 +192,7 @@ class gpt2_decoder {
     const std::string op = "gpt2_decoder::logits";
     const std::vector<std::vector<token_id>> prompt{std::vector<token_id>(tokens.begin(), tokens.end())};
     check_prompts(op, prompt, latent, config_.n_positions);
-    const std::size_t offset = latent.empty() ? 0 : 1;
+    const std::size_t offset = latent.empty() ? 0 : slots_;
     cache_type cache = new_cache(1, offset + tokens.size());
     auto& w = cache.work_;
     for (std::size_t t = 0; t < tokens.size(); ++t) {
@@ -207,7 +221,7 @@ class gpt2_decoder {
     std::vector<generation> out(prompts.size());
     if (options.max_new_tokens == 0 || prompts.empty()) return out;
 
-    const std::size_t offset = latents.empty() ? 0 : 1;
+    const std::size_t offset = latents.empty() ? 0 : slots_;
     std::size_t capacity = 0;
     for (const auto& p : prompts) capacity = std::max(capacity, offset + p.size() + options.max_new_tokens - 1);
     cache_type cache = new_cache(prompts.size(), std::min(capacity, config_.n_positions));
@@ -273,15 +287,17 @@ class gpt2_decoder {
           throw value_error(op + ": latent " + std::to_string(i / latent_size_) + " has a non-finite value at " +
                             std::to_string(i % latent_size_));
     }
-    const std::size_t offset = latents.empty() ? 0 : 1;
-    const std::size_t window = std::min(capacity, config_.n_positions) - offset;
+    const std::size_t offset = latents.empty() ? 0 : slots_;
+    const std::size_t window = std::min(capacity, config_.n_positions) - std::min(offset, capacity);
     for (std::size_t b = 0; b < prompts.size(); ++b) {
       if (prompts[b].empty())
         throw shape_error(op + ": prompt " + std::to_string(b) + " is empty (start it with a BOS token)");
       if (prompts[b].size() > window)
         throw shape_error(op + ": prompt " + std::to_string(b) + " has " + std::to_string(prompts[b].size()) +
                           " tokens; the context holds " + std::to_string(window) + " (n_positions " +
-                          std::to_string(config_.n_positions) + (offset ? ", one position taken by the latent" : "") +
+                          std::to_string(config_.n_positions) + (offset == 1   ? ", one position taken by the latent"
+                                           : offset ? ", " + std::to_string(offset) + " positions taken by the latent"
+                                                    : std::string()) +
                           ")");
       check_tokens(op, prompts[b], b);
     }
@@ -328,20 +344,22 @@ class gpt2_decoder {
     for (const std::size_t b : sequences) ++cache.length_[b];
   }
 
-  // latent_kv(z) into slot 0 of every layer; latent_emb(z) kept for the embedding mode.
+  // latent_kv(z) (+ bias) into slots 0..S-1 of every layer; latent_emb(z) kept for the embedding mode.
   void write_latents(cache_type& cache, std::span<const float> latents) const {
-    const std::size_t B = latents.size() / latent_size_, E = config_.n_embd, L = config_.n_layer;
+    const std::size_t B = latents.size() / latent_size_, E = config_.n_embd, L = config_.n_layer, S = slots_;
     auto& w = cache.work_;
     backend::ensure_size(w.latent_in, latents.size());
-    backend::ensure_size(w.latent_out, B * L * E);
+    backend::ensure_size(w.latent_out, B * L * S * E);
     backend::upload(latents, w.latent_in);
-    blas_.gemm(transpose::no, transpose::yes, B, L * E, latent_size_, 1.f, backend::raw<float>(w.latent_in),
+    blas_.gemm(transpose::no, transpose::yes, B, L * S * E, latent_size_, 1.f, backend::raw<float>(w.latent_in),
                latent_size_, backend::raw<float>(latent_kv_), latent_size_, 0.f, backend::raw<float>(w.latent_out),
-               L * E);
+               L * S * E);
     backend::for_each_index<Backend>(
-        B * L * E, kernels::latent_to_cache{backend::raw<float>(cache.keys_), backend::raw<float>(cache.values_),
-                                            backend::raw<float>(w.latent_out), L, cache.batch(), E,
-                                            config_.head_dim(), config_.n_head, cache.capacity()});
+        B * L * S * E,
+        kernels::latent_to_cache{backend::raw<float>(cache.keys_), backend::raw<float>(cache.values_),
+                                 backend::raw<float>(w.latent_out),
+                                 latent_kv_bias_.size() ? backend::raw<float>(latent_kv_bias_) : nullptr, L, S,
+                                 cache.batch(), E, config_.head_dim(), config_.n_head, cache.capacity()});
     if (mode_ == latent_mode::kv_embedding) {
       backend::ensure_size(cache.latent_embedding_, cache.batch() * E);
       blas_.gemm(transpose::no, transpose::yes, B, E, latent_size_, 1.f, backend::raw<float>(w.latent_in),
@@ -451,9 +469,9 @@ class gpt2_decoder {
   }
 
   decoder_config config_;
-  std::size_t latent_size_;
+  std::size_t latent_size_, slots_;
   latent_mode mode_;
-  buffer<float> wte_, wpe_, ln_f_weight_, ln_f_bias_, latent_kv_, latent_emb_;
+  buffer<float> wte_, wpe_, ln_f_weight_, ln_f_bias_, latent_kv_, latent_kv_bias_, latent_emb_;
   std::vector<layer> layers_;
   attention_kernel attention_ =
       std::same_as<Backend, backend::host> ? attention_kernel::fused : attention_kernel::split;

@@ -1,8 +1,8 @@
 #pragma once
 // The decoder's per-session state: keys and values of every layer for `batch` sequences, preallocated for
 // `capacity` cache slots each, plus the scratch buffers of a forward pass (grown once, then reused, so decoding
-// allocates nothing per token). Slot s holds position id s: with a latent, slot 0 is the latent and tokens
-// start at slot 1 (position 1), exactly as model_format.md conditions the decoder.
+// allocates nothing per token). Slot s holds position id s: with a latent, slots 0..S-1 hold the latent
+// (S = the decoder's latent_slots) and tokens start at slot S (position S), as docs/model.md conditions the decoder.
 #include <cstddef>
 #include <vector>
 
@@ -18,7 +18,7 @@ class kv_cache {
  public:
   std::size_t batch() const { return batch_; }
   std::size_t capacity() const { return capacity_; }  // slots per sequence (latent slot included)
-  bool conditioned() const { return conditioned_; }   // a latent occupies slot 0
+  bool conditioned() const { return conditioned_; }   // a latent occupies the first latent_slots slots
   bool started() const { return started_; }
   std::size_t length(std::size_t sequence) const { return length_.at(sequence); }  // slots in use
   // Tokens that can still be appended to `sequence`.

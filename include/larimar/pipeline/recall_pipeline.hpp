@@ -332,9 +332,9 @@ class recall_pipeline {
   memory_config memory_cfg() const { return opt_.memory; }
   static std::size_t max_segment_tokens(const models_type& m) {
     std::size_t most = m.max_segment_tokens();
-    if (m.has_decoder()) {  // BOS + the segment, after the latent's slot
+    if (m.has_decoder()) {  // BOS + the segment, after the latent's slots
       const auto& d = m.decoder().config();
-      const std::size_t window = d.n_positions - 1 - (d.bos_token_id ? 1 : 0);
+      const std::size_t window = d.n_positions - m.decoder().latent_slots() - (d.bos_token_id ? 1 : 0);
       most = std::min(most, window);
     }
     return most;

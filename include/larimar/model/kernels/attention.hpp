@@ -56,23 +56,26 @@ struct qkv_bias_to_cache {
   }
 };
 
-// Larimar's memory injection: proj = latent_kv(z) is [batch × n_layer·width]; its layer-l slice, split into heads,
-// is both the key and the value of cache slot 0 (no c_attn projection), as model_format.md specifies.
+// Larimar's memory injection: proj = latent_kv(z) is [batch × n_layer·slots·width]; its (layer l, slot s) slice
+// (+ the bias, when the model has one), split into heads, is both the key and the value of cache slot s (no c_attn
+// projection), as docs/model.md specifies.
 struct latent_to_cache {
   float* k_cache;  // all layers: [n_layer][batch][head][slot][head_dim]
   float* v_cache;
   const float* proj;
-  std::size_t layers, batch, width, head_dim, heads, capacity;
+  const float* bias;  // [n_layer·slots·width] or null
+  std::size_t layers, slots, batch, width, head_dim, heads, capacity;
 
   LARIMAR_HOST_DEVICE void operator()(std::size_t i) const {
-    const std::size_t per_sequence = layers * width;
+    const std::size_t per_sequence = layers * slots * width;
     const std::size_t b = i / per_sequence, rest = i % per_sequence;
-    const std::size_t l = rest / width, c = rest % width;
+    const std::size_t l = rest / (slots * width), s = rest / width % slots, c = rest % width;
     const std::size_t h = c / head_dim, d = c % head_dim;
     const std::size_t layer_block = batch * heads * capacity * head_dim;
-    const std::size_t at = l * layer_block + ((b * heads + h) * capacity + 0) * head_dim + d;
-    k_cache[at] = proj[i];
-    v_cache[at] = proj[i];
+    const std::size_t at = l * layer_block + ((b * heads + h) * capacity + s) * head_dim + d;
+    const float v = bias ? proj[i] + bias[rest] : proj[i];
+    k_cache[at] = v;
+    v_cache[at] = v;
   }
 };
 
