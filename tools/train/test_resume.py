@@ -34,7 +34,8 @@ def resume_debian(tmp: Path):
     data = {**S.build_pool(tok, docs, 24), "eval": S.make_eval_sets(tok, held, 24, size=4),
             "words": S.dictionary_words(), "names": S.capitalised_words()}
     (tmp / "data.json").write_text(json.dumps(data))
-    small = TINY[:-4] + ["--corpus", "debian", "--max-tokens", "24", "--dec-positions", "50", "--pooling", "positions",
+    small = TINY[:-4] + ["--corpus", "debian", "--max-tokens", "24", "--dec-positions", "52", "--latent-slots", "3",
+                         "--pooling", "positions",
                          "--number-prob", "0.6", "--pack-prob", "0.5", "--scramble-prob", "0.2"]
     pool = ["--data-from", str(tmp / "data.json"), "--tokenizer-from", str(tmp / "tok")]
     a, b = tmp / "da", tmp / "db"
@@ -44,7 +45,7 @@ def resume_debian(tmp: Path):
     ca, cb = torch.load(a / "checkpoint.pt"), torch.load(b / "checkpoint.pt")
     bad = [k for k in ca["model"] if not torch.equal(ca["model"][k], cb["model"][k])]
     assert ca["step"] == cb["step"] == 10 and not bad, f"resumed --corpus debian run differs in {bad[:5]}"
-    assert ca["config"]["decoder"]["n_positions"] == 50 and ca["config"]["encoder"]["max_position_embeddings"] == 42
+    assert ca["config"]["decoder"]["n_positions"] == 52 and ca["config"]["latent_slots"] == 3 and ca["config"]["encoder"]["max_position_embeddings"] == 42
     print("resume (--corpus debian): 10 steps == 5 + resume 5 (bitwise)")
 
     # keep_run.py -> a later session's warm start: the same weights (fp32 exactly), data and tokenizer
