@@ -72,7 +72,7 @@ def load_gpm(path):
     return module.GPM, hashlib.sha256(source.encode()).hexdigest(), source.count(".cuda()")
 
 
-# --- this library's seeded Gaussian prior (include/larimar/memory/prior.hpp, core/random.hpp) ----------------------
+# --- this library's seeded Gaussian prior (include/larimar/core/prior.hpp, core/random.hpp) ----------------------
 class SplitMix64:
     def __init__(self, seed):
         self.state = seed & MASK

@@ -19,6 +19,10 @@
 
 namespace fs = std::filesystem;
 using namespace larimar::io;
+using larimar::bf16_to_f32;
+using larimar::f16_to_f32;
+using larimar::f32_to_bf16;
+using larimar::f32_to_f16;
 using larimar::format_error;
 using larimar::io_error;
 using larimar::shape_error;

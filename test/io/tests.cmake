@@ -1,5 +1,5 @@
-# io: safetensors reading/writing, memory-mapped files, f16/bf16 conversions (fixtures: tools/make_safetensors_fixtures.py)
-larimar_add_test(io_tests io/test_safetensors.cpp io/test_half.cpp io/test_quote.cpp)
+# io: safetensors reading/writing, memory-mapped files (fixtures: tools/make_safetensors_fixtures.py)
+larimar_add_test(io_tests io/test_safetensors.cpp io/test_quote.cpp)
 # State files as hostile input, and the atomic save they share with safetensors (links, threads, killed savers).
 larimar_add_test(io_state_file_tests io/state_file_hostile.cpp io/atomic_file.cpp)
 target_compile_definitions(io_state_file_tests PRIVATE LARIMAR_FUZZ_CORPUS_DIR="${PROJECT_SOURCE_DIR}/fuzz/corpus")

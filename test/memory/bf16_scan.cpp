@@ -149,7 +149,7 @@ TEST_CASE("bf16 scan: the query is rounded to bf16 once and the sums stay within
   double worst = 0, worst_wide = 0;
   for (std::size_t i = 0; i < q; ++i) {
     std::vector<double> qh(d);
-    for (std::size_t j = 0; j < d; ++j) qh[j] = io::bf16_to_f32(io::f32_to_bf16(queries(i, j)));
+    for (std::size_t j = 0; j < d; ++j) qh[j] = larimar::bf16_to_f32(larimar::f32_to_bf16(queries(i, j)));
     const std::size_t r = hits[i].position;
     double abs_sum = 0;
     for (std::size_t j = 0; j < d; ++j) abs_sum += std::abs(qh[j] * ref.rows[r * d + j]);

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "larimar/io/half.hpp"
+#include "larimar/core/half.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
 #include <cpuid.h>
@@ -44,7 +44,7 @@ struct narrow_op {
 #endif
   void operator()(std::size_t i) const {
     const float x = static_cast<float>(src[i]);
-    dst[i] = p == precision::fp16 ? io::f32_to_f16(x) : io::f32_to_bf16(x);
+    dst[i] = p == precision::fp16 ? larimar::f32_to_f16(x) : larimar::f32_to_bf16(x);
   }
 };
 template <class T>
@@ -56,27 +56,27 @@ struct widen_op {
   __host__ __device__
 #endif
   void operator()(std::size_t i) const {
-    dst[i] = static_cast<T>(p == precision::fp16 ? io::f16_to_f32(src[i]) : io::bf16_to_f32(src[i]));
+    dst[i] = static_cast<T>(p == precision::fp16 ? larimar::f16_to_f32(src[i]) : larimar::bf16_to_f32(src[i]));
   }
 };
 
 // Bulk conversions on host memory (storage::host, and storage::device on thrust's OpenMP/CPP system). On x86-64
 // CPUs with F16C (checked at run time) fp16 goes through the hardware conversion, 8 values per instruction with
-// round-to-nearest-even: bit-identical to io::f32_to_f16/f16_to_f32, which serve everywhere else.
+// round-to-nearest-even: bit-identical to larimar::f32_to_f16/f16_to_f32, which serve everywhere else.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
 #define LARIMAR_HAVE_F16C_PATH 1
 __attribute__((target("avx,f16c"))) inline void widen_f16_f16c(const std::uint16_t* src, std::size_t n, float* dst) {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
-  for (; i < n; ++i) dst[i] = io::f16_to_f32(src[i]);
+  for (; i < n; ++i) dst[i] = larimar::f16_to_f32(src[i]);
 }
 __attribute__((target("avx,f16c"))) inline void narrow_f16_f16c(const float* src, std::size_t n, std::uint16_t* dst) {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8)
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
                      _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-  for (; i < n; ++i) dst[i] = io::f32_to_f16(src[i]);
+  for (; i < n; ++i) dst[i] = larimar::f32_to_f16(src[i]);
 }
 inline bool cpu_has_f16c() {
   // F16C is CPUID leaf 1, ECX bit 29 (clang 14's __builtin_cpu_supports does not know "f16c").

@@ -8,7 +8,7 @@
 #include <larimar/core/error.hpp>
 #include <larimar/core/quote.hpp>
 #include <larimar/io/atomic_file.hpp>
-#include <larimar/io/half.hpp>
+#include <larimar/core/half.hpp>
 #include <larimar/io/mapped_file.hpp>
 
 #include <nlohmann/json.hpp>

@@ -16,7 +16,7 @@
 
 #include "larimar/core/config.hpp"
 #include "larimar/keys/concepts.hpp"
-#include "larimar/memory/prior.hpp"
+#include "larimar/core/prior.hpp"
 #include "larimar/solver/pseudoinverse.hpp"
 
 namespace larimar::keys {

@@ -21,7 +21,7 @@
 #include <limits>
 #include <vector>
 
-#include "larimar/io/half.hpp"
+#include "larimar/core/half.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
 #define LARIMAR_HAVE_BF16_SCAN 1
@@ -139,7 +139,7 @@ inline void scan_tile(const std::uint16_t* q, std::size_t nq_all, const std::uin
 inline std::vector<hit> argmax(const float* queries, std::size_t q, const std::uint16_t* rows, std::size_t n,
                                std::size_t dim) {
   std::vector<std::uint16_t> qb(q * dim);  // the one rounding of the queries
-  for (std::size_t i = 0; i < q * dim; ++i) qb[i] = io::f32_to_bf16(queries[i]);
+  for (std::size_t i = 0; i < q * dim; ++i) qb[i] = larimar::f32_to_bf16(queries[i]);
   const hit none{-std::numeric_limits<float>::infinity(), 0};
   std::vector<hit> best(q, none);
   const auto tiles = static_cast<std::ptrdiff_t>((n + tile_rows - 1) / tile_rows);

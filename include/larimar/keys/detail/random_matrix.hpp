@@ -1,63 +1,19 @@
 #pragma once
-// Seeded host matrices for fixed keys and priors; generated on the host, then uploaded to any storage.
-// Every memory built from one config asks for the same matrices again (recall_pipeline::clear() starts each context
-// with a new memory), and the orthonormal keys cost a QR of a K×K Gaussian (~10 ms at K = 512): the last few
-// results are kept, per element type, and handed out as copies.
-#include <cmath>
+// Orthonormal fixed keys: the Q factor of a seeded Gaussian (a QR of K×K costs ~10 ms at K = 512, so results are
+// kept like the Gaussian matrices of core/seeded_matrix.hpp).
 #include <cstddef>
 #include <cstdint>
-#include <list>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "larimar/core/error.hpp"
-#include "larimar/core/random.hpp"
+#include "larimar/core/seeded_matrix.hpp"
 #include "larimar/storage/detail/host_lapack.hpp"
 
 namespace larimar::keys::detail {
 
-// make() once per (kind, rows, cols, scale, seed) among the most recent `kept` distinct requests.
-template <class T, class Make>
-std::vector<T> remembered(char kind, std::size_t rows, std::size_t cols, double scale, std::uint64_t seed, Make&& make) {
-  struct entry {
-    char kind;
-    std::size_t rows, cols;
-    double scale;
-    std::uint64_t seed;
-    std::vector<T> value;
-  };
-  constexpr std::size_t kept = 8;
-  static std::mutex mutex;
-  static std::list<entry> recent;  // most recent first
-  {
-    const std::lock_guard lock(mutex);
-    for (auto it = recent.begin(); it != recent.end(); ++it)
-      if (it->kind == kind && it->rows == rows && it->cols == cols && it->scale == scale && it->seed == seed) {
-        recent.splice(recent.begin(), recent, it);
-        return it->value;
-      }
-  }
-  std::vector<T> value = make();  // outside the lock: another thread may make the same matrix, harmlessly
-  const std::lock_guard lock(mutex);
-  recent.push_front(entry{kind, rows, cols, scale, seed, value});
-  if (recent.size() > kept) recent.pop_back();
-  return value;
-}
-
-template <class T>
-std::vector<T> draw_gaussian(std::size_t rows, std::size_t cols, double scale, std::uint64_t seed) {
-  std::vector<T> out(rows * cols);
-  splitmix64 rng(seed);
-  for (auto& x : out) x = static_cast<T>(scale * rng.normal());
-  return out;
-}
-
-// rows×cols row-major with N(0, scale²) entries.
-template <class T>
-std::vector<T> gaussian(std::size_t rows, std::size_t cols, double scale, std::uint64_t seed) {
-  return remembered<T>('g', rows, cols, scale, seed, [&] { return draw_gaussian<T>(rows, cols, scale, seed); });
-}
+using larimar::detail::gaussian;
+using larimar::detail::remembered;
 
 // rows×cols row-major with orthonormal rows (rows ≤ cols): the Q factor of a Gaussian matrix, which is
 // Haar-distributed. Row-major with orthonormal rows = column-major with orthonormal columns.
@@ -67,7 +23,7 @@ std::vector<T> orthonormal_rows(std::size_t rows, std::size_t cols, std::uint64_
     throw value_error("keys: " + std::to_string(rows) + " orthonormal addresses cannot exist in " +
                       std::to_string(cols) + " dimensions; use key_basis::gaussian for superposition");
   return remembered<T>('q', rows, cols, 1.0, seed, [&] {
-    auto a = draw_gaussian<T>(rows, cols, 1.0, seed);
+    auto a = larimar::detail::draw_gaussian<T>(rows, cols, 1.0, seed);
     const int info = storage::detail::orthonormalize_columns(storage::detail::to_int(cols, "slots"),
                                                              storage::detail::to_int(rows, "addresses"), a.data(),
                                                              storage::detail::to_int(cols, "slots"));

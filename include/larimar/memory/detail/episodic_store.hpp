@@ -25,7 +25,7 @@
 #include "larimar/memory/hit.hpp"
 #include "larimar/memory/kalman.hpp"
 #include "larimar/memory/nearest_index.hpp"
-#include "larimar/memory/prior.hpp"
+#include "larimar/core/prior.hpp"
 #include "larimar/solver/concepts.hpp"
 
 namespace larimar::detail {

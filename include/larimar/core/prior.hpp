@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "larimar/core/config.hpp"
-#include "larimar/keys/detail/random_matrix.hpp"
+#include "larimar/core/seeded_matrix.hpp"
 
 namespace larimar {
 
@@ -15,7 +15,7 @@ namespace larimar {
 template <class T>
 std::vector<T> prior_mean(const memory_config& cfg) {
   if (cfg.prior == prior_kind::gaussian)
-    return keys::detail::gaussian<T>(cfg.slots, cfg.code_size, 1.0, cfg.seed ^ 0x7072696f72ULL);  // "prior"
+    return detail::gaussian<T>(cfg.slots, cfg.code_size, 1.0, cfg.seed ^ 0x7072696f72ULL);  // "prior"
   std::vector<T> m(cfg.slots * cfg.code_size, T(0));
   for (std::size_t i = 0; i < std::min(cfg.slots, cfg.code_size); ++i) m[i * cfg.code_size + i] = T(1);
   return m;

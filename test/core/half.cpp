@@ -1,5 +1,5 @@
 // f16 / bf16 <-> f32 conversions against numpy's and torch's (tables from tools/make_safetensors_fixtures.py).
-#include <larimar/io/half.hpp>
+#include <larimar/core/half.hpp>
 #include <larimar/io/safetensors.hpp>
 
 #include <doctest/doctest.h>
@@ -12,6 +12,7 @@
 
 namespace {
 
+using namespace larimar;
 using namespace larimar::io;
 
 const safetensors_file& tables() {

@@ -5,7 +5,7 @@
 #include <bit>
 #include <cstdint>
 
-namespace larimar::io {
+namespace larimar {
 
 // binary16 bits -> float (exact: every f16 value, subnormals included, is representable in f32).
 constexpr float f16_to_f32(std::uint16_t h) noexcept {
@@ -68,4 +68,4 @@ constexpr std::uint16_t f32_to_bf16(float f) noexcept {
   return static_cast<std::uint16_t>(rounded >> 16);
 }
 
-}  // namespace larimar::io
+}  // namespace larimar
