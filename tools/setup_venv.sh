@@ -6,8 +6,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 need=()
 # fortune packages: larimar-tiny's corpus and tokenizer fixtures; with the Python documentation, the Debian Reference,
 # the GNU standards and the word list: larimar-small's corpus (tools/train/debian_text.py, segments.py)
+# jemalloc: the training runs on it (tools/train/run.sh)
 for p in python3-torch python3-numpy python3-venv python3-matplotlib fortunes fortunes-min fortune-anarchism \
-         fortunes-bofh-excuses python3.11-doc debian-reference-en gnu-standards wamerican; do
+         fortunes-bofh-excuses python3.11-doc debian-reference-en gnu-standards wamerican libjemalloc2; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -28,6 +28,11 @@ import sys
 import time
 from pathlib import Path
 
+# OpenBLAS (under numpy and Debian's torch) keeps its own pool, one thread per core, that spins on sched_yield
+# between calls: on a machine shared with other work it starves the training thread (a step took 3x its CPU time).
+# torch.set_num_threads (--threads) sets the parallelism; BLAS stays on the calling thread unless told otherwise.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np
 import torch
 import torch.nn.functional as F
