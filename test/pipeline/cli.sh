@@ -32,6 +32,9 @@ expect 2 "belong to --task needle" --needle "A needle."
 expect 2 "--digits: 0 is outside" --digits 0
 expect 2 "--task: 'haystack' is neither" --task haystack
 expect 2 "--slots given twice" --slots 8 --slots 9
+expect 2 "unknown RULER task 'single_9' (valid: single_1, single_2" --task ruler:single_9
+expect 2 "do not apply to RULER's tasks" --task ruler:multivalue --depths 50
+expect 2 "--digits belongs to --task passkey" --task ruler:all --digits 4
 expect 2 "--memory: memory spec 'sharded,iter7': unknown token 'iter7'" --memory sharded,iter7
 expect 2 "names a key policy; the key policies come from --policies" --memory prefix_encoding
 expect 2 "the storage is given twice, as 'host' and 'device'" --memory host --footprint
@@ -56,6 +59,12 @@ for f in summary.csv table.md heatmap-passkey-3-prefix-memory.png; do
   [ -s "$tmp/out/$f" ] || { echo "FAIL: $f missing"; fail=1; }
 done
 [ "$(head -c 4 "$tmp/out/heatmap-passkey-3-prefix-memory.png" | tail -c 3)" = "PNG" ] || { echo "FAIL: not a PNG"; fail=1; }
+
+# RULER: one row per task and the mean; one CSV row per query (multiquery asks four per sample).
+expect 0 "| multiquery | prefix |" --model "$model" --task ruler:all --lengths 2K --seeds 1 --memory-only \
+  --out "$tmp/ruler" --no-progress
+[ "$(wc -l < "$tmp/ruler/ruler_trials.csv")" -eq $((1 + 7 + 4)) ] || { echo "FAIL: ruler_trials.csv should have 11 rows"; fail=1; }
+grep -qF "| **mean** | prefix |" "$tmp/ruler/ruler_table.md" || { echo "FAIL: ruler_table.md has no mean row"; fail=1; }
 
 # --memory and a key token in --policies: the factory's memories, named in the header and the table.
 expect 0 "| passkey-3 | prefix-encoding | 1.00 |" --model "$model" --lengths 4K --depths 50 --memory-only --no-progress \

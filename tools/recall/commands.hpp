@@ -1,6 +1,6 @@
 #pragma once
 // larimar-recall's commands, each from the parsed options to the exit status: the sweep (one task or a grid of
-// lengths × depths × seeds × policies), the capacity study and the device footprint.
+// lengths × depths × seeds × policies), RULER's NIAH tasks, the capacity study and the device footprint.
 #include <array>
 #include <string_view>
 
@@ -9,6 +9,7 @@
 namespace recall_tool {
 
 int sweep(const options& o);
+int ruler(const options& o);  // --task ruler:NAME
 int capacity(const options& o);
 int footprint(const options& o);
 

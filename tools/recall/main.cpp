@@ -17,7 +17,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    return o.capacity ? recall_tool::capacity(o) : o.footprint ? recall_tool::footprint(o) : recall_tool::sweep(o);
+    if (o.capacity) return recall_tool::capacity(o);
+    if (o.footprint) return recall_tool::footprint(o);
+    return o.task.rfind("ruler:", 0) == 0 ? recall_tool::ruler(o) : recall_tool::sweep(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "larimar-recall: error: %s\n", e.what());
     return 1;

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "commands.hpp"
+#include "larimar/eval/ruler.hpp"
 
 namespace recall_tool {
 
@@ -26,10 +27,15 @@ heatmaps into --out. Segmentation rule, policies and measures: docs/pipeline.md.
 Usage: larimar-recall [options]
 
 Task
-  --task passkey|needle     passkey (repeated filler, "The pass key is N. Remember it. N is the pass key.",
-                            query "The pass key is") or needle (text files as the haystack). Default passkey.
+  --task passkey|needle|ruler:NAME
+                            passkey (repeated filler, "The pass key is N. Remember it. N is the pass key.",
+                            query "The pass key is"), needle (text files as the haystack), or one of RULER's
+                            needle-in-a-haystack tasks: ruler:single_1..3, ruler:multikey_1..3, ruler:multivalue,
+                            ruler:multiquery, or ruler:all for the eight (each query is the needle's text up to
+                            its value; scores in percent, RULER's string_match_all). Default passkey.
   --digits LIST             passkey digits, comma-separated, each 1..18 (default 3)
-  --haystack FILE[,FILE..]  needle task: text files cycled as the haystack (default: the held-out fortune files
+  --haystack FILE[,FILE..]  needle task and RULER's essay haystack: text files cycled as the haystack (default: the
+                            held-out fortune files
                             science, pets, sports, medicine in /usr/share/games/fortunes, Debian package fortunes)
   --needle TEXT             needle task: the needle (default: "The best thing to do in San Francisco is eat a
                             sandwich and sit in Dolores Park on a sunny day.")
@@ -200,7 +206,15 @@ options parse(int argc, char** argv) {
       std::exit(0);
     } else if (a == "--task") {
       o.task = value();
-      if (o.task != "passkey" && o.task != "needle") throw usage_error("--task: '" + o.task + "' is neither passkey nor needle");
+      if (o.task.rfind("ruler:", 0) == 0) {
+        try {
+          if (o.task != "ruler:all") larimar::eval::ruler_task(o.task.substr(6));
+        } catch (const std::exception& e) {
+          throw usage_error(std::string("--task: ") + e.what());
+        }
+      } else if (o.task != "passkey" && o.task != "needle") {
+        throw usage_error("--task: '" + o.task + "' is neither passkey, needle nor ruler:NAME");
+      }
     } else if (a == "--digits") {
       o.digits.clear();
       for (const auto& d : split(value())) o.digits.push_back(parse_uint("--digits", d, 1, 18));
@@ -279,7 +293,12 @@ options parse(int argc, char** argv) {
   if (o.task == "passkey" && (seen.contains("--haystack") || seen.contains("--needle") || seen.contains("--query") ||
                               seen.contains("--answer")))
     throw usage_error("--haystack, --needle, --query and --answer belong to --task needle");
-  if (o.task == "needle" && seen.contains("--digits")) throw usage_error("--digits belongs to --task passkey");
+  if (o.task != "passkey" && seen.contains("--digits")) throw usage_error("--digits belongs to --task passkey");
+  if (o.task.rfind("ruler:", 0) == 0 &&
+      (seen.contains("--needle") || seen.contains("--query") || seen.contains("--answer") || seen.contains("--depths")))
+    throw usage_error("--needle, --query, --answer and --depths do not apply to RULER's tasks (they draw their own)");
+  if (o.task.rfind("ruler:", 0) == 0 && (o.capacity || o.footprint))
+    throw usage_error("--capacity and --footprint are studies of their own; drop --task ruler:...");
   if (o.haystack.empty()) {
     const std::filesystem::path dir = "/usr/share/games/fortunes";
     for (const char* f : {"science", "pets", "sports", "medicine"}) o.haystack.push_back(dir / f);

@@ -216,7 +216,12 @@ class recall_pipeline {
     ids.reserve(queries.size());
     for (const auto& q : queries) {
       auto t = query_ids(q);
-      if (opt_.lookup == lookup_kind::prefix) t.resize(std::min(t.size(), opt_.prefix_tokens));
+      if (opt_.lookup == lookup_kind::prefix)  // only the first P tokens are encoded: the rest may be any length
+        t.resize(std::min(t.size(), opt_.prefix_tokens));
+      else if (t.size() > models_->max_segment_tokens())
+        throw value_error("recall_pipeline: the query prefix has " + std::to_string(t.size()) +
+                          " tokens, more than the encoder's " + std::to_string(models_->max_segment_tokens()) +
+                          " (full-latent lookups encode all of it)");
       ids.push_back(std::move(t));
     }
     return models_->latents(ids);
@@ -343,10 +348,7 @@ class recall_pipeline {
   std::vector<model::token_id> query_ids(std::string_view query) const {
     auto ids = models_->tokenizer().encode(query);
     if (ids.empty()) throw value_error("recall_pipeline: the query prefix is empty");
-    if (ids.size() > models_->max_segment_tokens())
-      throw value_error("recall_pipeline: the query prefix has " + std::to_string(ids.size()) +
-                        " tokens, more than the encoder's " + std::to_string(models_->max_segment_tokens()));
-    return ids;
+    return ids;  // as a prompt, the decoder's window bounds it (gpt2_decoder names both lengths)
   }
 
   std::shared_ptr<const models_type> models_;
