@@ -206,7 +206,7 @@ class episodic_store {
     return ranked_read(op, queries, k);
   }
 
-  // z = w·M at the address each of these entries was written at.  // z = w·M at the address each of these entries was written at.
+  // z = w·M at the address each of these entries was written at.
   matrix read_entries(std::span<const std::size_t> entries) const {
     const std::string op = std::string(who_) + "::read_entries";
     if (empty()) throw state_error(op + ": the memory is empty; write an episode first");
