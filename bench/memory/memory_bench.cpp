@@ -150,6 +150,23 @@ void BM_sharded_read_1M_quantized(benchmark::State& st) {
 }
 BENCHMARK(BM_sharded_read_1M_quantized)->Unit(benchmark::kMillisecond);
 
+// Top-k reads over the 1M-token memory (50,000 entries, C = L = 768, blocks of 512): k = 1 (read()'s result) against
+// k = 10, for one query and a batch of 64. The scan is the same GEMM; k adds the ranking of each query's scores
+// and k reads (one GEMM per block hit) instead of one.
+void BM_sharded_read_top_k(benchmark::State& st) {
+  const auto k = static_cast<std::size_t>(st.range(0)), Q = static_cast<std::size_t>(st.range(1));
+  static auto* mem = [] {
+    auto* m = new sharded_memory<float, S, keys::fixed_nearest, solver::pseudoinverse>({.slots = 512, .code_size = 768, .seed = 1});
+    m->write(gaussian(50000, 768, 5), gaussian(50000, 768, 5));
+    return m;
+  }();
+  const auto q = gaussian(Q, 768, 6);
+  for (auto _ : st) benchmark::DoNotOptimize(mem->read(q, k));
+  st.counters["queries/s"] = benchmark::Counter(static_cast<double>(Q), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_sharded_read_top_k)->ArgNames({"k", "queries"})->Args({1, 1})->Args({10, 1})->Args({1, 64})->Args({10, 64})
+    ->Unit(benchmark::kMillisecond);
+
 // The scan floor of one query over 50,000×768: an sgemv reading the whole table.
 void BM_sgemv_floor_1M(benchmark::State& st) {
   const auto table = gaussian(50000, 768, 7), q = gaussian(1, 768, 8);

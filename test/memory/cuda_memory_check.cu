@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -122,6 +123,33 @@ int run_checks() {
       for (std::size_t i = 0; i < batch; ++i) same += g[i].position == i * 157;
       check(same == batch, ("nearest-neighbour lookup over 50,000 rows, " + std::to_string(batch) + " queries").c_str());
     }
+    // Top-k on the GPU (k > 1: each chunk's scores ranked on the host; k = 1: the sliced arg-max) against a
+    // brute-force ranking here: the same scores position by position, the query's own row first.
+    std::vector<std::size_t> keys(rows);
+    for (std::size_t i = 0; i < rows; ++i) keys[i] = i;
+    for (std::size_t k : {std::size_t{1}, std::size_t{10}}) {
+      const std::size_t batch = 64;
+      auto dq = D::make<float>(batch, dim);
+      D::upload(queries.data(), batch * dim, D::data(dq));
+      const auto g = gpu.search(D::data(dq), batch, k, keys.data());
+      bool ok = g.size() == batch * k;
+      for (std::size_t i = 0; ok && i < batch; ++i) {
+        std::vector<double> score(rows);
+        double qq = 0;
+        for (std::size_t j = 0; j < dim; ++j) qq += double(queries[i * dim + j]) * queries[i * dim + j];
+        for (std::size_t r = 0; r < rows; ++r) {
+          double qr = 0, rr = 0;
+          for (std::size_t j = 0; j < dim; ++j)
+            qr += double(queries[i * dim + j]) * table[r * dim + j], rr += double(table[r * dim + j]) * table[r * dim + j];
+          score[r] = qr / std::sqrt(qq * rr);
+        }
+        std::vector<double> best(score);
+        std::partial_sort(best.begin(), best.begin() + k, best.end(), std::greater<>());
+        ok = g[i * k].position == i * 157;
+        for (std::size_t j = 0; j < k; ++j) ok = ok && std::abs(g[i * k + j].score - best[j]) < 1e-5;
+      }
+      check(ok, ("top-" + std::to_string(k) + " over 50,000 rows on the GPU = the brute-force ranking").c_str());
+    }
   }
   // Errors: a status names the call; an allocation past the limit names its size and leaves the memory as it was.
   try {
@@ -142,6 +170,26 @@ int run_checks() {
   check(max_rel_row_error(r.latents.to_host(), z, C) < 1e-4, "every read returns its latent (relative error <= 1e-4)");
   mem.forget(ids[17]);
   check(mem.read(matrix_ref<const float>(look.data() + 17 * L, 1, L)).hits[0].entry != ids[17], "forget");
+  {  // the memory's top-k read on the GPU: k = 1 is read(), hits best first, each read at its entry's key
+    const std::size_t q = 64, k = 5;
+    const auto one = mem.read(matrix_ref<const float>(look.data() + 100 * L, q, L));
+    const auto top = mem.read(matrix_ref<const float>(look.data() + 100 * L, q, L), k);
+    const auto k1 = mem.read(matrix_ref<const float>(look.data() + 100 * L, q, L), 1);
+    bool ordered = top.k == k && top.hits.size() == q * k, first = ordered, same = k1.latents.to_host() == one.latents.to_host();
+    for (std::size_t i = 0; ordered && i < q; ++i) {
+      first = first && top.hits_of(i)[0].entry == ids[100 + i] && k1.hits[i].entry == one.hits[i].entry;
+      for (std::size_t j = 0; j + 1 < k; ++j) ordered = ordered && top.hits_of(i)[j].score >= top.hits_of(i)[j + 1].score;
+    }
+    const auto lat = top.latents.to_host();
+    std::vector<float> firsts, want;
+    for (std::size_t i = 0; i < q; ++i) {
+      firsts.insert(firsts.end(), lat.begin() + (i * k) * C, lat.begin() + (i * k + 1) * C);
+      want.insert(want.end(), z.begin() + (100 + i) * C, z.begin() + (101 + i) * C);
+    }
+    check(ordered && first, "top-5 reads on the GPU: each query's own entry first, scores descending");
+    check(same, "top-1 read on the GPU = read(), to the bit");
+    check(max_rel_row_error(firsts, want, C) < 1e-4, "top-5 reads on the GPU: the first hit reads its latent");
+  }
 
   // fp16 lookups and block memories (the narrowing/widening kernels on the GPU): the same hits, reads within 2u.
   for (precision p : {precision::fp16, precision::bf16}) {

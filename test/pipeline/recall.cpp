@@ -2,6 +2,7 @@
 // both storages, the latent cache, end-to-end plumbing with models/larimar-tiny, and bad input.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -273,4 +274,152 @@ TEST_CASE("recall_models: the latent cache returns what the encoder computes, ba
   }
   CHECK_THROWS_AS(m.latents(std::vector<std::vector<model::token_id>>{{}}), shape_error);
   CHECK_THROWS_AS(m.latents(std::vector<std::vector<model::token_id>>{std::vector<model::token_id>(41, 5)}), shape_error);
+}
+
+namespace {
+
+// Four needles whose first tokens are the same query prefix, each with its own value, as paragraphs of their own
+// between repeated filler paragraphs (each paragraph one segment).
+const std::string code_query = "The secret code is";
+const std::vector<std::string> code_values{"4821", "7390", "1156", "6043"};
+std::string multivalue_text() {
+  const std::string filler = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";
+  std::string text;
+  for (const auto& v : code_values) {
+    for (int i = 0; i < 3; ++i) text += filler + "\n\n";
+    text += code_query + " " + v + ". Keep it safe.\n\n";
+  }
+  return text + filler;
+}
+// The entry ids of the needles: the segments whose text starts with the query prefix.
+template <class P>
+std::vector<std::size_t> write_multivalue(P& p) {
+  const auto text = multivalue_text();
+  const auto ids = p.write_text(text);
+  const auto segs = segment_text(p.models().tokenizer(), text, p.options().segment_tokens);
+  REQUIRE(segs.size() == ids.size());
+  std::vector<std::size_t> needles;
+  for (std::size_t i = 0; i < segs.size(); ++i)
+    if (segs[i].text.rfind(code_query, 0) == 0) needles.push_back(ids[i]);
+  REQUIRE(needles.size() == 4);
+  return needles;
+}
+// The order top-k reads promise: score descending, equal scores by lower entry id.
+void check_order(std::span<const hit<float>> hits) {
+  for (std::size_t j = 0; j + 1 < hits.size(); ++j)
+    CHECK((hits[j].score > hits[j + 1].score || (hits[j].score == hits[j + 1].score && hits[j].entry < hits[j + 1].entry)));
+}
+
+}  // namespace
+
+TEST_CASE("top-k read, random encoder: the four needles under one prefix come back, each with its own latent") {
+  pipeline_options o;
+  o.prefix_tokens = token_count(code_query);
+  auto run_one = [&](auto& p, double tolerance) {
+    const auto needles = write_multivalue(p);
+    const std::vector<std::string> q{code_query, "The grass is"};
+    const auto r = p.read(q, 4);
+    REQUIRE(r.k == 4);
+    REQUIRE(r.queries() == 2);
+    check_order(r.hits_of(0));
+    check_order(r.hits_of(1));
+    std::vector<std::size_t> got;
+    for (const auto& h : r.hits_of(0)) {
+      got.push_back(h.entry);
+      CHECK(h.score >= 1 - 1e-5);  // the needles' lookup vectors are the query's
+    }
+    std::sort(got.begin(), got.end());
+    CHECK(got == needles);
+    const std::size_t C = p.models().latent_size();
+    for (std::size_t j = 0; j < 4; ++j) {  // each hit reads its own needle's latent
+      const auto& h = r.hits_of(0)[j];
+      const std::size_t v = static_cast<std::size_t>(std::find(needles.begin(), needles.end(), h.entry) - needles.begin());
+      const auto want = p.models().latents(std::vector<std::vector<model::token_id>>{
+          p.models().tokenizer().encode(code_query + " " + code_values[v] + ". Keep it safe.")});
+      CHECK(latent_error(std::span<const float>(r.latents).subspan(j * C, C), want) <= tolerance);
+    }
+    // k = 1 is read(); one query at a time equals the batch.
+    const auto one = p.read(q);
+    const auto k1 = p.read(q, 1);
+    for (std::size_t i = 0; i < 2; ++i) {
+      CHECK(k1.hits[i].entry == one.hits[i].entry);
+      CHECK(k1.hits[i].score == one.hits[i].score);
+    }
+    CHECK(k1.latents == one.latents);
+    // One query alone ranks as in the batch: the four needles (their scores tie to rounding, so compared as a set,
+    // scores position by position). "The grass is" matches 13 copies of the filler paragraph equally well: its 4
+    // hits are 4 of them, with one score.
+    const auto alone = p.read(std::vector<std::string>{code_query}, 4);
+    std::vector<std::size_t> a;
+    for (std::size_t j = 0; j < 4; ++j) {
+      CHECK(std::abs(alone.hits[j].score - r.hits_of(0)[j].score) <= 1e-6);
+      a.push_back(alone.hits[j].entry);
+      CHECK(std::abs(r.hits_of(1)[j].score - r.hits_of(1)[0].score) <= 1e-6);
+      CHECK(std::find(needles.begin(), needles.end(), r.hits_of(1)[j].entry) == needles.end());
+    }
+    std::sort(a.begin(), a.end());
+    CHECK(a == needles);
+    CHECK_THROWS_WITH_AS(p.read(q, 0), doctest::Contains("k must be at least 1"), value_error);
+  };
+  recall_pipeline<fixed<storage::host>> host_fixed(random_models(), o);
+  run_one(host_fixed, 1e-4);
+  recall_pipeline<fixed<storage::device>> device_fixed(random_models(), o);
+  run_one(device_fixed, 1e-4);
+  // Prefix encoding: one prefix with four latents opens a block for each, and each hit reads q·P in its block.
+  recall_pipeline<by_prefix<storage::host>> host_prefix(random_models(), o);
+  run_one(host_prefix, 1e-3);
+  CHECK(host_prefix.memory().block_count() >= 4);
+}
+
+TEST_CASE("top-k ask with larimar-tiny: four values under one prefix come back as four answers, best first") {
+  pipeline_options o;
+  o.prefix_tokens = token_count(code_query);
+  recall_pipeline<fixed<storage::host>> p(tiny(), o);
+  const auto needles = write_multivalue(p);
+  const auto answers = p.ask(code_query, 4);
+  REQUIRE(answers.size() == 4);
+  const auto r = p.read(std::vector<std::string>{code_query}, 4);
+  std::vector<std::string> found;
+  for (std::size_t j = 0; j < 4; ++j) {
+    CAPTURE(j);
+    const auto& a = answers[j];
+    CHECK(a.matched.entry == r.hits[j].entry);  // in the order of the entries, each its own answer
+    CHECK(a.matched.score == r.hits[j].score);
+    // What the decoder says from that needle's latent, alone.
+    const std::size_t v = static_cast<std::size_t>(std::find(needles.begin(), needles.end(), a.matched.entry) - needles.begin());
+    REQUIRE(v < 4);
+    const auto z = tiny()->latents(std::vector<std::vector<model::token_id>>{
+        tiny()->tokenizer().encode(code_query + " " + code_values[v] + ". Keep it safe.")});
+    model::generation_options g;
+    g.max_new_tokens = p.options().segment_tokens;
+    const auto expected = tiny()->decoder().generate(p.prompt(code_query), z, g);
+    CHECK(a.tokens == expected.tokens);
+    CHECK(a.text == tiny()->tokenizer().decode(expected.tokens));
+    MESSAGE("answer " << j << ": entry " << a.matched.entry << " score " << a.matched.score << " '" << a.text << "'");
+    CHECK(a.text.find(code_values[v]) != std::string::npos);  // larimar-tiny reconstructs the value
+    found.push_back(a.text);
+  }
+  std::sort(found.begin(), found.end());
+  CHECK(std::adjacent_find(found.begin(), found.end()) == found.end());
+  // k = 1 is ask().
+  const auto one = p.ask(code_query);
+  const auto k1 = p.ask(code_query, 1);
+  REQUIRE(k1.size() == 1);
+  CHECK(k1[0].tokens == one.tokens);
+  CHECK(k1[0].matched.entry == one.matched.entry);
+  // Repeated filler: the 5 best entries of "The grass is" are copies of one paragraph, so they give one answer,
+  // matched to the best of them. Batched, each query gets its own list.
+  const std::vector<std::string> qs{"The grass is", code_query};
+  const auto batch = p.ask(qs, 5);
+  REQUIRE(batch.size() == 2);
+  const auto grass = p.read(std::vector<std::string>{"The grass is"}, 5);
+  REQUIRE(batch[0].size() == 1);
+  CHECK(batch[0][0].matched.entry == grass.hits[0].entry);
+  CHECK(batch[0][0].text == p.ask("The grass is").text);
+  REQUIRE(batch[1].size() >= 4);  // the four values, then what the fifth entry says (unless it repeats one)
+  std::vector<std::string> batched;
+  for (std::size_t j = 0; j < 4; ++j) batched.push_back(batch[1][j].text);
+  std::sort(batched.begin(), batched.end());
+  CHECK(batched == found);
+  CHECK_THROWS_WITH_AS(p.ask(code_query, 0), doctest::Contains("k must be at least 1"), value_error);
 }

@@ -58,6 +58,9 @@ struct outcome {
   std::vector<float> latents, at_entries;
   std::vector<std::size_t> entries;
   std::vector<float> scores;
+  std::vector<float> top_latents, top_scores;  // the top-k read (k = 5) of the same queries
+  std::vector<std::size_t> top_entries;
+  std::size_t top_k = 0;
   std::string error;
   bool operator==(const outcome&) const = default;
 };
@@ -84,6 +87,10 @@ outcome typed_run(Memory& m, const xt::xtensor<float, 2>& z, const xt::xtensor<f
     o.latents = on_host<S>(r.latents);
     for (const auto& h : r.hits) o.entries.push_back(h.entry), o.scores.push_back(h.score);
     o.at_entries = on_host<S>(m.read_entries(ids));
+    const auto top = m.read(content ? z : look, 5);
+    o.top_latents = on_host<S>(top.latents);
+    for (const auto& h : top.hits) o.top_entries.push_back(h.entry), o.top_scores.push_back(h.score);
+    o.top_k = top.k;
   } catch (const std::exception& e) {
     o.error = e.what();
   }
@@ -99,6 +106,10 @@ outcome facade_run(runtime::memory_interface& m, const xt::xtensor<float, 2>& z,
     o.latents = r.latents;
     for (const auto& h : r.hits) o.entries.push_back(h.entry), o.scores.push_back(h.score);
     o.at_entries = m.read_entries(ids);
+    const auto top = m.read(content ? matrix_ref<const float>(z) : matrix_ref<const float>(look), 5);
+    o.top_latents = top.latents;
+    for (const auto& h : top.hits) o.top_entries.push_back(h.entry), o.top_scores.push_back(h.score);
+    o.top_k = top.k;
   } catch (const std::exception& e) {
     o.error = e.what();
   }
@@ -150,6 +161,11 @@ TEST_CASE("every spec makes the type it names, and that memory reads what the ty
               CHECK(same_bits(a.latents, b.latents));
               CHECK(same_bits(a.scores, b.scores));
               CHECK(same_bits(a.at_entries, b.at_entries));
+              CHECK(a.top_k == b.top_k);
+              CHECK(a.top_entries == b.top_entries);
+              CHECK(same_bits(a.top_latents, b.top_latents));
+              CHECK(same_bits(a.top_scores, b.top_scores));
+              if (a.error.empty()) CHECK(a.top_entries.size() == N * 5);
               CHECK(made_one->size() == typed.size());
               CHECK(made_one->block_count() == typed.internals().block_count());
               ++made;

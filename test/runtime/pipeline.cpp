@@ -78,6 +78,18 @@ void check_same_as_typed(const std::string& spec, const pipeline_options& typed_
   }()));
   CHECK(same_bits(made->query_lookups(std::vector<std::string>{task.query}),
                   typed.query_lookups(std::vector<std::string>{task.query})));
+  // The top-k read through the interface is the typed one's, to the bit.
+  const std::vector<std::string> queries{task.query, "The grass is", "There and back"};
+  const auto ta = typed.read(queries, 6), tb = made->read(queries, 6);
+  REQUIRE(ta.k == 6);
+  CHECK(tb.k == ta.k);
+  CHECK(ta.hits_of(0)[0].entry == needles_a[0]);
+  CHECK(same_bits(ta.latents, tb.latents));
+  REQUIRE(tb.hits.size() == ta.hits.size());
+  for (std::size_t i = 0; i < ta.hits.size(); ++i) {
+    CHECK(ta.hits[i].entry == tb.hits[i].entry);
+    CHECK(ta.hits[i].score == tb.hits[i].score);
+  }
 }
 
 }  // namespace
@@ -159,4 +171,21 @@ TEST_CASE("end to end with larimar-tiny: ask, generate and ask_async answer as t
   const auto async = pending.get();
   REQUIRE(async.size() == 2);
   for (std::size_t i = 0; i < 2; ++i) CHECK(async[i].tokens == g[i].tokens);
+  // Top-k ask through the interface answers as the typed pipeline's.
+  write_and_read(*made, task);
+  const auto want_k = typed.ask(qs, 3);
+  const auto got_k = made->ask(qs, 3);
+  REQUIRE(got_k.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    REQUIRE(got_k[i].size() == want_k[i].size());
+    REQUIRE(!got_k[i].empty());
+    for (std::size_t j = 0; j < got_k[i].size(); ++j) {
+      CHECK(got_k[i][j].tokens == want_k[i][j].tokens);
+      CHECK(got_k[i][j].matched.entry == want_k[i][j].matched.entry);
+    }
+  }
+  CHECK(got_k[0][0].tokens == want.tokens);  // the first answer is ask()'s
+  const auto one = made->ask(task.query, 2);
+  REQUIRE(!one.empty());
+  CHECK(one[0].tokens == want.tokens);
 }

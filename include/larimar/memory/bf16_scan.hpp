@@ -14,7 +14,8 @@
 // rounded queries, q×dim×2 bytes, and one best per query per thread); each step reads 32 bf16 of block_rows rows
 // and of block_queries queries and keeps block_queries×block_rows accumulators in registers (24 of 32 zmm).
 // Work is split over tiles of tile_rows rows, dynamically over the OpenMP team (a thread that the OS deschedules
-// holds up one tile, not half the table); ties go to the lowest position however the tiles were shared out.
+// holds up one tile, not half the table); ties go to the lowest position however the tiles were shared out (argmax),
+// or to the lowest key (top_k: the entry ids the caller passes).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "larimar/core/half.hpp"
+#include "larimar/memory/detail/top_k_select.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
 #define LARIMAR_HAVE_BF16_SCAN 1
@@ -112,9 +114,10 @@ inline void dots_n(std::size_t nq, const std::uint16_t* q, const std::uint16_t* 
 }
 static_assert(block_queries == 6, "dots_n dispatches 1..6 queries");
 
-// Rows [r0, r1) against every query; best[i] keeps query i's running best (rows in increasing order).
+// Rows [r0, r1) against every query, in increasing order: keep(i, score, row) for each pair.
+template <class Keep>
 inline void scan_tile(const std::uint16_t* q, std::size_t nq_all, const std::uint16_t* rows, std::size_t dim,
-                      std::size_t r0, std::size_t r1, hit* best) {
+                      std::size_t r0, std::size_t r1, Keep&& keep) {
   float s[block_queries * block_rows];
   for (std::size_t i0 = 0; i0 < nq_all; i0 += block_queries) {
     const std::size_t nq = std::min(block_queries, nq_all - i0);
@@ -123,23 +126,26 @@ inline void scan_tile(const std::uint16_t* q, std::size_t nq_all, const std::uin
     for (; r + block_rows <= r1; r += block_rows) {
       dots_n<block_rows>(nq, qb, rows + r * dim, dim, s);
       for (std::size_t i = 0; i < nq; ++i)
-        for (std::size_t j = 0; j < block_rows; ++j)
-          if (better(s[i * block_rows + j], r + j, best[i0 + i])) best[i0 + i] = hit{s[i * block_rows + j], r + j};
+        for (std::size_t j = 0; j < block_rows; ++j) keep(i0 + i, s[i * block_rows + j], r + j);
     }
     for (; r < r1; ++r) {
       dots_n<1>(nq, qb, rows + r * dim, dim, s);
-      for (std::size_t i = 0; i < nq; ++i)
-        if (better(s[i], r, best[i0 + i])) best[i0 + i] = hit{s[i], r};
+      for (std::size_t i = 0; i < nq; ++i) keep(i0 + i, s[i], r);
     }
   }
+}
+
+inline std::vector<std::uint16_t> rounded_queries(const float* queries, std::size_t n) {
+  std::vector<std::uint16_t> qb(n);  // the one rounding of the queries
+  for (std::size_t i = 0; i < n; ++i) qb[i] = larimar::f32_to_bf16(queries[i]);
+  return qb;
 }
 
 // The best row for each of q fp32 queries (host pointer, q×dim) among n bf16 rows (host pointer, n×dim); n > 0.
 // Only call when supported().
 inline std::vector<hit> argmax(const float* queries, std::size_t q, const std::uint16_t* rows, std::size_t n,
                                std::size_t dim) {
-  std::vector<std::uint16_t> qb(q * dim);  // the one rounding of the queries
-  for (std::size_t i = 0; i < q * dim; ++i) qb[i] = larimar::f32_to_bf16(queries[i]);
+  const auto qb = rounded_queries(queries, q * dim);
   const hit none{-std::numeric_limits<float>::infinity(), 0};
   std::vector<hit> best(q, none);
   const auto tiles = static_cast<std::ptrdiff_t>((n + tile_rows - 1) / tile_rows);
@@ -148,12 +154,15 @@ inline std::vector<hit> argmax(const float* queries, std::size_t q, const std::u
 #endif
   {
     std::vector<hit> mine(q, none);
+    auto keep = [&mine](std::size_t i, float score, std::size_t r) {
+      if (better(score, r, mine[i])) mine[i] = hit{score, r};
+    };
 #if defined(_OPENMP)
 #pragma omp for schedule(dynamic) nowait
 #endif
     for (std::ptrdiff_t t = 0; t < tiles; ++t) {
       const std::size_t r0 = static_cast<std::size_t>(t) * tile_rows;
-      scan_tile(qb.data(), q, rows, dim, r0, std::min(n, r0 + tile_rows), mine.data());
+      scan_tile(qb.data(), q, rows, dim, r0, std::min(n, r0 + tile_rows), keep);
     }
 #if defined(_OPENMP)
 #pragma omp critical(larimar_bf16_scan_merge)
@@ -162,6 +171,38 @@ inline std::vector<hit> argmax(const float* queries, std::size_t q, const std::u
       if (better(mine[i].score, mine[i].position, best[i])) best[i] = mine[i];
   }
   return best;
+}
+
+// The k best rows (k ≤ n) for each of q queries, best first: q×k hits, query i's at [i·k, i·k + k). Equal scores
+// put the row with the lower keys[row] first (top_k_select.hpp), however the tiles were shared out.
+inline std::vector<hit> top_k(const float* queries, std::size_t q, const std::uint16_t* rows, std::size_t n,
+                              std::size_t dim, std::size_t k, const std::size_t* keys) {
+  const auto qb = rounded_queries(queries, q * dim);
+  std::vector<top_k_list<float>> best(q, top_k_list<float>(k));
+  const auto tiles = static_cast<std::ptrdiff_t>((n + tile_rows - 1) / tile_rows);
+#if defined(_OPENMP)
+#pragma omp parallel if (tiles > 1)
+#endif
+  {
+    std::vector<top_k_list<float>> mine(q, top_k_list<float>(k));
+    auto keep = [&mine, keys](std::size_t i, float score, std::size_t r) { mine[i].offer(score, keys[r], r); };
+#if defined(_OPENMP)
+#pragma omp for schedule(dynamic) nowait
+#endif
+    for (std::ptrdiff_t t = 0; t < tiles; ++t) {
+      const std::size_t r0 = static_cast<std::size_t>(t) * tile_rows;
+      scan_tile(qb.data(), q, rows, dim, r0, std::min(n, r0 + tile_rows), keep);
+    }
+#if defined(_OPENMP)
+#pragma omp critical(larimar_bf16_scan_merge)
+#endif
+    for (std::size_t i = 0; i < q; ++i) best[i].merge(mine[i]);
+  }
+  std::vector<hit> out;
+  out.reserve(q * k);
+  for (auto& list : best)
+    for (const auto& c : list.take_sorted()) out.push_back(hit{c.score, c.position});
+  return out;
 }
 #else
 inline bool supported() { return false; }

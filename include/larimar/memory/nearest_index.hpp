@@ -15,6 +15,7 @@
 
 #include "larimar/core/precision.hpp"
 #include "larimar/memory/bf16_scan.hpp"
+#include "larimar/memory/detail/top_k_select.hpp"
 #include "larimar/memory/quantized_scan.hpp"
 #include "larimar/memory/row_store.hpp"
 #include "larimar/storage/concepts.hpp"
@@ -171,6 +172,71 @@ class nearest_index {
         if (val[i] > best[i].score) best[i] = match{start + idx[i], val[i]};
     }
     return best;
+  }
+
+  // The k best matches of each of q queries (storage pointer, q×dim): q × min(k, size()) matches, query i's at
+  // [i·k', i·k' + k') with k' = min(k, size()), best first. Equal scores put the row with the lower keys[row] first
+  // (keys: one per row, on the host; the store passes the entry ids, so ties go to the earlier written entry).
+  // Every row is one candidate, so a query's matches name distinct rows. The same scans as search(): the fused
+  // bf16 kernel where it applies, the int8 shortlist (of max(shortlist_size, k) rows, rescored exactly) for a few
+  // queries, else a GEMM per chunk whose scores are ranked on the host (downloaded first where the storage is not
+  // host-accessible, except for k = 1, where the storage's row arg-max picks each chunk's best: ties within a chunk
+  // then go to the lower row).
+  std::vector<match> search(const T* queries, std::size_t q, std::size_t k, const std::size_t* keys,
+                            scan path = scan::automatic) const {
+    k = std::min(k, size());
+    if (q == 0 || k == 0) return {};
+    auto unit = S::template make<T>(q, dim());
+    S::copy(queries, q * dim(), S::data(unit));
+    S::normalize_rows(S::data(unit), q, dim());
+    std::vector<match> out;
+    out.reserve(q * k);
+#if defined(LARIMAR_HAVE_BF16_SCAN)
+    if constexpr (host_accessible && std::is_same_v<T, float>) {
+      if (path == scan::automatic && fused_bf16()) {
+        for (const auto& h : detail::bf16_scan::top_k(S::data(unit), q, packed_.data(), size(), dim(), k, keys))
+          out.push_back(match{h.position, h.score});
+        return out;
+      }
+    }
+#endif
+    (void)path;
+    std::vector<detail::top_k_list<T>> best(q, detail::top_k_list<T>(k));
+    if (quantized_ && q <= quantized_max_queries) {
+      for (std::size_t i = 0; i < q; ++i) {
+        const T* u = S::data(unit) + i * dim();
+        for (std::size_t r : codes_.shortlist(u, std::max(shortlist_size, k)))
+          best[i].offer(S::dot(dim(), u, rows_.row(r)), keys[r], r);  // exact rescoring
+      }
+    } else {
+      std::size_t chunk = std::max<std::size_t>(1024, (std::size_t{1} << 24) / std::max<std::size_t>(q, 1));
+      if (packed()) chunk = std::min(chunk, std::max<std::size_t>(256, (std::size_t{1} << 20) / std::max<std::size_t>(dim(), 1)));
+      chunk = std::min(chunk, size());
+      auto scores = S::template make<T>(q, chunk);
+      auto tile = S::template make<T>(packed() && !packed_gemm ? chunk : 0, dim());
+      std::vector<T> on_host(host_accessible || k == 1 ? 0 : q * chunk);
+      std::vector<std::size_t> idx(q);
+      std::vector<T> val(q);
+      for (std::size_t start = 0; start < size(); start += chunk) {
+        const std::size_t n = std::min(chunk, size() - start);
+        score_chunk(S::data(unit), q, start, n, S::data(scores), S::data(tile));
+        if (!host_accessible && k == 1) {
+          S::row_argmax(S::data(scores), q, n, idx.data(), val.data());
+          for (std::size_t i = 0; i < q; ++i) best[i].offer(val[i], keys[start + idx[i]], start + idx[i]);
+          continue;
+        }
+        const T* s = S::data(scores);
+        if constexpr (!host_accessible) {
+          S::download(S::data(scores), q * n, on_host.data());
+          s = on_host.data();
+        }
+        for (std::size_t i = 0; i < q; ++i)
+          for (std::size_t j = 0; j < n; ++j) best[i].offer(s[i * n + j], keys[start + j], start + j);
+      }
+    }
+    for (auto& list : best)
+      for (const auto& c : list.take_sorted()) out.push_back(match{c.position, c.score});
+    return out;
   }
 
  private:

@@ -10,6 +10,7 @@
 //   auto p = larimar::pipeline::recall_pipeline<Memory>::load("models/larimar-tiny");
 //   p.write_text(long_text);                    // or p.write(stream) for a context that is never held whole
 //   auto a = p.ask("The pass key is");          // a.text: the decoder's continuation; a.hit: the entry read
+//   auto all = p.ask("The pass key is", 4);     // the distinct answers of the 4 best entries, best first
 //
 // The memory's storage and the models' backend are independent template parameters: memory on the host with the
 // models on the GPU (the paper's setting), everything on the GPU, or everything on the host. Only the read
@@ -25,6 +26,7 @@
 // query's first P tokens (P = prefix_tokens; a query of at most P tokens is encoded whole); lookup_kind::full —
 // the segment's full latent, and the encoding of the whole query ("no prefix"). With keys::prefix_encoding the
 // lookup vector is the prefix encoding k, and the memory addresses it by k·P.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -45,6 +47,7 @@
 #include "larimar/core/matrix_ref.hpp"
 #include "larimar/memory/hit.hpp"
 #include "larimar/memory/host_reading.hpp"
+#include "larimar/memory/top_k.hpp"
 #include "larimar/model/generation.hpp"
 #include "larimar/pipeline/lookup_kind.hpp"
 #include "larimar/pipeline/models.hpp"
@@ -110,6 +113,7 @@ class recall_pipeline {
   using models_type = recall_models<Backend>;
 
   using reading = host_reading<float>;  // latents Q×C on the host, and the entry each query matched
+  using ranked_reading = host_top_k<float>;  // (Q·k)×C latents on the host, each query's k best entries
   using answer = recall_answer;
 
   recall_pipeline(std::shared_ptr<const models_type> models, pipeline_options options = {})
@@ -240,6 +244,22 @@ class recall_pipeline {
     return out;
   }
 
+  // Top-k read: each query's k best entries, best first (the memory's read(queries, k): score descending, equal
+  // scores by lower entry id; k past the memory's size gives every entry), and the latent read at each, on the host.
+  ranked_reading read(std::span<const std::string> queries, std::size_t k) const {
+    if (k == 0)
+      throw value_error("recall_pipeline::read: k must be at least 1 (the number of entries to read per query), got 0");
+    const auto t0 = clock::now();
+    const std::size_t C = models_->latent_size(), q = queries.size();
+    if (q == 0) return {{}, {}, std::min(k, memory_.size())};
+    const auto lk = query_lookups(queries);
+    auto r = memory_.read(matrix_ref<const float>(lk.data(), q, C), k);
+    ranked_reading out{std::vector<float>(r.hits.size() * C), std::move(r.hits), r.k};
+    storage::download(storage::data(r.latents), out.latents.size(), out.latents.data());
+    time_.read += seconds(t0, clock::now());
+    return out;
+  }
+
   // Greedy continuation of each query prefix, conditioned on the given latents (Q×C, host). Waits for a
   // generation in flight (ask_async) first.
   std::vector<model::generation> generate(std::span<const std::string> queries, std::span<const float> latents) const {
@@ -254,6 +274,49 @@ class recall_pipeline {
   answer ask(std::string_view query) const {
     const std::vector<std::string> q{std::string(query)};
     return ask(std::span<const std::string>(q)).front();
+  }
+
+  // Top-k ask: each query's k best entries are read (read(queries, k)), each latent read is decoded from the query
+  // prefix, and the distinct answers come back in the order of the entries that gave them: per query, an answer for
+  // every different text, the first (best-ranked) entry that gave it as `matched` (its score included). Latents read
+  // more than once for one query (hits in one block with keys that read at the query's address) are decoded once.
+  std::vector<std::vector<answer>> ask(std::span<const std::string> queries, std::size_t k) const {
+    const auto r = read(queries, k);
+    if (r.queries() == 0) return {};
+    const std::size_t C = models_->latent_size();
+    // Distinct latents per query, each decoded once, all in one batch.
+    std::vector<std::vector<model::token_id>> batch_prompts;
+    std::vector<float> batch_latents;
+    std::vector<std::size_t> decoded(r.hits.size());  // hit -> row of the batch
+    std::vector<std::size_t> first_row;               // query -> its first row of the batch
+    for (std::size_t q = 0; q < r.queries(); ++q) {
+      first_row.push_back(batch_prompts.size());
+      const auto p = prompt(queries[q]);
+      for (std::size_t j = 0; j < r.k; ++j) {
+        const float* z = r.latents.data() + (q * r.k + j) * C;
+        std::size_t row = first_row.back();
+        while (row < batch_prompts.size() && !std::equal(z, z + C, batch_latents.data() + row * C)) ++row;
+        if (row == batch_prompts.size()) {
+          batch_prompts.push_back(p);
+          batch_latents.insert(batch_latents.end(), z, z + C);
+        }
+        decoded[q * r.k + j] = row;
+      }
+    }
+    const auto gens = generate_with(*models_, *decoding_, batch_prompts, batch_latents, max_new_tokens());
+    std::vector<std::vector<answer>> out(r.queries());
+    for (std::size_t q = 0; q < r.queries(); ++q)
+      for (std::size_t j = 0; j < r.k; ++j) {
+        const auto& g = gens[decoded[q * r.k + j]];
+        std::string text = models_->tokenizer().decode(g.tokens);
+        const bool seen = std::any_of(out[q].begin(), out[q].end(), [&](const answer& a) { return a.text == text; });
+        if (!seen) out[q].push_back(answer{std::move(text), g.tokens, r.hits_of(q)[j], g.reason});
+      }
+    return out;
+  }
+  std::vector<answer> ask(std::string_view query, std::size_t k) const {
+    const std::vector<std::string> q{std::string(query)};
+    return ask(std::span<const std::string>(q), k).front();
   }
 
   // ask() with the generation on a worker thread: the read is done (and its latents copied) before this returns,

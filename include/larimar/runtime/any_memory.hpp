@@ -8,6 +8,7 @@
 //                                            {.slots = 512, .code_size = 768});
 //   auto ids = mem->write(latents, lookups);    // matrix_ref<const float>: N×C, N×L
 //   auto r = mem->read(queries);                // r.latents (Q×C, host), r.hits
+//   auto top = mem->read(queries, 10);          // top.hits_of(q): query q's 10 best entries, best first
 //   mem->describe();                            // "sharded,prefix_encoding,pinv,device,fp16"
 #include <concepts>
 #include <cstddef>
@@ -22,6 +23,7 @@
 #include "larimar/core/matrix_ref.hpp"
 #include "larimar/io/state_file.hpp"
 #include "larimar/memory/host_reading.hpp"
+#include "larimar/memory/top_k.hpp"
 #include "larimar/runtime/spec.hpp"
 
 namespace larimar::runtime {
@@ -35,6 +37,9 @@ class memory_reader {
 
   // Batched read (Q×L queries, or Q×C with content keys): the latents and the entry each query matched.
   virtual host_reading<float> read(matrix_ref<const float> queries) const = 0;
+  // Top-k read: each query's k best entries, best first, and the latent read at each ((Q·k)×C, host); the memory's
+  // read(queries, k).
+  virtual host_top_k<float> read(matrix_ref<const float> queries, std::size_t k) const = 0;
   // Reads at the addresses these entries were written at (n×C).
   virtual std::vector<float> read_entries(std::span<const std::size_t> ids) const = 0;
   // The address (1×K) an entry was written at, and its latent as written.
@@ -98,6 +103,10 @@ class reader_of : public Interface {
   host_reading<float> read(matrix_ref<const float> queries) const override {
     auto r = m().read(queries);
     return {to_host<S>(r.latents), std::move(r.hits)};
+  }
+  host_top_k<float> read(matrix_ref<const float> queries, std::size_t k) const override {
+    auto r = m().read(queries, k);
+    return {to_host<S>(r.latents), std::move(r.hits), r.k};
   }
   std::vector<float> read_entries(std::span<const std::size_t> ids) const override {
     return to_host<S>(m().read_entries(ids));

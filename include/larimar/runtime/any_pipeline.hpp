@@ -30,6 +30,7 @@ class pipeline_interface {
  public:
   using models_type = pipeline::recall_models<>;
   using reading = host_reading<float>;
+  using ranked_reading = host_top_k<float>;
   using answer = pipeline::recall_answer;
 
   virtual ~pipeline_interface() = default;
@@ -55,12 +56,19 @@ class pipeline_interface {
 
   virtual std::vector<float> query_lookups(std::span<const std::string> queries) const = 0;
   virtual reading read(std::span<const std::string> queries) const = 0;
+  virtual ranked_reading read(std::span<const std::string> queries, std::size_t k) const = 0;
   virtual std::vector<model::generation> generate(std::span<const std::string> queries,
                                                   std::span<const float> latents) const = 0;
   virtual std::vector<answer> ask(std::span<const std::string> queries) const = 0;
   answer ask(std::string_view query) const {
     const std::vector<std::string> q{std::string(query)};
     return ask(std::span<const std::string>(q)).front();
+  }
+  // The distinct answers of each query's k best entries, best first (recall_pipeline::ask(queries, k)).
+  virtual std::vector<std::vector<answer>> ask(std::span<const std::string> queries, std::size_t k) const = 0;
+  std::vector<answer> ask(std::string_view query, std::size_t k) const {
+    const std::vector<std::string> q{std::string(query)};
+    return ask(std::span<const std::string>(q), k).front();
   }
   virtual std::future<std::vector<answer>> ask_async(std::span<const std::string> queries) const = 0;
   virtual std::vector<model::token_id> prompt(std::string_view query) const = 0;
@@ -116,12 +124,16 @@ class pipeline_model final : public pipeline_interface {
     return p_.query_lookups(queries);
   }
   reading read(std::span<const std::string> queries) const override { return p_.read(queries); }
+  ranked_reading read(std::span<const std::string> queries, std::size_t k) const override { return p_.read(queries, k); }
   std::vector<model::generation> generate(std::span<const std::string> queries,
                                           std::span<const float> latents) const override {
     return p_.generate(queries, latents);
   }
   using pipeline_interface::ask;
   std::vector<answer> ask(std::span<const std::string> queries) const override { return p_.ask(queries); }
+  std::vector<std::vector<answer>> ask(std::span<const std::string> queries, std::size_t k) const override {
+    return p_.ask(queries, k);
+  }
   std::future<std::vector<answer>> ask_async(std::span<const std::string> queries) const override {
     return p_.ask_async(queries);
   }

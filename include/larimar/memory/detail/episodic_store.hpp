@@ -26,6 +26,7 @@
 #include "larimar/memory/kalman.hpp"
 #include "larimar/memory/nearest_index.hpp"
 #include "larimar/core/prior.hpp"
+#include "larimar/memory/top_k.hpp"
 #include "larimar/solver/concepts.hpp"
 
 namespace larimar::detail {
@@ -192,59 +193,17 @@ class episodic_store {
   // ---- reads --------------------------------------------------------------------------------------------------
 
   read_result read(matrix_ref<const T> queries) const {
-    const std::string op = std::string(who_) + "::read";
-    require_nonempty(op, "queries", queries);
-    require_cols(op, "queries", queries, lookup_cols(), mode == ::larimar::keys::addressing::by_slot ? "lookup size" : "the code size");
-    require_finite(op, "queries", queries);
-    if (empty()) throw state_error(op + ": the memory is empty; write an episode first");
-    const std::size_t q = queries.rows;
-    auto qd = S::template make<T>(q, lookup_cols());
-    S::upload(queries.data, queries.size(), S::data(qd));
+    auto r = ranked_read(std::string(who_) + "::read", queries, 1);
+    return read_result{std::move(r.latents), std::move(r.hits)};
+  }
 
-    // Query addresses for the policies whose read address comes from the query itself.
-    auto wq = S::template make<T>(mode == ::larimar::keys::addressing::by_slot ? 0 : q, cfg_.slots);
-    if constexpr (mode == ::larimar::keys::addressing::by_projection) {
-      S::gemm(false, false, q, cfg_.slots, cfg_.lookup_dim(), T(1), S::data(qd), cfg_.lookup_dim(),
-              S::data(keys_.address_matrix()), cfg_.slots, T(0), S::data(wq), cfg_.slots);
-    } else if constexpr (mode == ::larimar::keys::addressing::by_content) {
-      S::gemm(false, false, q, cfg_.slots, cfg_.code_size, T(1), S::data(qd), cfg_.code_size,
-              S::data(*blocks_.front().mean_pinv), cfg_.slots, T(0), S::data(wq), cfg_.slots);
-    }
-    const auto matches = mode == ::larimar::keys::addressing::by_slot ? index_.search(S::data(qd), q)
-                                                           : index_.search(S::data(wq), q);
-    read_result out{S::template make<T>(q, cfg_.code_size), std::vector<hit<T>>(q)};
-    for (std::size_t i = 0; i < q; ++i) {
-      const std::size_t id = index_entry_[matches[i].position];
-      const auto& loc = where_.at(id);
-      out.hits[i] = hit<T>{id, loc.block, blocks_[loc.block].slot[loc.row], matches[i].score};
-    }
-    // Group the queries by block so each block is one GEMM.
-    std::vector<std::size_t> order(q);
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::stable_sort(order.begin(), order.end(),
-                     [&](std::size_t a, std::size_t b) { return out.hits[a].block < out.hits[b].block; });
-    auto wg = S::template make<T>(q, cfg_.slots);
-    auto zg = S::template make<T>(q, cfg_.code_size);
-    matrix wide;  // a packed block's mean, widened for its GEMM
-    for (std::size_t i = 0; i < q; ++i) {
-      const auto& h = out.hits[order[i]];
-      const T* src = mode == ::larimar::keys::addressing::by_slot
-                         ? blocks_[h.block].addresses.row(where_.at(h.entry).row)
-                         : S::data(wq) + order[i] * cfg_.slots;
-      S::copy(src, cfg_.slots, S::data(wg) + i * cfg_.slots);
-    }
-    for (std::size_t start = 0; start < q;) {
-      const std::size_t b = out.hits[order[start]].block;
-      std::size_t end = start;
-      while (end < q && out.hits[order[end]].block == b) ++end;
-      S::gemm(false, false, end - start, cfg_.code_size, cfg_.slots, T(1), S::data(wg) + start * cfg_.slots,
-              cfg_.slots, mean_of(blocks_[b], wide), cfg_.code_size, T(0), S::data(zg) + start * cfg_.code_size,
-              cfg_.code_size);
-      start = end;
-    }
-    for (std::size_t i = 0; i < q; ++i)
-      S::copy(S::data(zg) + i * cfg_.code_size, cfg_.code_size, S::data(out.latents) + order[i] * cfg_.code_size);
-    return out;
+  // The k best entries of each query, best first (memory/top_k.hpp gives the order): their hits, and what the query
+  // reads at each. k = 1 is read(). k larger than size() gives every entry.
+  top_k_result<T, matrix> read(matrix_ref<const T> queries, std::size_t k) const {
+    const std::string op = std::string(who_) + "::read";
+    if (k == 0)
+      throw value_error(op + ": k must be at least 1 (the number of entries to return per query), got 0");
+    return ranked_read(op, queries, k);
   }
 
   // z = w·M at the address each of these entries was written at.
@@ -798,6 +757,66 @@ class episodic_store {
     b.entry.pop_back();
     b.slot[row] = b.slot.back();
     b.slot.pop_back();
+  }
+
+  // read() and read(queries, k): the index's k best rows per query, as hits, and the reads at them. Row q·k + j of
+  // the latents reads query q at its j-th hit: at that entry's key (fixed keys) or at the query's own address in
+  // the hit's block (the other modes; hits in one block then read the same latent).
+  top_k_result<T, matrix> ranked_read(const std::string& op, matrix_ref<const T> queries, std::size_t k) const {
+    require_nonempty(op, "queries", queries);
+    require_cols(op, "queries", queries, lookup_cols(), mode == ::larimar::keys::addressing::by_slot ? "lookup size" : "the code size");
+    require_finite(op, "queries", queries);
+    if (empty()) throw state_error(op + ": the memory is empty; write an episode first");
+    const std::size_t q = queries.rows;
+    k = std::min(k, size());
+    auto qd = S::template make<T>(q, lookup_cols());
+    S::upload(queries.data, queries.size(), S::data(qd));
+
+    // Query addresses for the policies whose read address comes from the query itself.
+    auto wq = S::template make<T>(mode == ::larimar::keys::addressing::by_slot ? 0 : q, cfg_.slots);
+    if constexpr (mode == ::larimar::keys::addressing::by_projection) {
+      S::gemm(false, false, q, cfg_.slots, cfg_.lookup_dim(), T(1), S::data(qd), cfg_.lookup_dim(),
+              S::data(keys_.address_matrix()), cfg_.slots, T(0), S::data(wq), cfg_.slots);
+    } else if constexpr (mode == ::larimar::keys::addressing::by_content) {
+      S::gemm(false, false, q, cfg_.slots, cfg_.code_size, T(1), S::data(qd), cfg_.code_size,
+              S::data(*blocks_.front().mean_pinv), cfg_.slots, T(0), S::data(wq), cfg_.slots);
+    }
+    const T* searched = mode == ::larimar::keys::addressing::by_slot ? S::data(qd) : S::data(wq);
+    const auto matches = index_.search(searched, q, k, index_entry_.data());
+    const std::size_t n = q * k;
+    top_k_result<T, matrix> out{S::template make<T>(n, cfg_.code_size), std::vector<hit<T>>(n), k};
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t id = index_entry_[matches[i].position];
+      const auto& loc = where_.at(id);
+      out.hits[i] = hit<T>{id, loc.block, blocks_[loc.block].slot[loc.row], matches[i].score};
+    }
+    // Group the rows by block so each block is one GEMM.
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return out.hits[a].block < out.hits[b].block; });
+    auto wg = S::template make<T>(n, cfg_.slots);
+    auto zg = S::template make<T>(n, cfg_.code_size);
+    matrix wide;  // a packed block's mean, widened for its GEMM
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& h = out.hits[order[i]];
+      const T* src = mode == ::larimar::keys::addressing::by_slot
+                         ? blocks_[h.block].addresses.row(where_.at(h.entry).row)
+                         : S::data(wq) + (order[i] / k) * cfg_.slots;
+      S::copy(src, cfg_.slots, S::data(wg) + i * cfg_.slots);
+    }
+    for (std::size_t start = 0; start < n;) {
+      const std::size_t b = out.hits[order[start]].block;
+      std::size_t end = start;
+      while (end < n && out.hits[order[end]].block == b) ++end;
+      S::gemm(false, false, end - start, cfg_.code_size, cfg_.slots, T(1), S::data(wg) + start * cfg_.slots,
+              cfg_.slots, mean_of(blocks_[b], wide), cfg_.code_size, T(0), S::data(zg) + start * cfg_.code_size,
+              cfg_.code_size);
+      start = end;
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      S::copy(S::data(zg) + i * cfg_.code_size, cfg_.code_size, S::data(out.latents) + order[i] * cfg_.code_size);
+    return out;
   }
 
   static keys_state key_state_for(const memory_config& cfg, const Solver& solver) {

@@ -26,6 +26,7 @@ class memory_base {
   using solver_type = Solver;
   using matrix = typename Storage::template matrix<T>;
   using read_result = typename store::read_result;
+  using top_k_result = larimar::top_k_result<T, matrix>;
 
   // One-shot write of an episode (N×C latents, N×L lookups): addresses from the key policy, then the least-squares
   // write of each touched block. Returns the entry id of each row.
@@ -38,6 +39,9 @@ class memory_base {
   }
   // Batched read: each query row is looked up (key policy) and read back, z = w·M.
   read_result read(matrix_ref<const T> queries) const { return store_.read(queries); }
+  // Top-k read: each query's k best entries, best first (score descending, equal scores by lower entry id), with
+  // what the query reads at each; k = 1 is read(). k > size() gives every entry; k = 0 is a value_error.
+  top_k_result read(matrix_ref<const T> queries, std::size_t k) const { return store_.read(queries, k); }
   // Reads at the addresses these entries were written at.
   matrix read_entries(std::span<const std::size_t> ids) const { return store_.read_entries(ids); }
   // Removes one entry so that reads at its address no longer return it (docs/memory.md gives the exact rule).
