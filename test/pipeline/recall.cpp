@@ -423,3 +423,73 @@ TEST_CASE("top-k ask with larimar-tiny: four values under one prefix come back a
   CHECK(batched == found);
   CHECK_THROWS_WITH_AS(p.ask(code_query, 0), doctest::Contains("k must be at least 1"), value_error);
 }
+
+TEST_CASE("contiguous reads with larimar-tiny: a sentence cut across segments comes back whole") {
+  // A needle of about 30 tokens in 12-token segments: its pieces are consecutive entries. The answer decoded from
+  // the first piece stops at the piece's end, mid-sentence; the pipeline then decodes the next entries from their
+  // start (BOS + latent) and appends them up to the sentence's end.
+  const std::string query = "The vault code is";
+  const std::string needle =
+      "The vault code is 4471 and the spare key for the old garden shed sits under the third blue flower pot.";
+  const std::string text = "The grass is green. The sky is blue.\n\n" + needle + "\n\nHere we go. There and back again.";
+  pipeline_options o;
+  o.segment_tokens = 12;
+  o.prefix_tokens = token_count(query);
+  recall_pipeline<fixed<storage::host>> p(tiny(), o);
+  const auto ids = p.write_text(text);
+  const auto& tok = tiny()->tokenizer();
+  const auto segs = segment_text(tok, text, 12);
+  REQUIRE(segs.size() == ids.size());
+  std::size_t first = 0;
+  while (first < segs.size() && segs[first].text.rfind(query, 0) != 0) ++first;
+  REQUIRE(first + 2 < segs.size());  // the needle takes three pieces at least
+  const std::size_t pieces = (tok.encode(needle).size() + 11) / 12;
+  REQUIRE(pieces >= 3);
+
+  const auto a = p.ask(query);
+  CHECK(a.matched.entry == ids[first]);
+  // The same by hand: the first piece from the query prefix, then each following entry from its start, until a
+  // sentence ends (the model's reconstruction decides: a piece it misreads runs on into the next entries).
+  model::generation_options g;
+  g.max_new_tokens = 12;
+  auto z = tiny()->latents(std::vector<std::vector<model::token_id>>{segs[first].ids});
+  auto expected = tiny()->decoder().generate(p.prompt(query), z, g).tokens;
+  const std::size_t head = expected.size();
+  std::string want = tok.decode(expected);
+  for (std::size_t s = first + 1; s < segs.size() && want.find(". ") == std::string::npos && want.back() != '.';
+       ++s) {
+    z = tiny()->latents(std::vector<std::vector<model::token_id>>{segs[s].ids});
+    g.max_new_tokens = 40;
+    const auto piece = tiny()->decoder().generate(std::vector<model::token_id>{0}, z, g).tokens;
+    expected.insert(expected.end(), piece.begin(), piece.end());
+    want = tok.decode(expected);
+  }
+  if (const auto end = want.find(". "); end != std::string::npos) want.resize(end + 1);  // up to the sentence end
+  MESSAGE("continued answer: '" << a.text << "'");
+  CHECK(a.tokens.size() > head);
+  CHECK(a.text == want);
+  CHECK(a.text.find("third blue flower pot") != std::string::npos);  // the needle's third piece came back
+  CHECK(a.reason == model::finish_reason::eos);
+
+  // Off: the answer ends with the first piece. Top-k and ask_async continue the same way.
+  pipeline_options off = o;
+  off.continuation_tokens = 0;
+  recall_pipeline<fixed<storage::host>> q(tiny(), off);
+  q.write_text(text);
+  const auto short_answer = q.ask(query);
+  CHECK(short_answer.tokens.size() == head);
+  CHECK(a.text.rfind(short_answer.text, 0) == 0);
+  const auto top = p.ask(query, 2);
+  REQUIRE(!top.empty());
+  CHECK(top[0].text == a.text);
+  const std::vector<std::string> qs{query};
+  CHECK(p.ask_async(qs).get()[0].text == a.text);
+  // A limit stops it mid-sentence: max_tokens.
+  pipeline_options few = o;
+  few.continuation_tokens = 3;
+  recall_pipeline<fixed<storage::host>> r(tiny(), few);
+  r.write_text(text);
+  const auto limited = r.ask(query);
+  CHECK(limited.tokens.size() == head + 3);
+  CHECK(limited.reason == model::finish_reason::max_tokens);
+}

@@ -34,6 +34,8 @@ Task
                             ruler:multiquery, or ruler:all for the eight (each query is the needle's text up to
                             its value; scores in percent, RULER's string_match_all). Default passkey.
   --digits LIST             passkey digits, comma-separated, each 1..18 (default 3)
+  --top-k K                 RULER: entries read per query, their distinct answers joined (default: the task's
+                            values per key, 4 for ruler:multivalue, else 1)
   --haystack FILE[,FILE..]  needle task and RULER's essay haystack: text files cycled as the haystack (default: the
                             held-out fortune files
                             science, pets, sports, medicine in /usr/share/games/fortunes, Debian package fortunes)
@@ -266,6 +268,8 @@ options parse(int argc, char** argv) {
       o.segment_tokens = parse_uint(a, value(), 1, 4096);
     } else if (a == "--slots") {
       o.slots = parse_uint(a, value(), 1, 1 << 16);
+    } else if (a == "--top-k") {
+      o.top_k = parse_uint(a, value(), 1, 1 << 16);
     } else if (a == "--batch") {
       o.batch = parse_uint(a, value(), 1, 1 << 20);
     } else if (a == "--encoder-cache") {
@@ -299,6 +303,7 @@ options parse(int argc, char** argv) {
     throw usage_error("--needle, --query, --answer and --depths do not apply to RULER's tasks (they draw their own)");
   if (o.task.rfind("ruler:", 0) == 0 && (o.capacity || o.footprint))
     throw usage_error("--capacity and --footprint are studies of their own; drop --task ruler:...");
+  if (o.task.rfind("ruler:", 0) != 0 && seen.contains("--top-k")) throw usage_error("--top-k belongs to --task ruler:...");
   if (o.haystack.empty()) {
     const std::filesystem::path dir = "/usr/share/games/fortunes";
     for (const char* f : {"science", "pets", "sports", "medicine"}) o.haystack.push_back(dir / f);

@@ -40,6 +40,7 @@ struct options {
   std::optional<std::uint64_t> random_encoder;
   bool memory_only = false;
   std::optional<std::size_t> prefix_tokens;  // nullopt: auto
+  std::optional<std::size_t> top_k;          // RULER: entries read per query; nullopt: the task's values per key
   std::size_t segment_tokens = 0, slots = 512, batch = 256, encoder_cache = std::size_t{1} << 17;
   bool capacity = false, footprint = false;
   std::size_t capacity_slots = 64;

@@ -1,7 +1,8 @@
 // larimar-recall --task ruler:<name>|ruler:all: RULER's needle-in-a-haystack tasks (larimar/eval/ruler.hpp),
 // every (task, length, seed) context written once into one pipeline per policy and asked each of its queries.
-// Per query: memory-hit = the share of its answers whose needle is in the entry the read returned; end to end =
-// RULER's string_match_all on the decoded answer. A sample's score is the mean over its queries; cells are the
+// Per query: memory-hit = the share of its answers whose needle is in one of the k entries read (k = --top-k, by
+// default the task's values per key: 4 for multivalue, else 1); end to end = RULER's string_match_all on the
+// distinct answers decoded from those k entries, joined. A sample's score is the mean over its queries; cells are the
 // mean over seeds, in percent as RULER reports.
 #include <chrono>
 #include <cstdio>
@@ -135,19 +136,19 @@ int ruler(const options& o) {
                 : write_context(sample, text_file_source(o.haystack, sample.seed), tok, budget, len, o.batch,
                                 columns, tokens);
         const double write_s = seconds_since(t0);
-        for (std::size_t k = 0; k < columns.size(); ++k) {
-          const auto& p = *columns[k].pipeline;
+        for (std::size_t c = 0; c < columns.size(); ++c) {
+          const auto& p = *columns[c].pipeline;
           const auto t1 = std::chrono::steady_clock::now();
-          const auto r = p.read(sample.query_prefixes);
+          // k entries per query: --top-k, or as many as the task has values per key (4 for multivalue)
+          const std::size_t k = o.top_k ? *o.top_k : spec.values;
+          const auto r = p.read(sample.query_prefixes, k);
           std::vector<std::string> generated(sample.queries.size());
           if (!o.memory_only) {
             // A prompt the decoder's window cannot hold (a uuid key is ~50 tokens of larimar-tiny's) is answered
             // by nothing, and says so in the CSV.
             const auto& dec = models->decoder();
             const std::size_t window = dec.config().n_positions - dec.latent_slots();
-            const std::size_t C = models->latent_size();
             std::vector<std::string> fits;
-            std::vector<float> latents;
             std::vector<std::size_t> which;
             for (std::size_t q = 0; q < sample.queries.size(); ++q) {
               if (p.prompt(sample.query_prefixes[q]).size() >= window) {
@@ -156,12 +157,11 @@ int ruler(const options& o) {
               }
               which.push_back(q);
               fits.push_back(sample.query_prefixes[q]);
-              latents.insert(latents.end(), r.latents.begin() + static_cast<std::ptrdiff_t>(q * C),
-                             r.latents.begin() + static_cast<std::ptrdiff_t>((q + 1) * C));
             }
             if (!fits.empty()) {
-              const auto g = p.generate(fits, latents);
-              for (std::size_t i = 0; i < g.size(); ++i) generated[which[i]] = models->tokenizer().decode(g[i].tokens);
+              const auto answers = p.ask(fits, k);  // the distinct answers of the k best entries, best first
+              for (std::size_t i = 0; i < answers.size(); ++i)
+                for (const auto& a : answers[i]) generated[which[i]] += (generated[which[i]].empty() ? "" : " | ") + a.text;
             }
           }
           const double seconds = write_s + seconds_since(t1);
@@ -169,28 +169,29 @@ int ruler(const options& o) {
           for (std::size_t q = 0; q < sample.queries.size(); ++q) {
             // answers of this query whose needle sits in the entry read
             std::set<std::string> read_values;
-            if (const auto it = holds[k].find(r.hits[q].entry); it != holds[k].end())
-              for (const auto n : it->second)
-                if (sample.needles[n].key == sample.queries[q]) read_values.insert(sample.needles[n].value);
+            for (const auto& h : r.hits_of(q))
+              if (const auto it = holds[c].find(h.entry); it != holds[c].end())
+                for (const auto n : it->second)
+                  if (sample.needles[n].key == sample.queries[q]) read_values.insert(sample.needles[n].value);
             const double m = static_cast<double>(read_values.size()) / static_cast<double>(sample.answers[q].size());
             const double e = o.memory_only ? 0.0 : eval::string_match_all(generated[q], sample.answers[q]);
             memory += m, e2e += e;
             if (csv) {
               std::string answers;
               for (const auto& a : sample.answers[q]) answers += (answers.empty() ? "" : " ") + a;
-              *csv << spec.name << ',' << columns[k].name << ',' << len << ',' << tokens << ',' << seed << ','
+              *csv << spec.name << ',' << columns[c].name << ',' << len << ',' << tokens << ',' << seed << ','
                    << csv_quote(sample.query_prefixes[q]) << ',' << csv_quote(answers) << ',' << m << ','
                    << (o.memory_only ? std::string() : std::to_string(e)) << ',' << csv_quote(generated[q]) << ','
                    << seconds << '\n';
             }
             if (o.verbose)
               std::printf("%s %s len %zu seed %llu: '%s' -> memory %.2f%s\n", std::string(spec.name).c_str(),
-                          columns[k].name.c_str(), len, static_cast<unsigned long long>(seed),
+                          columns[c].name.c_str(), len, static_cast<unsigned long long>(seed),
                           sample.query_prefixes[q].c_str(), m,
                           o.memory_only ? "" : (", said '" + generated[q] + "', " + std::to_string(e)).c_str());
           }
           const double nq = static_cast<double>(sample.queries.size());
-          cells[{ti, columns[k].name, len}].add(memory / nq, e2e / nq, seconds);
+          cells[{ti, columns[c].name, len}].add(memory / nq, e2e / nq, seconds);
         }
         bar.update(++done);
       }

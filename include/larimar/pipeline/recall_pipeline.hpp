@@ -62,6 +62,9 @@ struct pipeline_options {
                                     // (the encoder's positions less [CLS]/[SEP], the decoder's window less BOS)
   std::size_t batch = 256;          // segments encoded and written per step
   std::size_t max_new_tokens = 0;   // generation limit; 0: segment_tokens
+  std::size_t continuation_tokens = 64;  // an answer that reaches its segment's end mid-sentence continues into the
+                                         // entries written after it, decoded from their start, until the sentence
+                                         // ends or this many tokens are added (0: answers end with their segment)
   memory_config memory{};           // K, seed, keys, ...; code_size and lookup_size are set to the latent size
 };
 
@@ -269,7 +272,9 @@ class recall_pipeline {
   // Read, then generate: the answers to a batch of queries.
   std::vector<answer> ask(std::span<const std::string> queries) const {
     const auto r = read(queries);
-    return answers(*models_, r.hits, generate(queries, r.latents));
+    auto out = answers(*models_, r.hits, generate(queries, r.latents));
+    continue_answers(*models_, *decoding_, out, following(r.hits), opt_.continuation_tokens);
+    return out;
   }
   answer ask(std::string_view query) const {
     const std::vector<std::string> q{std::string(query)};
@@ -304,13 +309,17 @@ class recall_pipeline {
       }
     }
     const auto gens = generate_with(*models_, *decoding_, batch_prompts, batch_latents, max_new_tokens());
+    // Each decoded row's answer, continued past its segment where it stops mid-sentence; then the distinct texts.
+    std::vector<hit<float>> row_hits(gens.size());
+    for (std::size_t h = r.hits.size(); h-- > 0;) row_hits[decoded[h]] = r.hits[h];  // the best hit of each row
+    auto rows = answers(*models_, row_hits, gens);
+    continue_answers(*models_, *decoding_, rows, following(row_hits), opt_.continuation_tokens);
     std::vector<std::vector<answer>> out(r.queries());
     for (std::size_t q = 0; q < r.queries(); ++q)
       for (std::size_t j = 0; j < r.k; ++j) {
-        const auto& g = gens[decoded[q * r.k + j]];
-        std::string text = models_->tokenizer().decode(g.tokens);
-        const bool seen = std::any_of(out[q].begin(), out[q].end(), [&](const answer& a) { return a.text == text; });
-        if (!seen) out[q].push_back(answer{std::move(text), g.tokens, r.hits_of(q)[j], g.reason});
+        const auto& a = rows[decoded[q * r.k + j]];
+        const bool seen = std::any_of(out[q].begin(), out[q].end(), [&](const answer& b) { return b.text == a.text; });
+        if (!seen) out[q].push_back(answer{a.text, a.tokens, r.hits_of(q)[j], a.reason});
       }
     return out;
   }
@@ -326,10 +335,14 @@ class recall_pipeline {
   std::future<std::vector<answer>> ask_async(std::span<const std::string> queries) const {
     (void)models_->decoder();  // memory-only models: the state_error comes now, not from the future
     auto r = read(queries);
-    return std::async(std::launch::async,
-                      [models = models_, state = decoding_, p = prompts(queries), r = std::move(r), n = max_new_tokens()] {
-                        return answers(*models, r.hits, generate_with(*models, *state, p, r.latents, n));
-                      });
+    auto next = following(r.hits);  // read now: the memory may change while the worker runs
+    return std::async(std::launch::async, [models = models_, state = decoding_, p = prompts(queries), r = std::move(r),
+                                           next = std::move(next), n = max_new_tokens(),
+                                           more = opt_.continuation_tokens] {
+      auto out = answers(*models, r.hits, generate_with(*models, *state, p, r.latents, n));
+      continue_answers(*models, *state, out, next, more);
+      return out;
+    });
   }
 
   // The decoder's prompt for a query prefix: its BOS token (if the config names one) and the prefix's ids.
@@ -370,6 +383,95 @@ class recall_pipeline {
     state.seconds += seconds(t0, clock::now());
     return out;
   }
+  // The latents of the entries written right after each hit's (the context's next segments: entries keep their
+  // write order, and each is read at its own address), as many as continuation_tokens may need, on the host; a
+  // hit's list stops at the first id the memory no longer holds.
+  std::vector<std::vector<float>> following(std::span<const hit<float>> hits) const {
+    std::vector<std::vector<float>> out(hits.size());
+    if (opt_.continuation_tokens == 0 || hits.empty() || !models_->has_decoder()) return out;
+    const std::size_t most = (opt_.continuation_tokens + opt_.segment_tokens - 1) / opt_.segment_tokens;
+    const std::size_t C = models_->latent_size();
+    std::vector<std::size_t> ids, count(hits.size(), 0);
+    for (std::size_t i = 0; i < hits.size(); ++i)
+      for (std::size_t n = 1; n <= most && memory_.contains(hits[i].entry + n); ++n, ++count[i])
+        ids.push_back(hits[i].entry + n);
+    if (ids.empty()) return out;
+    const auto t0 = clock::now();
+    const auto m = memory_.read_entries(ids);
+    std::vector<float> host(ids.size() * C);
+    storage::download(storage::data(m), host.size(), host.data());
+    time_.read += seconds(t0, clock::now());
+    for (std::size_t i = 0, at = 0; i < hits.size(); at += count[i], ++i)
+      out[i].assign(host.begin() + static_cast<std::ptrdiff_t>(at * C),
+                    host.begin() + static_cast<std::ptrdiff_t>((at + count[i]) * C));
+    return out;
+  }
+
+  // Answers that stop at their segment's end (EOS) without ending a sentence go on into the following entries:
+  // each is decoded from its start (BOS + its latent, the model's own reconstruction) and its tokens appended up to
+  // the first sentence end, until the sentence ends, `limit` tokens are added, or the entries run out.
+  static void continue_answers(const models_type& models, decoder_state& state, std::vector<answer>& out,
+                               const std::vector<std::vector<float>>& follow, std::size_t limit) {
+    if (limit == 0 || !models.has_decoder()) return;
+    const auto bos = models.decoder().config().bos_token_id;
+    if (!bos) return;
+    const std::size_t C = models.latent_size();
+    const auto& tok = models.tokenizer();
+    std::vector<std::size_t> open, step(out.size(), 0), added(out.size(), 0);
+    for (std::size_t i = 0; i < out.size(); ++i)
+      if (out[i].reason == model::finish_reason::eos && !ends_sentence(out[i].text) && !follow[i].empty())
+        open.push_back(i);
+    const std::size_t window = models.decoder().config().n_positions - models.decoder().latent_slots() - 1;
+    while (!open.empty()) {
+      const std::vector<std::vector<model::token_id>> prompts(open.size(), std::vector<model::token_id>{*bos});
+      std::vector<float> latents;
+      for (const auto i : open) {
+        const float* z = follow[i].data() + step[i] * C;
+        latents.insert(latents.end(), z, z + C);
+      }
+      const auto gens = generate_with(models, state, prompts, latents, window);
+      std::vector<std::size_t> still;
+      for (std::size_t j = 0; j < open.size(); ++j) {
+        const std::size_t i = open[j];
+        const auto& g = gens[j];
+        // the piece up to and including the token that ends the sentence, within the limit
+        const std::string whole = tok.decode(g.tokens);
+        const std::size_t end = sentence_end(whole);
+        std::size_t n = 0;
+        while (n < g.tokens.size() && n < limit - added[i] &&
+               (end == std::string::npos || tok.decode(std::span(g.tokens).first(n)).size() < end))
+          ++n;
+        const auto piece = std::span(g.tokens).first(n);
+        const std::string text = tok.decode(piece);
+        out[i].tokens.insert(out[i].tokens.end(), piece.begin(), piece.end());
+        out[i].text += text;
+        added[i] += n;
+        ++step[i];
+        if (end != std::string::npos && text.size() >= end) out[i].reason = model::finish_reason::eos;
+        else if (added[i] >= limit) out[i].reason = model::finish_reason::max_tokens;
+        else if (step[i] < follow[i].size() && g.reason == model::finish_reason::eos) still.push_back(i);
+      }
+      open.swap(still);
+    }
+  }
+  // Whether a text ends a sentence: ., ! or ? last (a closing quote or bracket may follow), spaces aside.
+  static bool ends_sentence(std::string_view t) {
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\n' || t.back() == '\t')) t.remove_suffix(1);
+    while (!t.empty() && (t.back() == '"' || t.back() == '\'' || t.back() == ')' || t.back() == ']')) t.remove_suffix(1);
+    return !t.empty() && (t.back() == '.' || t.back() == '!' || t.back() == '?');
+  }
+  // One past the first sentence end in a text (., ! or ? with any closing quotes or brackets, then a space or the
+  // text's end), or npos.
+  static std::size_t sentence_end(std::string_view t) {
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      if (t[i] != '.' && t[i] != '!' && t[i] != '?') continue;
+      std::size_t j = i + 1;
+      while (j < t.size() && (t[j] == '"' || t[j] == '\'' || t[j] == ')' || t[j] == ']')) ++j;
+      if (j == t.size() || t[j] == ' ' || t[j] == '\n' || t[j] == '\t') return j;
+    }
+    return std::string::npos;
+  }
+
   static std::vector<answer> answers(const models_type& models, std::span<const hit<float>> hits,
                                      const std::vector<model::generation>& gens) {
     std::vector<answer> out(gens.size());
