@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -240,6 +241,16 @@ TEST_CASE("weight_matrix: from a safetensors tensor, as stored or transposed, in
   const auto q = host_matrix::from_tensor(view, true, weight_format::int8);
   CHECK(q.format() == weight_format::int8);
   CHECK(q.to_f32() == host_matrix::from_f32(got, out, in, weight_format::int8).to_f32());
+}
+
+TEST_CASE("the plain path's branchless f16 conversion equals io::f16_to_f32 on every bit pattern") {
+  std::size_t mismatches = 0;
+  for (std::uint32_t h = 0; h < 65536; ++h) {
+    const auto bits = static_cast<std::uint16_t>(h);
+    mismatches += std::bit_cast<std::uint32_t>(weight_kernels::plain::f16_to_f32(bits)) !=
+                  std::bit_cast<std::uint32_t>(io::f16_to_f32(bits));
+  }
+  CHECK(mismatches == 0);
 }
 
 TEST_CASE("fused GEMV: every format, 1-4 rows, odd sizes, every dispatch path vs an exact reference") {

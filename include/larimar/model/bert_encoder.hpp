@@ -150,7 +150,8 @@ class bert_encoder {
 
   const encoder_config& config() const { return config_; }
   std::size_t latent_size() const { return latent_size_; }
-  // The format the weight matrices are held in (the file's, or load_options::weights).
+  // The format the weight matrices are held in: load_options::weights, or the file's (the word embeddings', should
+  // a file mix dtypes: each matrix then keeps its own tensor's).
   weight_format weights_format() const { return word_.format(); }
   // The instruction-set level of the host weight kernels (core/cpu_dispatch.hpp; tests and benchmarks).
   void use_cpu_isa(cpu_isa isa) { product_.use_cpu_isa(isa); }

@@ -117,7 +117,8 @@ class gpt2_decoder {
   latent_mode mode() const { return mode_; }
   std::size_t vocab_size() const { return config_.vocab_size; }
 
-  // The format the weight matrices are held in (all the same: the file's, or load_options::weights).
+  // The format the weight matrices are held in: load_options::weights, or the file's (wte's, should a file mix
+  // dtypes: each matrix then keeps its own tensor's).
   weight_format weights_format() const { return wte_.format(); }
   // Weight bytes one batch-1 decode step reads: every block's four matrices, the tied LM head, one wte and one wpe
   // row, and the f32 biases and LayerNorm vectors (not the latent projections: once per prefill).
