@@ -454,12 +454,12 @@ TEST_CASE("a latent over several cache slots with a slot bias (latent_slots) mat
 TEST_CASE("latent_slots is checked: at least one, and room left for tokens") {
   const auto cfg = model::load_model_config(fx::dir() / "tiny-slots" / "config.json");
   const auto file = io::safetensors_file::open(fx::dir() / "tiny-slots" / "decoder.safetensors");
-  CHECK_THROWS_WITH_AS(gpt2_decoder<>(*cfg.decoder, cfg.latent_size, cfg.mode, file, 0),
+  CHECK_THROWS_WITH_AS(gpt2_decoder<>(*cfg.decoder, cfg.latent_size, cfg.mode, file, {}, 0),
                        doctest::Contains("latent_slots is 0"), value_error);
-  CHECK_THROWS_WITH_AS(gpt2_decoder<>(*cfg.decoder, cfg.latent_size, cfg.mode, file, 48),
+  CHECK_THROWS_WITH_AS(gpt2_decoder<>(*cfg.decoder, cfg.latent_size, cfg.mode, file, {}, 48),
                        doctest::Contains("latent_slots is 48"), value_error);
   // a slot count that disagrees with latent_kv's shape names the tensor
-  CHECK_THROWS_WITH_AS(gpt2_decoder<>(*cfg.decoder, cfg.latent_size, cfg.mode, file, 2),
+  CHECK_THROWS_WITH_AS(gpt2_decoder<>(*cfg.decoder, cfg.latent_size, cfg.mode, file, {}, 2),
                        doctest::Contains("latent_kv.weight"), shape_error);
   auto j = nlohmann::json::parse(std::ifstream(fx::dir() / "tiny-slots" / "config.json"));
   j["latent_slots"] = -2;

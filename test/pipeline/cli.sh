@@ -35,6 +35,7 @@ expect 2 "--slots given twice" --slots 8 --slots 9
 expect 2 "unknown RULER task 'single_9' (valid: single_1, single_2" --task ruler:single_9
 expect 2 "do not apply to RULER's tasks" --task ruler:multivalue --depths 50
 expect 2 "--digits belongs to --task passkey" --task ruler:all --digits 4
+expect 2 "--top-k belongs to --task ruler" --top-k 3
 expect 2 "--memory: memory spec 'sharded,iter7': unknown token 'iter7'" --memory sharded,iter7
 expect 2 "names a key policy; the key policies come from --policies" --memory prefix_encoding
 expect 2 "the storage is given twice, as 'host' and 'device'" --memory host --footprint

@@ -1,6 +1,7 @@
 // larimar-model-eval: how exactly a model says back what it encoded, through the C++ runtime.
 //
 //   larimar-model-eval --model models/larimar-small --items build/eval/heldout.jsonl [--csv out.csv] [--limit N]
+//                      [--weights f32|f16|bf16|int8]   (the weight matrices' format; default: the files')
 //
 // Each item (a JSON line: set, text, prompt, score, value?) is encoded to its latent; the decoder, given that
 // latent and the prompt, continues greedily. Scores: "exact" (prompt + continuation == text), "value" (the value
@@ -36,11 +37,13 @@ struct item {
 struct options {
   std::filesystem::path model, items, csv;
   std::size_t limit = 0, batch = 32;
+  larimar::model::load_options load;
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "larimar-model-eval: " << why
-            << "\nusage: larimar-model-eval --model DIR --items FILE.jsonl [--csv FILE] [--limit N] [--batch B]\n";
+            << "\nusage: larimar-model-eval --model DIR --items FILE.jsonl [--csv FILE] [--limit N] [--batch B]"
+               " [--weights f32|f16|bf16|int8]\n";
   std::exit(2);
 }
 
@@ -57,6 +60,11 @@ options parse(int argc, char** argv) {
     else if (a == "--csv") o.csv = next();
     else if (a == "--limit") o.limit = std::stoul(next());
     else if (a == "--batch") o.batch = std::max<std::size_t>(1, std::stoul(next()));
+    else if (a == "--weights") {
+      const std::string f = next();
+      o.load.weights = larimar::model::parse_weight_format(f);
+      if (!o.load.weights) usage("--weights must be f32, f16, bf16 or int8, not " + f);
+    }
     else usage("unknown option " + a);
   }
   if (o.model.empty() || o.items.empty()) usage("--model and --items are required");
@@ -116,8 +124,8 @@ std::string csv_quote(const std::string& s) {
 int main(int argc, char** argv) try {
   const auto o = parse(argc, argv);
   namespace m = larimar::model;
-  const auto encoder = m::bert_encoder<>::load(o.model);
-  const auto decoder = m::gpt2_decoder<>::load(o.model);
+  const auto encoder = m::bert_encoder<>::load(o.model, o.load);
+  const auto decoder = m::gpt2_decoder<>::load(o.model, o.load);
   const auto bpe = larimar::tokenizer::byte_level_bpe::from_files(o.model / "vocab.json", o.model / "merges.txt");
   const auto& ecfg = encoder.config();
   const std::size_t positions = decoder.config().n_positions, C = encoder.latent_size();

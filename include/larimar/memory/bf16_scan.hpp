@@ -22,6 +22,7 @@
 #include <limits>
 #include <vector>
 
+#include "larimar/core/cpu_dispatch.hpp"
 #include "larimar/core/half.hpp"
 #include "larimar/memory/detail/top_k_select.hpp"
 
@@ -50,16 +51,7 @@ inline bool supported() {
   return has;
 }
 
-// The sum of the 16 lanes, in a fixed order. (Full-mask forms: GCC 12's plain shuffles and _mm512_reduce_add_ps
-// start from _mm512_undefined_ps, which trips -Wuninitialized once inlined.)
-__attribute__((target("avx512f"))) inline float lane_sum(__m512 v) {
-  constexpr __mmask16 all = 0xFFFF;
-  v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, all, v, v, 0x4E));  // + the other 256-bit half
-  v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, all, v, v, 0xB1));  // + the neighbouring 128-bit quarter
-  v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, all, v, 0x4E));        // + the other 64 bits of the quarter
-  v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, all, v, 0xB1));        // + the neighbouring lane
-  return _mm512_cvtss_f32(v);
-}
+using simd::lane_sum;  // core/cpu_dispatch.hpp
 
 // out[i·RB + j] = q_i · r_j for QB queries (stride dim) and RB rows (stride dim), all bf16.
 template <int QB, int RB>

@@ -25,6 +25,9 @@
 #include "larimar/model/kernels/embedding.hpp"
 #include "larimar/model/kernels/layer_norm.hpp"
 #include "larimar/model/token.hpp"
+#include "larimar/model/weight_format.hpp"
+#include "larimar/model/weight_matrix.hpp"
+#include "larimar/model/weight_product.hpp"
 #include "larimar/model/weights.hpp"
 
 namespace larimar::model {
@@ -70,8 +73,9 @@ class bert_encoder {
 
  public:
   // A model directory: ours (config.json with an "encoder" section + encoder.safetensors) or a plain Hugging
-  // Face BERT directory (config.json + model.safetensors; no latent head).
-  static bert_encoder load(const std::filesystem::path& directory) {
+  // Face BERT directory (config.json + model.safetensors; no latent head). options.weights: the format the
+  // weight matrices are held in (default: the file's; docs/model.md, "Weight formats").
+  static bert_encoder load(const std::filesystem::path& directory, const load_options& options = {}) {
     const model_config cfg = load_model_config(directory / "config.json");
     if (!cfg.encoder)
       throw format_error(std::string("bert_encoder::load: '") + (directory / "config.json").string() + "' has no encoder");
@@ -80,11 +84,12 @@ class bert_encoder {
     if (!std::filesystem::exists(weights))
       throw io_error("bert_encoder::load: neither encoder.safetensors nor model.safetensors in '" +
                      directory.string() + "'");
-    return bert_encoder(*cfg.encoder, cfg.latent_size, io::safetensors_file::open(weights));
+    return bert_encoder(*cfg.encoder, cfg.latent_size, io::safetensors_file::open(weights), options);
   }
 
   // latent_size 0: no Larimar head (encodings carry hidden states and pooled outputs only).
-  bert_encoder(const encoder_config& config, std::size_t latent_size, const io::safetensors_file& file)
+  bert_encoder(const encoder_config& config, std::size_t latent_size, const io::safetensors_file& file,
+               const load_options& options = {})
       : config_(config), latent_size_(latent_size) {
     const std::string op = "bert_encoder";
     if (config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0)
@@ -94,7 +99,10 @@ class bert_encoder {
     const auto load = [&](const std::string& name, std::initializer_list<std::size_t> shape) {
       return detail::load_tensor<Backend>(file, p + name, shape);
     };
-    word_ = load("embeddings.word_embeddings.weight", {config.vocab_size, H});
+    const auto matrix = [&](const std::string& name, std::initializer_list<std::size_t> shape) {
+      return detail::load_matrix<Backend>(file, p + name, shape, false, options);
+    };
+    word_ = matrix("embeddings.word_embeddings.weight", {config.vocab_size, H});
     position_ = load("embeddings.position_embeddings.weight", {config.max_position_embeddings, H});
     token_type_ = load("embeddings.token_type_embeddings.weight", {config.type_vocab_size, H});
     embedding_ln_weight_ = load("embeddings.LayerNorm.weight", {H});
@@ -105,38 +113,48 @@ class bert_encoder {
       layer ly;
       // q, k, v stacked into one [3H × H] weight so a single GEMM projects all three
       std::vector<float> qkv_w, qkv_b;
+      const auto& query = file.at(p + e + "attention.self.query.weight", {H, H});
+      const weight_format qkv_format =
+          options.weights ? *options.weights : detail::file_format(query.type).value_or(weight_format::f32);
       for (const char* part : {"query", "key", "value"}) {
         const auto w = io::to_f32(file.at(p + e + "attention.self." + part + ".weight", {H, H}));
         const auto b = io::to_f32(file.at(p + e + "attention.self." + part + ".bias", {H}));
         qkv_w.insert(qkv_w.end(), w.begin(), w.end());
         qkv_b.insert(qkv_b.end(), b.begin(), b.end());
       }
-      ly.qkv_weight.resize(qkv_w.size());
+      // f16/bf16 values widened exactly, so keeping the file's format narrows them back without rounding
+      ly.qkv_weight =
+          weight_matrix<Backend>::from_f32(qkv_w, 3 * H, H, qkv_format, op + ": layer " + std::to_string(l) + " q|k|v");
       ly.qkv_bias.resize(qkv_b.size());
-      backend::upload(std::span<const float>(qkv_w), ly.qkv_weight);
       backend::upload(std::span<const float>(qkv_b), ly.qkv_bias);
-      ly.attn_out_weight = load(e + "attention.output.dense.weight", {H, H});
+      ly.attn_out_weight = matrix(e + "attention.output.dense.weight", {H, H});
       ly.attn_out_bias = load(e + "attention.output.dense.bias", {H});
       ly.attn_ln_weight = load(e + "attention.output.LayerNorm.weight", {H});
       ly.attn_ln_bias = load(e + "attention.output.LayerNorm.bias", {H});
-      ly.inter_weight = load(e + "intermediate.dense.weight", {I, H});
+      ly.inter_weight = matrix(e + "intermediate.dense.weight", {I, H});
       ly.inter_bias = load(e + "intermediate.dense.bias", {I});
-      ly.out_weight = load(e + "output.dense.weight", {H, I});
+      ly.out_weight = matrix(e + "output.dense.weight", {H, I});
       ly.out_bias = load(e + "output.dense.bias", {H});
       ly.out_ln_weight = load(e + "output.LayerNorm.weight", {H});
       ly.out_ln_bias = load(e + "output.LayerNorm.bias", {H});
       layers_.push_back(std::move(ly));
     }
     if (config.pooling == pooling::cls_tanh) {
-      pooler_weight_ = load("pooler.dense.weight", {H, H});
+      pooler_weight_ = matrix("pooler.dense.weight", {H, H});
       pooler_bias_ = load("pooler.dense.bias", {H});
     }
     if (latent_size_ > 0)
-      latent_head_ = detail::load_tensor<Backend>(file, "latent_head.weight", {2 * latent_size_, config.pooled_size()});
+      latent_head_ = detail::load_matrix<Backend>(file, "latent_head.weight", {2 * latent_size_, config.pooled_size()},
+                                                  false, options);
   }
 
   const encoder_config& config() const { return config_; }
   std::size_t latent_size() const { return latent_size_; }
+  // The format the weight matrices are held in: load_options::weights, or the file's (the word embeddings', should
+  // a file mix dtypes: each matrix then keeps its own tensor's).
+  weight_format weights_format() const { return word_.format(); }
+  // The instruction-set level of the host weight kernels (core/cpu_dispatch.hpp; tests and benchmarks).
+  void use_cpu_isa(cpu_isa isa) { product_.use_cpu_isa(isa); }
 
   // Encodes a batch of token-id sequences (each non-empty, at most max_position_embeddings long);
   // token_types: empty (all 0) or one sequence of type ids per input, of the same length.
@@ -221,8 +239,14 @@ class bert_encoder {
 
  private:
   struct layer {
-    buffer<float> qkv_weight, qkv_bias, attn_out_weight, attn_out_bias, attn_ln_weight, attn_ln_bias, inter_weight,
-        inter_bias, out_weight, out_bias, out_ln_weight, out_ln_bias;
+    weight_matrix<Backend> qkv_weight;
+    buffer<float> qkv_bias;
+    weight_matrix<Backend> attn_out_weight;
+    buffer<float> attn_out_bias, attn_ln_weight, attn_ln_bias;
+    weight_matrix<Backend> inter_weight;
+    buffer<float> inter_bias;
+    weight_matrix<Backend> out_weight;
+    buffer<float> out_bias, out_ln_weight, out_ln_bias;
   };
 
   encoding forward(std::size_t B, std::size_t max_length) const {
@@ -254,7 +278,7 @@ class bert_encoder {
     float* inter = backend::raw<float>(w.inter);
     const float eps = config_.layer_norm_eps;
     backend::for_each_index<Backend>(
-        R * H, kernels::bert_embedding{hidden, backend::raw<float>(word_), backend::raw<float>(position_),
+        R * H, kernels::bert_embedding{hidden, word_.view(), backend::raw<float>(position_),
                                        backend::raw<float>(token_type_), backend::raw<int>(w.token),
                                        backend::raw<int>(w.position), backend::raw<int>(w.type), H});
     backend::for_each_index<Backend>(
@@ -263,8 +287,7 @@ class bert_encoder {
         4 * H);
     const float scale = 1.f / std::sqrt(static_cast<float>(D));
     for (const layer& ly : layers_) {
-      blas_.gemm(transpose::no, transpose::yes, R, 3 * H, H, 1.f, hidden, H, backend::raw<float>(ly.qkv_weight), H,
-                 0.f, qkv, 3 * H);
+      product_(blas_, ly.qkv_weight, R, hidden, H, 0.f, qkv, 3 * H);
       backend::for_each_index<Backend>(
           R * 3 * H,
           kernels::bias_activation<kernels::identity_activation>{qkv, backend::raw<float>(ly.qkv_bias), 3 * H, {}});
@@ -273,19 +296,16 @@ class bert_encoder {
                                                              backend::raw<float>(w.scores), context, H, D, heads,
                                                              max_length, scale},
           2 * D * max_length);
-      blas_.gemm(transpose::no, transpose::yes, R, H, H, 1.f, context, H, backend::raw<float>(ly.attn_out_weight),
-                 H, 1.f, hidden, H);
+      product_(blas_, ly.attn_out_weight, R, context, H, 1.f, hidden, H);
       backend::for_each_index<Backend>(
           R, kernels::bias_residual_layer_norm{hidden, backend::raw<float>(ly.attn_out_bias), hidden,
                                                backend::raw<float>(ly.attn_ln_weight),
                                                backend::raw<float>(ly.attn_ln_bias), H, eps},
           4 * H);
-      blas_.gemm(transpose::no, transpose::yes, R, I, H, 1.f, hidden, H, backend::raw<float>(ly.inter_weight), H,
-                 0.f, inter, I);
+      product_(blas_, ly.inter_weight, R, hidden, H, 0.f, inter, I);
       backend::for_each_index<Backend>(
           R * I, kernels::bias_activation<kernels::gelu_erf>{inter, backend::raw<float>(ly.inter_bias), I, {}});
-      blas_.gemm(transpose::no, transpose::yes, R, H, I, 1.f, inter, I, backend::raw<float>(ly.out_weight), I, 1.f,
-                 hidden, H);
+      product_(blas_, ly.out_weight, R, inter, I, 1.f, hidden, H);
       backend::for_each_index<Backend>(
           R, kernels::bias_residual_layer_norm{hidden, backend::raw<float>(ly.out_bias), hidden,
                                                backend::raw<float>(ly.out_ln_weight),
@@ -297,8 +317,7 @@ class bert_encoder {
     if (config_.pooling == pooling::cls_tanh) {
       backend::for_each_index<Backend>(
           B * H, kernels::gather_rows{backend::raw<float>(w.selected), hidden, backend::raw<int>(w.seq_start), H});
-      blas_.gemm(transpose::no, transpose::yes, B, H, H, 1.f, backend::raw<float>(w.selected), H,
-                 backend::raw<float>(pooler_weight_), H, 0.f, pooled, H);
+      product_(blas_, pooler_weight_, B, backend::raw<float>(w.selected), H, 0.f, pooled, H);
       backend::for_each_index<Backend>(
           B * H, kernels::bias_activation<kernels::tanh_activation>{pooled, backend::raw<float>(pooler_bias_), H, {}});
     } else if (config_.pooling == pooling::positions) {
@@ -322,8 +341,7 @@ class bert_encoder {
     backend::download(w.hidden, 0, std::span<float>(out.hidden_states));
     backend::download(w.pooled, 0, std::span<float>(out.pooled));
     if (latent_size_ > 0) {
-      blas_.gemm(transpose::no, transpose::yes, B, 2 * latent_size_, P, 1.f, pooled, P,
-                 backend::raw<float>(latent_head_), P, 0.f, backend::raw<float>(w.latent), 2 * latent_size_);
+      product_(blas_, latent_head_, B, pooled, P, 0.f, backend::raw<float>(w.latent), 2 * latent_size_);
       out.latent.resize(B * 2 * latent_size_);
       backend::download(w.latent, 0, std::span<float>(out.latent));
     }
@@ -332,8 +350,8 @@ class bert_encoder {
 
   encoder_config config_;
   std::size_t latent_size_;
-  buffer<float> word_, position_, token_type_, embedding_ln_weight_, embedding_ln_bias_, pooler_weight_,
-      pooler_bias_, latent_head_;
+  weight_matrix<Backend> word_, pooler_weight_, latent_head_;
+  buffer<float> position_, token_type_, embedding_ln_weight_, embedding_ln_bias_, pooler_bias_;
   std::vector<layer> layers_;
 
   // Scratch reused across calls (grown, never shrunk): one encoder object per thread.
@@ -345,6 +363,7 @@ class bert_encoder {
   };
   mutable workspace work_;
   mutable backend::blas<Backend> blas_;
+  weight_product<Backend> product_;  // the products with the weight matrices (their scratch panel)
 };
 
 }  // namespace larimar::model

@@ -33,6 +33,9 @@
 #include "larimar/model/kv_cache.hpp"
 #include "larimar/model/sampling.hpp"
 #include "larimar/model/token.hpp"
+#include "larimar/model/weight_format.hpp"
+#include "larimar/model/weight_matrix.hpp"
+#include "larimar/model/weight_product.hpp"
 #include "larimar/model/weights.hpp"
 
 namespace larimar::model {
@@ -47,8 +50,9 @@ class gpt2_decoder {
   using cache_type = kv_cache<Backend>;
 
   // A model directory: ours (config.json with a "decoder" section + decoder.safetensors) or a plain Hugging Face
-  // GPT-2 directory (config.json + model.safetensors).
-  static gpt2_decoder load(const std::filesystem::path& directory) {
+  // GPT-2 directory (config.json + model.safetensors). options.weights: the format the weight matrices are held
+  // in (default: the file's; docs/model.md, "Weight formats").
+  static gpt2_decoder load(const std::filesystem::path& directory, const load_options& options = {}) {
     const model_config cfg = load_model_config(directory / "config.json");
     if (!cfg.decoder)
       throw format_error(std::string("gpt2_decoder::load: '") + (directory / "config.json").string() + "' has no decoder");
@@ -57,13 +61,13 @@ class gpt2_decoder {
     if (!std::filesystem::exists(weights))
       throw io_error("gpt2_decoder::load: neither decoder.safetensors nor model.safetensors in '" +
                      directory.string() + "'");
-    return gpt2_decoder(*cfg.decoder, cfg.latent_size, cfg.mode, io::safetensors_file::open(weights),
+    return gpt2_decoder(*cfg.decoder, cfg.latent_size, cfg.mode, io::safetensors_file::open(weights), options,
                         cfg.latent_slots);
   }
 
   // From a parsed config and an open weights file; mode none ignores any latent weights in the file.
   gpt2_decoder(const decoder_config& config, std::size_t latent_size, latent_mode mode,
-               const io::safetensors_file& file, std::size_t latent_slots = 1)
+               const io::safetensors_file& file, const load_options& options = {}, std::size_t latent_slots = 1)
       : config_(config),
         latent_size_(mode == latent_mode::none ? 0 : latent_size),
         slots_(mode == latent_mode::none ? 0 : latent_slots),
@@ -81,17 +85,21 @@ class gpt2_decoder {
     const auto load = [&](const std::string& name, std::initializer_list<std::size_t> shape) {
       return detail::load_tensor<Backend>(file, p + name, shape);
     };
-    wte_ = load("wte.weight", {V, E});
+    // Conv1D weights are [in, out] in the file, kept as [out, in] (weight_matrix.hpp)
+    const auto matrix = [&](const std::string& name, std::initializer_list<std::size_t> shape, bool conv1d) {
+      return detail::load_matrix<Backend>(file, p + name, shape, conv1d, options);
+    };
+    wte_ = matrix("wte.weight", {V, E}, false);
     wpe_ = load("wpe.weight", {config.n_positions, E});
     layers_.reserve(L);
     for (std::size_t l = 0; l < L; ++l) {
       const std::string h = std::string("h.") + std::to_string(l) + ".";
       layers_.push_back(layer{load(h + "ln_1.weight", {E}), load(h + "ln_1.bias", {E}),
-                              load(h + "attn.c_attn.weight", {E, 3 * E}), load(h + "attn.c_attn.bias", {3 * E}),
-                              load(h + "attn.c_proj.weight", {E, E}), load(h + "attn.c_proj.bias", {E}),
+                              matrix(h + "attn.c_attn.weight", {E, 3 * E}, true), load(h + "attn.c_attn.bias", {3 * E}),
+                              matrix(h + "attn.c_proj.weight", {E, E}, true), load(h + "attn.c_proj.bias", {E}),
                               load(h + "ln_2.weight", {E}), load(h + "ln_2.bias", {E}),
-                              load(h + "mlp.c_fc.weight", {E, 4 * E}), load(h + "mlp.c_fc.bias", {4 * E}),
-                              load(h + "mlp.c_proj.weight", {4 * E, E}), load(h + "mlp.c_proj.bias", {E})});
+                              matrix(h + "mlp.c_fc.weight", {E, 4 * E}, true), load(h + "mlp.c_fc.bias", {4 * E}),
+                              matrix(h + "mlp.c_proj.weight", {4 * E, E}, true), load(h + "mlp.c_proj.bias", {E})});
     }
     ln_f_weight_ = load("ln_f.weight", {E});
     ln_f_bias_ = load("ln_f.bias", {E});
@@ -122,6 +130,29 @@ class gpt2_decoder {
   // Cache slots (and positions) a latent takes before the first token: latent_slots, or 0 without conditioning.
   std::size_t latent_slots() const { return slots_; }
   std::size_t vocab_size() const { return config_.vocab_size; }
+
+  // The format the weight matrices are held in: load_options::weights, or the file's (wte's, should a file mix
+  // dtypes: each matrix then keeps its own tensor's).
+  weight_format weights_format() const { return wte_.format(); }
+  // Weight bytes one batch-1 decode step reads: every block's four matrices, the tied LM head, one wte and one wpe
+  // row, and the f32 biases and LayerNorm vectors (not the latent projections: once per prefill).
+  std::size_t weight_bytes_per_token() const {
+    const std::size_t E = config_.n_embd;
+    std::size_t bytes = wte_.bytes() + wte_.row_bytes() + E * sizeof(float) + 2 * E * sizeof(float);
+    for (const layer& ly : layers_)
+      bytes += ly.attn_weight.bytes() + ly.attn_proj_weight.bytes() + ly.fc_weight.bytes() +
+               ly.fc_proj_weight.bytes() + (3 * E + E + 4 * E + E + 4 * E) * sizeof(float);
+    return bytes;
+  }
+  // The same from the shapes alone, for a decoder of `config` with its matrices in `format`.
+  static std::size_t decode_weight_bytes(const decoder_config& config, weight_format format) {
+    const std::size_t E = config.n_embd, V = config.vocab_size, b = weight_format_bytes(format);
+    const std::size_t scale = format == weight_format::int8 ? sizeof(float) : 0;  // per matrix row
+    const std::size_t per_layer = 12 * E * E * b + (3 * E + E + 4 * E + E) * scale + 13 * E * sizeof(float);
+    return config.n_layer * per_layer + V * (E * b + scale) + (E * b + scale) + 3 * E * sizeof(float);
+  }
+  // The instruction-set level of the host weight kernels (core/cpu_dispatch.hpp; tests and benchmarks).
+  void use_cpu_isa(cpu_isa isa) { product_.use_cpu_isa(isa); }
 
   // A cache for `batch` sequences of up to `capacity` slots (0: the whole context window, n_positions).
   cache_type new_cache(std::size_t batch = 1, std::size_t capacity = 0) const {
@@ -269,8 +300,15 @@ class gpt2_decoder {
 
  private:
   struct layer {
-    buffer<float> ln1_weight, ln1_bias, attn_weight, attn_bias, attn_proj_weight, attn_proj_bias, ln2_weight,
-        ln2_bias, fc_weight, fc_bias, fc_proj_weight, fc_proj_bias;
+    buffer<float> ln1_weight, ln1_bias;
+    weight_matrix<Backend> attn_weight;
+    buffer<float> attn_bias;
+    weight_matrix<Backend> attn_proj_weight;
+    buffer<float> attn_proj_bias, ln2_weight, ln2_bias;
+    weight_matrix<Backend> fc_weight;
+    buffer<float> fc_bias;
+    weight_matrix<Backend> fc_proj_weight;
+    buffer<float> fc_proj_bias;
   };
 
   // Everything a prefill/generate call could reject, before any state changes.
@@ -401,7 +439,7 @@ class gpt2_decoder {
     const int* pos = backend::raw<int>(w.position);
     const bool embedding_mode = mode_ == latent_mode::kv_embedding && cache.conditioned_;
     backend::for_each_index<Backend>(
-        R * E, kernels::gpt2_embedding{hidden, backend::raw<float>(wte_), backend::raw<float>(wpe_),
+        R * E, kernels::gpt2_embedding{hidden, wte_.view(), backend::raw<float>(wpe_),
                                        embedding_mode ? backend::raw<float>(cache.latent_embedding_) : nullptr,
                                        backend::raw<int>(w.token), pos, seq, E});
     const float scale = 1.f / std::sqrt(static_cast<float>(D));
@@ -414,8 +452,7 @@ class gpt2_decoder {
           R, kernels::bias_residual_layer_norm{hidden, pending_bias, normed, backend::raw<float>(ly.ln1_weight),
                                                backend::raw<float>(ly.ln1_bias), E, config_.layer_norm_epsilon},
           4 * E);
-      blas_.gemm(transpose::no, transpose::no, R, 3 * E, E, 1.f, normed, E, backend::raw<float>(ly.attn_weight),
-                 3 * E, 0.f, qkv, 3 * E);
+      product_(blas_, ly.attn_weight, R, normed, E, 0.f, qkv, 3 * E);
       float* keys = backend::raw<float>(cache.keys_) + l * cache.layer_block_;
       float* values = backend::raw<float>(cache.values_) + l * cache.layer_block_;
       backend::for_each_index<Backend>(
@@ -435,19 +472,16 @@ class gpt2_decoder {
             R * E, kernels::attention_values{values, seq, pos, scores, context, E, D, H, cap}, max_position + 1);
       }
       // hidden += context · c_proj (beta = 1 accumulates straight into the residual stream)
-      blas_.gemm(transpose::no, transpose::no, R, E, E, 1.f, context, E, backend::raw<float>(ly.attn_proj_weight),
-                 E, 1.f, hidden, E);
+      product_(blas_, ly.attn_proj_weight, R, context, E, 1.f, hidden, E);
       backend::for_each_index<Backend>(
           R, kernels::bias_residual_layer_norm{hidden, backend::raw<float>(ly.attn_proj_bias), normed,
                                                backend::raw<float>(ly.ln2_weight), backend::raw<float>(ly.ln2_bias),
                                                E, config_.layer_norm_epsilon},
           4 * E);
-      blas_.gemm(transpose::no, transpose::no, R, 4 * E, E, 1.f, normed, E, backend::raw<float>(ly.fc_weight),
-                 4 * E, 0.f, mlp, 4 * E);
+      product_(blas_, ly.fc_weight, R, normed, E, 0.f, mlp, 4 * E);
       backend::for_each_index<Backend>(
           R * 4 * E, kernels::bias_activation<kernels::gelu_tanh>{mlp, backend::raw<float>(ly.fc_bias), 4 * E, {}});
-      blas_.gemm(transpose::no, transpose::no, R, E, 4 * E, 1.f, mlp, 4 * E, backend::raw<float>(ly.fc_proj_weight),
-                 E, 1.f, hidden, E);
+      product_(blas_, ly.fc_proj_weight, R, mlp, 4 * E, 1.f, hidden, E);
       pending_bias = backend::raw<float>(ly.fc_proj_bias);
     }
     backend::for_each_index<Backend>(
@@ -463,19 +497,20 @@ class gpt2_decoder {
           N * E, kernels::gather_rows{backend::raw<float>(w.selected), normed, backend::raw<int>(w.logit_rows), E});
       head_in = backend::raw<float>(w.selected);
     }
-    blas_.gemm(transpose::no, transpose::yes, N, V, E, 1.f, head_in, E, backend::raw<float>(wte_), E, 0.f,
-               backend::raw<float>(w.logits), V);
+    product_(blas_, wte_, N, head_in, E, 0.f, backend::raw<float>(w.logits), V);
     backend::download(w.logits, 0, logits.first(N * V));
   }
 
   decoder_config config_;
   std::size_t latent_size_, slots_;
   latent_mode mode_;
-  buffer<float> wte_, wpe_, ln_f_weight_, ln_f_bias_, latent_kv_, latent_kv_bias_, latent_emb_;
+  weight_matrix<Backend> wte_;  // the token embedding and the tied LM head
+  buffer<float> wpe_, ln_f_weight_, ln_f_bias_, latent_kv_, latent_kv_bias_, latent_emb_;
   std::vector<layer> layers_;
   attention_kernel attention_ =
       std::same_as<Backend, backend::host> ? attention_kernel::fused : attention_kernel::split;
   mutable backend::blas<Backend> blas_;          // cuBLAS handle: one decoder object per thread
+  weight_product<Backend> product_;              // the products with the weight matrices (their scratch panel)
   mutable std::vector<std::size_t> all_sequences_;
 };
 

@@ -3,13 +3,14 @@
 #include <cstddef>
 
 #include "larimar/backend/system.hpp"
+#include "larimar/model/weight_matrix.hpp"
 
 namespace larimar::model::kernels {
 
 // GPT-2: out[r] = wte[token[r]] + wpe[position[r]] (+ extra[sequence[r]]: latent_emb(z) in kv+embedding mode).
 struct gpt2_embedding {
   float* out;
-  const float* wte;
+  weight_view wte;  // in its stored format (weight_matrix.hpp)
   const float* wpe;
   const float* extra;  // nullable, [batch × width]
   const int* token;
@@ -19,7 +20,7 @@ struct gpt2_embedding {
 
   LARIMAR_HOST_DEVICE void operator()(std::size_t i) const {
     const std::size_t r = i / width, c = i % width;
-    float v = wte[static_cast<std::size_t>(token[r]) * width + c] +
+    float v = wte.at(static_cast<std::size_t>(token[r]), c) +
               wpe[static_cast<std::size_t>(position[r]) * width + c];
     if (extra) v += extra[static_cast<std::size_t>(sequence[r]) * width + c];
     out[i] = v;
@@ -29,7 +30,7 @@ struct gpt2_embedding {
 // BERT: out[r] = word[token[r]] + position[pos[r]] + token_type[type[r]] (LayerNorm follows separately).
 struct bert_embedding {
   float* out;
-  const float* word;
+  weight_view word;  // in its stored format (weight_matrix.hpp)
   const float* position_table;
   const float* type_table;
   const int* token;
@@ -39,7 +40,7 @@ struct bert_embedding {
 
   LARIMAR_HOST_DEVICE void operator()(std::size_t i) const {
     const std::size_t r = i / width, c = i % width;
-    out[i] = word[static_cast<std::size_t>(token[r]) * width + c] +
+    out[i] = word.at(static_cast<std::size_t>(token[r]), c) +
              position_table[static_cast<std::size_t>(position[r]) * width + c] +
              type_table[static_cast<std::size_t>(type[r]) * width + c];
   }
