@@ -21,6 +21,7 @@ for src in "${targets[@]}"; do
     -Wall -Wextra -Werror "${incs[@]}" "$src" -o "$out/$name" ${libs[$name]:-}
   corpus="$out/corpus-$name"; mkdir -p "$corpus"
   seeds=(); [ -d "fuzz/corpus/$name" ] && seeds=("fuzz/corpus/$name")
+  [ -d "fuzz/regressions/$name" ] && seeds+=("fuzz/regressions/$name")  # past finds, run first
   echo "fuzz $name for ${secs}s"
   "$out/$name" -max_total_time="$secs" -print_final_stats=0 "$corpus" "${seeds[@]}" 2>&1 | tail -3
 done

@@ -88,11 +88,8 @@ std::vector<std::map<std::size_t, std::vector<std::size_t>>> write_context(const
 }  // namespace
 
 int ruler(const options& o) {
-  const auto t_load = std::chrono::steady_clock::now();
-  const auto models = load_models(o);
-  if (!o.memory_only && !models->has_decoder())
-    throw state_error("the model directory '" + o.model.string() + "' has no decoder; use --memory-only");
-  const double load_s = seconds_since(t_load);
+  double load_s = 0;
+  const auto models = load_models_for_recall(o, load_s);
   const auto specs = tasks_of(o.task);
   bool essay = false;
   for (const auto* s : specs) essay |= s->haystack == eval::ruler_haystack::essay;

@@ -1,6 +1,8 @@
 // larimar-recall's models and memories (setup.hpp).
 #include "setup.hpp"
 
+#include <chrono>
+
 
 namespace recall_tool {
 
@@ -8,6 +10,15 @@ std::shared_ptr<const models_t> load_models(const options& o) {
   auto m = std::make_shared<models_t>(o.random_encoder ? models_t::load_random_encoder(o.model, *o.random_encoder)
                                                        : models_t::load(o.model));
   m->set_cache_limit(o.encoder_cache);
+  return m;
+}
+
+std::shared_ptr<const models_t> load_models_for_recall(const options& o, double& seconds) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto m = load_models(o);
+  if (!o.memory_only && !m->has_decoder())
+    throw larimar::state_error("the model directory '" + o.model.string() + "' has no decoder; use --memory-only");
+  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return m;
 }
 

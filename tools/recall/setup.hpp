@@ -13,6 +13,8 @@ using models_t = larimar::pipeline::recall_models<>;
 using bpe = models_t::tokenizer_type;
 
 std::shared_ptr<const models_t> load_models(const options& o);
+// load_models, refusing a directory without a decoder unless --memory-only; `seconds` gets the load time.
+std::shared_ptr<const models_t> load_models_for_recall(const options& o, double& seconds);
 // The pipeline's options from the command line's; P (auto) is the token count of the task's query prefix.
 larimar::pipeline::pipeline_options pipeline_options_of(const options& o, const models_t& models,
                                                         const std::string& query);

@@ -151,11 +151,8 @@ void report(const options& o, const std::vector<std::string>& kinds, const std::
 }  // namespace
 
 int sweep(const options& o) {
-  const auto t_load = std::chrono::steady_clock::now();
-  const auto models = load_models(o);
-  if (!o.memory_only && !models->has_decoder())
-    throw state_error("the model directory '" + o.model.string() + "' has no decoder; use --memory-only");
-  const double load_s = seconds_since(t_load);
+  double load_s = 0;
+  const auto models = load_models_for_recall(o, load_s);
 
   // The tasks (one per digit count, or the needle); their query decides P when --prefix-tokens is auto.
   std::vector<std::string> kinds;

@@ -340,9 +340,15 @@ class episodic_store {
         throw format_error(context + "entry " + std::to_string(index_entry[p]) + " is not below the entry counter " +
                            std::to_string(next_entry) + " (the next write would reuse its id)");
     }
-    for (auto& b : blocks) {
-      pack(b);
-      refresh_read_map(b);
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      pack(blocks[i]);
+      try {  // the read map needs M⁺ from this memory's solver: a mean it cannot invert is not loadable
+        refresh_read_map(blocks[i]);
+      } catch (const format_error&) {
+        throw;
+      } catch (const error& e) {
+        throw format_error(context + "block " + std::to_string(i) + "'s mean cannot serve reads: " + e.what());
+      }
     }
     blocks_ = std::move(blocks);
     index_ = std::move(index);
