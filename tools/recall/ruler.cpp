@@ -29,10 +29,6 @@ namespace {
 using namespace larimar;
 using namespace larimar::pipeline;
 
-struct column {
-  std::string name;
-  std::unique_ptr<runtime::pipeline_interface> pipeline;
-};
 
 struct score {
   double n = 0, memory = 0, e2e = 0, seconds = 0;
@@ -98,9 +94,7 @@ int ruler(const options& o) {
   // P (auto) from a probe query: "One of the special magic numbers for amused-hook is:"
   const auto probe = eval::make_ruler_sample(*specs.front(), 0);
   const auto po = pipeline_options_of(o, *models, probe.query_prefixes.front());
-  std::vector<column> columns;
-  for (const auto& p : o.policies)
-    columns.push_back({p.name, make_pipeline(memory_for(o, p.keys, "--policies " + p.name), models, po)});
+  auto columns = policy_columns(o, models, po);
   const std::size_t budget = columns.front().pipeline->options().segment_tokens;
   std::printf("larimar-recall: RULER (%zu task(s)), model %s%s, segment budget %zu tokens, prefix P = %zu tokens, "
               "K = %zu slots/block%s, %s; essay haystack: %zu file(s) from %s; models loaded in %.2f s\n",

@@ -33,4 +33,12 @@ larimar::pipeline::pipeline_options pipeline_options_of(const options& o, const 
   return po;
 }
 
+std::vector<column> policy_columns(const options& o, const std::shared_ptr<const models_t>& models,
+                                   const larimar::pipeline::pipeline_options& po) {
+  std::vector<column> columns;
+  for (const auto& p : o.policies)
+    columns.push_back({p.name, make_pipeline(memory_for(o, p.keys, "--policies " + p.name), models, po)});
+  return columns;
+}
+
 }  // namespace recall_tool

@@ -69,11 +69,6 @@ struct tally {
   }
 };
 
-// One pipeline per policy, each over the memory --memory and the policy's key token name.
-struct column {
-  std::string name;
-  std::unique_ptr<runtime::pipeline_interface> pipeline;
-};
 
 // The table (rows task × policy, columns lengths, cells averaged over depths and seeds), the time split, and with
 // --out table.md, summary.csv and the heatmaps.
@@ -167,9 +162,7 @@ int sweep(const options& o) {
   const auto probe = make_task(kinds.front(), 1000, 50, 0);
   if (o.task == "needle") text_file_source(o.haystack, 0);  // unreadable or empty files fail here, named
   const auto po = pipeline_options_of(o, *models, probe.query);
-  std::vector<column> columns;
-  for (const auto& p : o.policies)
-    columns.push_back({p.name, make_pipeline(memory_for(o, p.keys, "--policies " + p.name), models, po)});
+  auto columns = policy_columns(o, models, po);
   const std::size_t budget = columns.front().pipeline->options().segment_tokens;
 
   std::printf("larimar-recall: model %s%s, latent %zu, segment budget %zu tokens, prefix P = %zu tokens, K = %zu "
