@@ -48,7 +48,7 @@ def resume_debian(tmp: Path):
     assert ca["config"]["decoder"]["n_positions"] == 52 and ca["config"]["latent_slots"] == 3 and ca["config"]["encoder"]["max_position_embeddings"] == 42
     print("resume (--corpus debian): 10 steps == 5 + resume 5 (bitwise)")
 
-    # keep_run.py -> a later session's warm start: the same weights (fp32 exactly), data and tokenizer
+    # keep_run.py -> a warm start from the kept folder: the same weights (fp32 exactly), data and tokenizer
     import subprocess
     kept = tmp / "kept"
     subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "keep_run.py"), str(a), str(kept)], check=True)
