@@ -213,6 +213,23 @@ TEST_CASE("ruler: the stream puts every needle into running text at its depth") 
         if (g.needle && g.text.rfind("One of the special magic", 0) != 0) ++inside;
     }
     CHECK(inside > 0);  // a needle after other text in its segment: what prefix-only lookup misses
+    // With every sentence starting a segment, each needle is a segment of its own, flagged, in the same place.
+    for (std::uint64_t seed = 0; seed < 8; ++seed) {
+      const auto s = make_ruler_sample(ruler_task("multikey_1"), seed);
+      ruler_stream greedy(s, pipeline::text_file_source({file}, seed), tok, 300, 30'000);
+      ruler_stream starts(s, pipeline::text_file_source({file}, seed), tok, 300, 30'000,
+                          pipeline::segment_packing::sentence_start);
+      const auto a = all_segments(greedy), b = all_segments(starts);
+      CHECK(b.size() > a.size());
+      std::size_t flagged = 0;
+      for (const auto& g : b)
+        if (g.needle) {
+          ++flagged;
+          CHECK(g.text.rfind("One of the special magic", 0) == 0);
+        }
+      CHECK(flagged == s.needles.size());
+      for (const auto& n : s.needles) CHECK(joined(b).find(n.text) != std::string::npos);
+    }
     std::filesystem::remove_all(dir);
   }
   SUBCASE("needle haystack: every line is needle-shaped, the keys random") {

@@ -92,6 +92,36 @@ TEST_CASE("segmenter: greedy packing under the budget, paragraph breaks, over-lo
   CHECK_THROWS_AS(segmenter<tokenizer::byte_level_bpe>(bpe(), 0), value_error);
 }
 
+TEST_CASE("segmenter: sentence_start packing gives every sentence a segment of its own") {
+  const std::string text = "The grass is green. The sky is blue. The sun is yellow.\n\nA short one. " +
+                           std::string(40, 'x') + " end.";
+  const auto greedy = segment_text(bpe(), text, 32);
+  const auto starts = segment_text(bpe(), text, 32, segment_packing::sentence_start);
+  CHECK(greedy.size() < starts.size());
+  const auto units = split_sentences(text);
+  std::vector<std::string> want;
+  for (const auto& u : units)
+    if (!u.paragraph_break) want.push_back(u.text);
+  // Each sentence that fits the budget is one segment, exactly its tokenization; "A short one." stays alone.
+  REQUIRE(starts.size() >= want.size());
+  std::size_t w = 0;
+  for (const auto& s : starts) {
+    CHECK(s.ids.size() <= 32);
+    if (w < want.size() && s.text == want[w]) {
+      CHECK(s.ids == bpe().encode(want[w]));
+      ++w;
+    }
+  }
+  CHECK(w + 1 == want.size());  // all but the over-long one, which is cut into pieces of the budget
+  std::string pieces;
+  for (const auto& s : starts)
+    if (s.text.find("xxxx") != std::string::npos || s.text.find("end.") != std::string::npos) pieces += s.text;
+  CHECK(pieces == want.back());
+  CHECK(segmenter<tokenizer::byte_level_bpe>(bpe(), 8, segment_packing::sentence_start).packing() ==
+        segment_packing::sentence_start);
+  CHECK(std::string(to_string(segment_packing::greedy)) == "greedy");
+}
+
 TEST_CASE("tasks: seeded passkeys with the asked number of digits") {
   std::set<std::string> keys;
   for (std::uint64_t seed = 0; seed < 50; ++seed)

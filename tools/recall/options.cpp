@@ -61,9 +61,18 @@ Memory and models
   --random-encoder SEED     use randomly initialised encoder weights (the directory's architecture); implies
                             --memory-only
   --memory-only             read only: no generation (memory-only recall)
+  --weights f32|f16|bf16|int8
+                            the format the encoder and decoder hold their weight matrices in (int8: quantised
+                            per row at load; default: the files')
   --prefix-tokens N|auto    P, tokens of a segment's (and the query's) prefix whose encoding is the lookup vector;
                             auto = the query prefix's token count (default auto)
   --segment-tokens N        token budget per segment (default: the most the model takes)
+  --packing greedy|sentence_start
+                            how sentences share segments: greedy packs consecutive sentences while they fit the
+                            budget; sentence_start gives every sentence a segment of its own, so a prefix lookup
+                            finds a fact that does not begin a paragraph (default greedy)
+  --continuation-tokens N   an answer that reaches its segment's end mid-sentence continues into the entries
+                            written after it for up to N tokens (contiguous reads; 0: off; default 64)
   --slots K                 slots per memory block (default 512)
   --batch N                 segments encoded and written per step (default 256)
   --encoder-cache N         distinct token sequences whose latents are kept (default 131072; 0: encode every
@@ -259,6 +268,10 @@ options parse(int argc, char** argv) {
     } else if (a == "--random-encoder") {
       o.random_encoder = parse_uint(a, value());
       o.memory_only = true;
+    } else if (a == "--weights") {
+      const auto v = value();
+      o.load.weights = larimar::model::parse_weight_format(v);
+      if (!o.load.weights) throw usage_error("--weights: '" + v + "' is none of f32, f16, bf16, int8");
     } else if (a == "--memory-only") {
       o.memory_only = true;
     } else if (a == "--prefix-tokens") {
@@ -266,6 +279,13 @@ options parse(int argc, char** argv) {
       if (v != "auto") o.prefix_tokens = parse_uint(a, v, 1, 4096);
     } else if (a == "--segment-tokens") {
       o.segment_tokens = parse_uint(a, value(), 1, 4096);
+    } else if (a == "--packing") {
+      const auto v = value();
+      if (v == "greedy") o.packing = larimar::pipeline::segment_packing::greedy;
+      else if (v == "sentence_start") o.packing = larimar::pipeline::segment_packing::sentence_start;
+      else throw usage_error("--packing: '" + v + "' is neither greedy nor sentence_start");
+    } else if (a == "--continuation-tokens") {
+      o.continuation_tokens = parse_uint(a, value(), 0, 4096);
     } else if (a == "--slots") {
       o.slots = parse_uint(a, value(), 1, 1 << 16);
     } else if (a == "--top-k") {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "larimar/model/weight_format.hpp"
 #include "larimar/pipeline/tasks.hpp"
 #include "larimar/runtime/spec.hpp"
 
@@ -38,10 +39,13 @@ struct options {
   larimar::runtime::memory_spec memory;  // --memory: every category but the keys
   std::filesystem::path model = "models/larimar-tiny";
   std::optional<std::uint64_t> random_encoder;
+  larimar::model::load_options load;  // --weights
   bool memory_only = false;
   std::optional<std::size_t> prefix_tokens;  // nullopt: auto
   std::optional<std::size_t> top_k;          // RULER: entries read per query; nullopt: the task's values per key
   std::size_t segment_tokens = 0, slots = 512, batch = 256, encoder_cache = std::size_t{1} << 17;
+  larimar::pipeline::segment_packing packing = larimar::pipeline::segment_packing::greedy;
+  std::optional<std::size_t> continuation_tokens;  // nullopt: the pipeline's default
   bool capacity = false, footprint = false;
   std::size_t capacity_slots = 64;
   std::vector<double> ratios = {0.25, 0.5, 1, 2, 4, 8, 16};

@@ -56,10 +56,11 @@ template <class Source>
 std::vector<std::map<std::size_t, std::vector<std::size_t>>> write_context(const eval::ruler_sample& sample,
                                                                            Source haystack, const bpe& tok,
                                                                            std::size_t budget, std::size_t length,
+                                                                           segment_packing packing,
                                                                            std::size_t batch_size,
                                                                            std::vector<column>& columns,
                                                                            std::size_t& tokens) {
-  eval::ruler_stream<bpe, Source> stream(sample, std::move(haystack), tok, budget, length);
+  eval::ruler_stream<bpe, Source> stream(sample, std::move(haystack), tok, budget, length, packing);
   std::vector<std::map<std::size_t, std::vector<std::size_t>>> holds(columns.size());
   std::vector<segment> batch;
   for (bool more = true; more;) {
@@ -96,10 +97,11 @@ int ruler(const options& o) {
   const auto po = pipeline_options_of(o, *models, probe.query_prefixes.front());
   auto columns = policy_columns(o, models, po);
   const std::size_t budget = columns.front().pipeline->options().segment_tokens;
-  std::printf("larimar-recall: RULER (%zu task(s)), model %s%s, segment budget %zu tokens, prefix P = %zu tokens, "
-              "K = %zu slots/block%s, %s; essay haystack: %zu file(s) from %s; models loaded in %.2f s\n",
+  std::printf("larimar-recall: RULER (%zu task(s)), model %s%s, segment budget %zu tokens (%s packing), prefix P = "
+              "%zu tokens, continuation %zu tokens, K = %zu slots/block%s, %s; essay haystack: %zu file(s) from %s; "
+              "models loaded in %.2f s\n",
               specs.size(), o.model.string().c_str(), o.random_encoder ? " (random encoder)" : "", budget,
-              po.prefix_tokens, o.slots, memory_note(o).c_str(), o.memory_only ? "memory-only" : "end to end",
+              to_string(o.packing), po.prefix_tokens, po.continuation_tokens, o.slots, memory_note(o).c_str(), o.memory_only ? "memory-only" : "end to end",
               o.haystack.size(), o.haystack.front().parent_path().string().c_str(), load_s);
 
   auto csv = open_csv(o.out, "ruler_trials.csv",
@@ -120,11 +122,11 @@ int ruler(const options& o) {
         const auto& tok = models->tokenizer();
         const auto holds =
             spec.haystack == eval::ruler_haystack::noise
-                ? write_context(sample, eval::ruler_noise(), tok, budget, len, o.batch, columns, tokens)
+                ? write_context(sample, eval::ruler_noise(), tok, budget, len, o.packing, o.batch, columns, tokens)
             : spec.haystack == eval::ruler_haystack::needle
-                ? write_context(sample, eval::needle_haystack_source(spec, sample.seed), tok, budget, len, o.batch,
+                ? write_context(sample, eval::needle_haystack_source(spec, sample.seed), tok, budget, len, o.packing, o.batch,
                                 columns, tokens)
-                : write_context(sample, text_file_source(o.haystack, sample.seed), tok, budget, len, o.batch,
+                : write_context(sample, text_file_source(o.haystack, sample.seed), tok, budget, len, o.packing, o.batch,
                                 columns, tokens);
         const double write_s = seconds_since(t0);
         for (std::size_t c = 0; c < columns.size(); ++c) {

@@ -8,7 +8,7 @@ namespace recall_tool {
 
 std::shared_ptr<const models_t> load_models(const options& o) {
   auto m = std::make_shared<models_t>(o.random_encoder ? models_t::load_random_encoder(o.model, *o.random_encoder)
-                                                       : models_t::load(o.model));
+                                                       : models_t::load(o.model, o.load));
   m->set_cache_limit(o.encoder_cache);
   return m;
 }
@@ -27,6 +27,8 @@ larimar::pipeline::pipeline_options pipeline_options_of(const options& o, const 
   larimar::pipeline::pipeline_options po;
   po.prefix_tokens = o.prefix_tokens ? *o.prefix_tokens : models.tokenizer().encode(query).size();
   po.segment_tokens = o.segment_tokens;
+  po.packing = o.packing;
+  if (o.continuation_tokens) po.continuation_tokens = *o.continuation_tokens;
   po.batch = o.batch;
   po.memory.slots = o.slots;
   po.memory.seed = 7;

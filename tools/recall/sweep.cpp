@@ -188,7 +188,7 @@ int sweep(const options& o) {
           const std::uint64_t seed = o.seed_base + s;
           const auto task = make_task(kind, len, depth, trial_seed(seed, len, depth));
           for (auto& c : columns) c.pipeline->clear();
-          context_stream<bpe> stream(task, models->tokenizer(), budget);
+          context_stream<bpe> stream(task, models->tokenizer(), budget, o.packing);
           std::vector<std::vector<std::size_t>> needles(columns.size());
           double segment_s = 0;
           for (bool more = true; more;) {

@@ -228,8 +228,8 @@ template <pipeline::text_tokenizer Tokenizer, class Source>
 class ruler_stream {
  public:
   ruler_stream(const ruler_sample& sample, Source haystack, const Tokenizer& tokenizer, std::size_t budget,
-               std::size_t target_tokens)
-      : sample_(&sample), source_(std::move(haystack)), tok_(&tokenizer), segmenter_(tokenizer, budget) {
+               std::size_t target_tokens, pipeline::segment_packing packing = pipeline::segment_packing::greedy)
+      : sample_(&sample), source_(std::move(haystack)), tok_(&tokenizer), segmenter_(tokenizer, budget, packing) {
     if (sample.needles.empty()) throw value_error("ruler_stream: the sample has no needles");
     if (target_tokens == 0) throw value_error("ruler_stream: the context length must be positive");
     std::size_t needle_tokens = 0;

@@ -33,12 +33,13 @@ class recall_models {
   using tokenizer_type = tokenizer::byte_level_bpe;
 
   // A model directory (config.json with encoder and decoder sections, encoder/decoder.safetensors, the BPE files
-  // vocab.json + merges.txt that both sides share). Everything is read from config.json.
-  static recall_models load(const std::filesystem::path& dir) {
+  // vocab.json + merges.txt that both sides share). Everything is read from config.json; `options` says the
+  // format both models hold their weight matrices in (default: the files').
+  static recall_models load(const std::filesystem::path& dir, const model::load_options& options = {}) {
     const auto cfg = checked_config(dir);
     std::optional<model::gpt2_decoder<Backend>> decoder;
-    if (cfg.decoder) decoder.emplace(model::gpt2_decoder<Backend>::load(dir));
-    return recall_models(load_tokenizer(dir), model::bert_encoder<Backend>::load(dir), std::move(decoder),
+    if (cfg.decoder) decoder.emplace(model::gpt2_decoder<Backend>::load(dir, options));
+    return recall_models(load_tokenizer(dir), model::bert_encoder<Backend>::load(dir, options), std::move(decoder),
                          cfg.latent_size);
   }
   // The directory's tokenizer and encoder architecture, with randomly initialised encoder weights (seeded) and

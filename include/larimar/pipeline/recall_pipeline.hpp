@@ -60,6 +60,7 @@ struct pipeline_options {
   std::size_t prefix_tokens = 4;    // P: tokens of a segment (and of a query) whose encoding is the lookup vector
   std::size_t segment_tokens = 0;   // the token budget of a segment; 0: the most the models take
                                     // (the encoder's positions less [CLS]/[SEP], the decoder's window less BOS)
+  segment_packing packing = segment_packing::greedy;  // write_text's rule; sentence_start: every sentence a key
   std::size_t batch = 256;          // segments encoded and written per step
   std::size_t max_new_tokens = 0;   // generation limit; 0: segment_tokens
   std::size_t continuation_tokens = 64;  // an answer that reaches its segment's end mid-sentence continues into the
@@ -207,7 +208,7 @@ class recall_pipeline {
   // Segments a text (the rule of sentences.hpp / segmenter.hpp) and writes it; returns the entry ids.
   std::vector<std::size_t> write_text(std::string_view text) {
     const auto t0 = clock::now();
-    const auto segs = segment_text(models_->tokenizer(), text, opt_.segment_tokens);
+    const auto segs = segment_text(models_->tokenizer(), text, opt_.segment_tokens, opt_.packing);
     time_.segment += seconds(t0, clock::now());
     std::vector<std::size_t> out;
     for (std::size_t at = 0; at < segs.size(); at += opt_.batch) {

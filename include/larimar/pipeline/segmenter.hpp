@@ -5,6 +5,9 @@
 //   text (joined by single spaces) has at most `budget` tokens; a paragraph break always ends a segment; a sentence
 //   that alone exceeds the budget is cut into consecutive pieces of `budget` tokens.
 //
+// With segment_packing::sentence_start no sentence joins another's segment: every sentence starts a segment, so
+// a prefix lookup finds a fact wherever it sits in the running text (at the cost of more, shorter entries).
+//
 // A segment's ids are exactly the tokenization of its text (no special tokens), so what the encoder sees is what
 // the decoder would say.
 #include <algorithm>
@@ -33,6 +36,16 @@ concept text_tokenizer = requires(const T& t, std::string_view s, std::span<cons
   { t.decode(ids) } -> std::convertible_to<std::string>;
 };
 
+// How sentences share segments.
+enum class segment_packing {
+  greedy,          // consecutive sentences of a paragraph while they fit the budget: the fewest entries
+  sentence_start,  // one sentence per segment (a long one in budget-sized pieces): every sentence is a key
+};
+
+inline const char* to_string(segment_packing p) {
+  return p == segment_packing::greedy ? "greedy" : "sentence_start";
+}
+
 struct segment {
   std::string text;
   std::vector<token_id> ids;  // the tokenization of text, at most the budget
@@ -42,10 +55,12 @@ struct segment {
 template <text_tokenizer Tokenizer>
 class segmenter {
  public:
-  segmenter(const Tokenizer& tokenizer, std::size_t budget) : tok_(&tokenizer), budget_(budget) {
+  segmenter(const Tokenizer& tokenizer, std::size_t budget, segment_packing packing = segment_packing::greedy)
+      : tok_(&tokenizer), budget_(budget), packing_(packing) {
     if (budget == 0) throw value_error("segmenter: the token budget per segment must be positive");
   }
   std::size_t budget() const { return budget_; }
+  segment_packing packing() const { return packing_; }
 
   void add(const text_unit& u) {
     if (u.paragraph_break) {
@@ -56,6 +71,7 @@ class segmenter {
   }
   void add_sentence(std::string_view s) {
     if (s.empty()) return;
+    if (packing_ == segment_packing::sentence_start) flush();
     if (!text_.empty()) {
       std::string joined = text_ + " " + std::string(s);
       auto ids = tok_->encode(joined);
@@ -108,6 +124,7 @@ class segmenter {
 
   const Tokenizer* tok_;
   std::size_t budget_;
+  segment_packing packing_;
   std::string text_;
   std::vector<token_id> ids_;
   std::deque<segment> out_;
@@ -116,8 +133,9 @@ class segmenter {
 
 // All segments of a text (tests, short inputs).
 template <text_tokenizer Tokenizer>
-std::vector<segment> segment_text(const Tokenizer& tokenizer, std::string_view text, std::size_t budget) {
-  segmenter<Tokenizer> seg(tokenizer, budget);
+std::vector<segment> segment_text(const Tokenizer& tokenizer, std::string_view text, std::size_t budget,
+                                  segment_packing packing = segment_packing::greedy) {
+  segmenter<Tokenizer> seg(tokenizer, budget, packing);
   for (const auto& u : split_sentences(text)) seg.add(u);
   seg.flush();
   std::vector<segment> out;

@@ -148,8 +148,9 @@ inline bool is_correct(const recall_task& task, std::string_view generated) {
 template <text_tokenizer Tokenizer>
 class context_stream {
  public:
-  context_stream(const recall_task& task, const Tokenizer& tokenizer, std::size_t budget)
-      : segmenter_(tokenizer, budget), source_(make_source(task)) {
+  context_stream(const recall_task& task, const Tokenizer& tokenizer, std::size_t budget,
+                 segment_packing packing = segment_packing::greedy)
+      : segmenter_(tokenizer, budget, packing), source_(make_source(task)) {
     const char* op = "context_stream";
     detail::check_depth(op, task.depth);
     if (task.target_tokens == 0) throw value_error(std::string(op) + ": the context length must be positive");
