@@ -25,7 +25,7 @@ endforeach()
 # Saves of 3 and 4 ranks loaded on 1 and 2.
 foreach(_np IN ITEMS 1 2)
   add_test(NAME test_distributed_reload_np${_np}
-           COMMAND ${_mpirun} -np ${_np} $<TARGET_FILE:test_distributed> -tc=*other numbers of ranks*)
+           COMMAND ${_mpirun} -np ${_np} $<TARGET_FILE:test_distributed> "-tc=*other numbers of ranks*")
   set_tests_properties(test_distributed_reload_np${_np} PROPERTIES ENVIRONMENT "${_env}" TIMEOUT 60 RUN_SERIAL TRUE
                        DEPENDS test_distributed_np4)
 endforeach()
