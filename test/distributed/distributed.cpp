@@ -120,6 +120,12 @@ TEST_CASE("distributed writes and reads are sharded_memory's, bit for bit") {
   MPI_Allreduce(&(mine = dist.local_size()), &held, 1, MPI_UNSIGNED_LONG, MPI_SUM, MPI_COMM_WORLD);
   CHECK(held == 150);
   check_reads(dist, ref, make_queries(eps, 64, 5));
+  const std::vector<std::size_t> some{149, 0, 17, 18, 63, 64, 100, 5};
+  const auto ra = dist.read_entries(some);
+  const auto rb = ref.read_entries(some);
+  CHECK(same_bits(ra.data(), rb.data(), some.size() * kCfg.code_size));
+  CHECK_THROWS_WITH_AS(dist.read_entries(std::vector<std::size_t>{3, 150}), doctest::Contains("no entry 150"),
+                       larimar::state_error);
   for (std::size_t id : {0u, 17u, 149u}) {
     const auto [w, z] = dist.entry(id);
     const auto [rw, rz] = ref.entry(id);

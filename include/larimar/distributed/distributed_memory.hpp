@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -257,6 +258,54 @@ class distributed_memory {
     return {std::move(w), std::move(z)};
   }
 
+  // Reads at the addresses these entries were written at (ids.size()×C), on every rank: each owner reads its own.
+  matrix read_entries(std::span<const std::size_t> ids) const {
+    const std::string op = "distributed_memory::read_entries";
+    comm_->require_usable(op);
+    if (empty()) throw state_error(op + ": the memory is empty; write an episode first");
+    const std::size_t c = cfg_.code_size;
+    const int nr = ranks(), me = rank();
+    std::vector<int> owner(ids.size()), counts(static_cast<std::size_t>(nr), 0), displs(static_cast<std::size_t>(nr), 0);
+    std::vector<std::vector<std::size_t>> per_run(runs_.size());
+    std::vector<std::size_t> local;  // this rank's ids in order, as (run, position in per_run)
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      owner[i] = block_owner(dir_.block_of(op, ids[i]));
+      counts[static_cast<std::size_t>(owner[i])] += static_cast<int>(c);
+      if (owner[i] != me) continue;
+      const std::size_t r = block_run_.at(dir_.block_of(op, ids[i]));
+      local.push_back(r);
+      per_run[r].push_back(static_cast<std::size_t>(to_local(runs_[r], ids[i])));
+    }
+    std::vector<std::vector<T>> read(runs_.size());
+    for (std::size_t r = 0; r < runs_.size(); ++r) {
+      if (per_run[r].empty()) continue;
+      const auto m = runs_[r].mem.read_entries(per_run[r]);
+      read[r].resize(per_run[r].size() * c);
+      Storage::download(Storage::data(m), read[r].size(), read[r].data());
+    }
+    std::vector<T> send;
+    std::vector<std::size_t> taken(runs_.size(), 0);
+    for (std::size_t r : local) {
+      send.insert(send.end(), read[r].begin() + static_cast<std::ptrdiff_t>(taken[r] * c),
+                  read[r].begin() + static_cast<std::ptrdiff_t>((taken[r] + 1) * c));
+      ++taken[r];
+    }
+    for (int r = 1; r < nr; ++r)
+      displs[static_cast<std::size_t>(r)] = displs[static_cast<std::size_t>(r - 1)] + counts[static_cast<std::size_t>(r - 1)];
+    std::vector<T> gathered(ids.size() * c), out(ids.size() * c);
+    comm_->allgatherv(send.data(), static_cast<int>(send.size()), detail::mpi_type<T>(), gathered.data(),
+                      counts.data(), displs.data(), op + ": gathering the latents");
+    std::vector<std::size_t> next(displs.begin(), displs.end());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      auto& at = next[static_cast<std::size_t>(owner[i])];
+      std::copy_n(gathered.data() + at, c, out.data() + i * c);
+      at += c;
+    }
+    auto result = Storage::template make<T>(ids.size(), c);
+    Storage::upload(out.data(), out.size(), Storage::data(result));
+    return result;
+  }
+
   // For the state files (distributed/state_files.hpp).
   const std::vector<run>& runs() const { return runs_; }
   const detail::directory& directory() const { return dir_; }
@@ -330,20 +379,21 @@ class distributed_memory {
       throw value_error(op + ": " + std::to_string(q) + " queries × k = " + std::to_string(k) +
                         " latents exceed what one MPI message carries; split the batch");
 
-    // This rank's k best per query (merged over its runs), and the latent each reads.
+    // This rank's k best per query (merged over its runs), and where the latent each reads is: (run, row of that
+    // run's result). Only the winners' latents are copied, later.
     std::vector<detail::candidate> mine(q * k, detail::no_candidate);
-    std::vector<T> mine_latents(q * k * c);
-    for (const auto& r : runs_) {
+    std::vector<std::pair<std::size_t, std::size_t>> source(q * k);
+    std::vector<top_k_result> got(runs_.size());
+    std::vector<detail::candidate> merged(k);
+    std::vector<std::pair<std::size_t, std::size_t>> merged_source(k);
+    for (std::size_t ri = 0; ri < runs_.size(); ++ri) {
+      const run& r = runs_[ri];
       if (r.mem.empty()) continue;
-      const auto got = r.mem.read(queries, std::min(k, r.mem.size()));
-      std::vector<T> lat(got.hits.size() * c);
-      Storage::download(Storage::data(got.latents), lat.size(), lat.data());
-      std::vector<detail::candidate> merged(k);
-      std::vector<T> merged_lat(k * c);
+      got[ri] = r.mem.read(queries, std::min(k, r.mem.size()));
       for (std::size_t i = 0; i < q; ++i) {
-        const auto hits = got.hits_of(i);
+        const auto hits = got[ri].hits_of(i);
         detail::candidate* old = mine.data() + i * k;
-        const T* old_lat = mine_latents.data() + i * k * c;
+        const auto* old_source = source.data() + i * k;
         std::size_t a = 0, b = 0;
         for (std::size_t o = 0; o < k; ++o) {
           detail::candidate fresh = detail::no_candidate;
@@ -352,16 +402,14 @@ class distributed_memory {
                      hits[b].slot};
           if (b >= hits.size() || (a < k && !detail::ranks_before(fresh, old[a]))) {
             merged[o] = old[a];
-            std::copy_n(old_lat + a * c, c, merged_lat.data() + o * c);
-            ++a;
+            merged_source[o] = old_source[a++];
           } else {
             merged[o] = fresh;
-            std::copy_n(lat.data() + (i * got.k + b) * c, c, merged_lat.data() + o * c);
-            ++b;
+            merged_source[o] = {ri, i * got[ri].k + b++};
           }
         }
         std::copy(merged.begin(), merged.end(), old);
-        std::copy(merged_lat.begin(), merged_lat.end(), mine_latents.data() + i * k * c);
+        std::copy(merged_source.begin(), merged_source.end(), source.begin() + static_cast<std::ptrdiff_t>(i * k));
       }
     }
 
@@ -385,8 +433,9 @@ class distributed_memory {
       const detail::candidate* own = mine.data() + qi * k;
       std::size_t j = 0;
       while (own[j].entry != best[i].entry) ++j;  // a winner of this rank is one of its candidates
-      send.insert(send.end(), mine_latents.begin() + static_cast<std::ptrdiff_t>((qi * k + j) * c),
-                  mine_latents.begin() + static_cast<std::ptrdiff_t>((qi * k + j + 1) * c));
+      const auto [ri, row] = source[qi * k + j];
+      send.resize(send.size() + c);
+      Storage::download(Storage::data(got[ri].latents) + row * c, c, send.data() + send.size() - c);
     }
     for (int r = 1; r < nr; ++r)
       displs[static_cast<std::size_t>(r)] = displs[static_cast<std::size_t>(r - 1)] + counts[static_cast<std::size_t>(r - 1)];
