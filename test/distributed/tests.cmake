@@ -37,3 +37,11 @@ foreach(_mode IN ITEMS stall kill)
   set_tests_properties(test_distributed_fault_${_mode} PROPERTIES ENVIRONMENT "${_env}" TIMEOUT 40
                        PASS_REGULAR_EXPRESSION "fault reported on 2 of 2 surviving ranks")
 endforeach()
+
+# recall_pipeline over the distributed memory with models/larimar-tiny (every rank runs the models), on 2 ranks.
+add_executable(test_distributed_pipeline ${CMAKE_CURRENT_LIST_DIR}/main.cpp ${CMAKE_CURRENT_LIST_DIR}/pipeline.cpp)
+target_link_libraries(test_distributed_pipeline PRIVATE larimar::larimar larimar::distributed doctest::doctest)
+target_compile_definitions(test_distributed_pipeline PRIVATE LARIMAR_MODEL_DIR="${PROJECT_SOURCE_DIR}/models/larimar-tiny")
+larimar_strict(test_distributed_pipeline)
+add_test(NAME test_distributed_pipeline_np2 COMMAND ${_mpirun} -np 2 $<TARGET_FILE:test_distributed_pipeline>)
+set_tests_properties(test_distributed_pipeline_np2 PROPERTIES ENVIRONMENT "${_env}" TIMEOUT 120)

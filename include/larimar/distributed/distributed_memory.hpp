@@ -105,6 +105,10 @@ class distributed_memory {
     dir_ = detail::directory(runs_.front().mem.block_capacity());
   }
 
+  // Over MPI_COMM_WORLD with the default options, for generic code that makes a memory from its config alone
+  // (recall_pipeline, whose clear() makes a new one). Collective.
+  explicit distributed_memory(const memory_config& cfg) : distributed_memory(MPI_COMM_WORLD, cfg) {}
+
   int rank() const { return comm_->rank(); }
   int ranks() const { return comm_->size(); }
   const memory_config& config() const { return cfg_; }
