@@ -11,6 +11,17 @@ add_executable(test_distributed_fault ${CMAKE_CURRENT_LIST_DIR}/fault.cpp)
 target_link_libraries(test_distributed_fault PRIVATE larimar::distributed)
 larimar_strict(test_distributed_fault)
 
+# Prefix encoding is refused at compile time, with the reason.
+set(_mpi_includes)
+foreach(_d IN LISTS MPI_CXX_INCLUDE_DIRS)
+  list(APPEND _mpi_includes -isystem ${_d})
+endforeach()
+add_test(NAME distributed_prefix_encoding_is_a_compile_error
+         COMMAND ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only -I${PROJECT_SOURCE_DIR}/include ${_mpi_includes}
+                 ${CMAKE_CURRENT_LIST_DIR}/prefix_refused.cpp)
+set_tests_properties(distributed_prefix_encoding_is_a_compile_error PROPERTIES
+  PASS_REGULAR_EXPRESSION "distributed_memory supports fixed keys")
+
 set(_mpirun ${MPIEXEC_EXECUTABLE} --oversubscribe --allow-run-as-root)
 set(_env "OMP_NUM_THREADS=1;OMP_WAIT_POLICY=PASSIVE;OPENBLAS_NUM_THREADS=1")
 if(LARIMAR_SANITIZE)

@@ -126,13 +126,6 @@ class communicator {
     bcast(text.data(), static_cast<int>(n), MPI_CHAR, lowest, op);
     return "rank " + std::to_string(lowest) + ": " + text;
   }
-  // Whether every rank passes true (a failure anywhere is everyone's).
-  bool all(bool ok, const std::string& op) {
-    int in = ok ? 1 : 0, out = 0;
-    allreduce(&in, &out, 1, MPI_INT, MPI_MIN, op);
-    return out == 1;
-  }
-
  private:
   [[noreturn]] void fail(const std::string& what) {
     broken_ = true;
