@@ -5,7 +5,8 @@ pkgs=(cmake g++ make pkg-config libxtensor-dev xtl-dev libopenblas-dev liblapack
       doctest-dev libbenchmark-dev nlohmann-json3-dev clang libclang-rt-14-dev
       zlib1g-dev fortunes   # zlib: larimar-recall's PNGs; fortunes: the prose haystack (held-out files)
       libfaiss-dev          # FAISS: bench_memory_storage's side-by-side lookup rows (it builds without)
-      python3)              # the include-graph CTest (tools/include_graph.py), gpu-check.sh's bundle
+      python3               # the include-graph CTest (tools/include_graph.py), gpu-check.sh's bundle
+      libopenmpi-dev openmpi-bin)  # larimar::distributed and its tests (mpirun; as root: --allow-run-as-root)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -46,6 +46,11 @@ cmake --install build --prefix "$root/build/prefix" >/dev/null
 cmake -S test/consumer/memory -B build-consumer/memory -DCMAKE_PREFIX_PATH="$root/build/prefix" >/dev/null
 cmake --build build-consumer/memory -j "$jobs"
 ./build-consumer/memory/larimar_consumer_memory
+if command -v mpirun >/dev/null; then  # the distributed component (OpenMPI as root needs --allow-run-as-root)
+  cmake -S test/consumer/distributed -B build-consumer/distributed -DCMAKE_PREFIX_PATH="$root/build/prefix" >/dev/null
+  cmake --build build-consumer/distributed -j "$jobs"
+  mpirun --oversubscribe --allow-run-as-root -np 2 ./build-consumer/distributed/larimar_consumer_distributed
+fi
 cuda_consumer=()
 nvcc_=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 [ -x "$nvcc_" ] && cuda_consumer=(-DLARIMAR_CONSUMER_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc_" -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}")

@@ -32,6 +32,7 @@ THIRD_PARTY = [  # (label, how an include path starts)
     ("CBLAS", ("cblas.h",)),
     ("CUDA runtime, cuBLAS, cuSOLVER", ("cuda_runtime", "cublas", "cusolver")),
     ("x86 intrinsics", ("immintrin.h",)),
+    ("MPI", ("mpi.h",)),
 ]
 
 

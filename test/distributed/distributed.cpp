@@ -1,0 +1,311 @@
+// The distributed memory against the single-process sharded_memory: the same calls give the same entry ids, hits
+// and latents, bit for bit, on any number of ranks (run by CTest under mpirun -np 1..4).
+#include <mpi.h>
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "larimar/core/random.hpp"
+#include "larimar/distributed/distributed_memory.hpp"
+#include "larimar/distributed/state_files.hpp"
+#include "larimar/keys/fixed_nearest.hpp"
+#include "larimar/solver/pseudoinverse.hpp"
+#include "larimar/storage/host.hpp"
+
+namespace {
+
+using Dist = larimar::distributed::distributed_memory<float, larimar::storage::host, larimar::keys::fixed_nearest,
+                                                      larimar::solver::pseudoinverse>;
+using Single = larimar::sharded_memory<float, larimar::storage::host, larimar::keys::fixed_nearest,
+                                       larimar::solver::pseudoinverse>;
+
+const larimar::memory_config kCfg{.slots = 16, .code_size = 24, .lookup_size = 12, .seed = 11};
+
+struct episode {
+  std::vector<float> z, k;
+  std::size_t n;
+};
+episode make_episode(std::size_t n, std::uint64_t seed) {
+  larimar::splitmix64 rng(seed);
+  episode e{std::vector<float>(n * kCfg.code_size), std::vector<float>(n * kCfg.lookup_size), n};
+  for (auto& x : e.z) x = static_cast<float>(rng.normal());
+  for (auto& x : e.k) x = static_cast<float>(rng.normal());
+  return e;
+}
+larimar::matrix_ref<const float> latents(const episode& e) { return {e.z.data(), e.n, kCfg.code_size}; }
+larimar::matrix_ref<const float> lookups(const episode& e) { return {e.k.data(), e.n, kCfg.lookup_size}; }
+
+// Queries: noisy copies of written lookups (so hits are meaningful), plus exact copies (ties between duplicates).
+std::vector<float> make_queries(const std::vector<episode>& eps, std::size_t q, std::uint64_t seed) {
+  larimar::splitmix64 rng(seed);
+  std::vector<float> out;
+  for (std::size_t i = 0; i < q; ++i) {
+    const auto& e = eps[rng.next() % eps.size()];
+    const std::size_t r = rng.next() % e.n;
+    for (std::size_t j = 0; j < kCfg.lookup_size; ++j)
+      out.push_back(e.k[r * kCfg.lookup_size + j] + (i % 3 == 0 ? 0.0f : 0.3f * static_cast<float>(rng.normal())));
+  }
+  return out;
+}
+
+bool same_bits(const float* a, const float* b, std::size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
+
+// Every read of `dist` equals `ref`'s: top-1 and top-k (k = 1, 3, 7, and more than the entries).
+void check_reads(const Dist& dist, const Single& ref, const std::vector<float>& queries) {
+  const std::size_t q = queries.size() / kCfg.lookup_size;
+  larimar::matrix_ref<const float> qs(queries.data(), q, kCfg.lookup_size);
+  REQUIRE(dist.size() == ref.size());
+  REQUIRE(dist.block_count() == ref.block_count());
+  const auto a = dist.read(qs);
+  const auto b = ref.read(qs);
+  REQUIRE(a.hits.size() == q);
+  for (std::size_t i = 0; i < q; ++i) {
+    CHECK(a.hits[i].entry == b.hits[i].entry);
+    CHECK(a.hits[i].block == b.hits[i].block);
+    CHECK(a.hits[i].slot == b.hits[i].slot);
+    CHECK(a.hits[i].score == b.hits[i].score);
+  }
+  CHECK(same_bits(a.latents.data(), b.latents.data(), q * kCfg.code_size));
+  for (std::size_t k : {std::size_t{1}, std::size_t{3}, std::size_t{7}, ref.size() + 5}) {
+    const auto ta = dist.read(qs, k);
+    const auto tb = ref.read(qs, k);
+    REQUIRE(ta.k == tb.k);
+    REQUIRE(ta.hits.size() == tb.hits.size());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < ta.hits.size(); ++i)
+      differ += ta.hits[i].entry != tb.hits[i].entry || ta.hits[i].block != tb.hits[i].block ||
+                ta.hits[i].slot != tb.hits[i].slot || ta.hits[i].score != tb.hits[i].score;
+    CHECK(differ == 0);
+    CHECK(same_bits(ta.latents.data(), tb.latents.data(), ta.hits.size() * kCfg.code_size));
+  }
+}
+
+int world_size() {
+  int n = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &n);
+  return n;
+}
+int world_rank() {
+  int n = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &n);
+  return n;
+}
+
+// The context every test writes: episodes of uneven sizes, so that blocks are topped up and cut mid-episode.
+std::vector<episode> context() {
+  std::vector<episode> eps;
+  std::uint64_t seed = 100;
+  for (std::size_t n : {7u, 40u, 3u, 16u, 33u, 1u, 50u}) eps.push_back(make_episode(n, seed++));
+  return eps;
+}
+
+}  // namespace
+
+TEST_CASE("distributed writes and reads are sharded_memory's, bit for bit") {
+  Dist dist(MPI_COMM_WORLD, kCfg);
+  Single ref(kCfg);
+  const auto eps = context();
+  for (const auto& e : eps) CHECK(dist.write(latents(e), lookups(e)) == ref.write(latents(e), lookups(e)));
+  CHECK(dist.size() == 150);
+  CHECK(dist.block_count() == 10);  // ceil(150 / 16)
+  for (std::size_t b = 0; b < dist.block_count(); ++b) CHECK(dist.block_owner(b) == static_cast<int>(b % static_cast<std::size_t>(world_size())));
+  // This rank holds its blocks' entries only.
+  std::size_t held = 0, mine = 0;
+  MPI_Allreduce(&(mine = dist.local_size()), &held, 1, MPI_UNSIGNED_LONG, MPI_SUM, MPI_COMM_WORLD);
+  CHECK(held == 150);
+  check_reads(dist, ref, make_queries(eps, 64, 5));
+  const std::vector<std::size_t> some{149, 0, 17, 18, 63, 64, 100, 5};
+  const auto ra = dist.read_entries(some);
+  const auto rb = ref.read_entries(some);
+  CHECK(same_bits(ra.data(), rb.data(), some.size() * kCfg.code_size));
+  CHECK_THROWS_WITH_AS(dist.read_entries(std::vector<std::size_t>{3, 150}), doctest::Contains("no entry 150"),
+                       larimar::state_error);
+  for (std::size_t id : {0u, 17u, 149u}) {
+    const auto [w, z] = dist.entry(id);
+    const auto [rw, rz] = ref.entry(id);
+    CHECK(same_bits(w.data(), rw.data(), kCfg.slots));
+    CHECK(same_bits(z.data(), rz.data(), kCfg.code_size));
+  }
+}
+
+TEST_CASE("distributed forget, then writes that fill what it freed, stay sharded_memory's") {
+  Dist dist(MPI_COMM_WORLD, kCfg);
+  Single ref(kCfg);
+  auto eps = context();
+  for (const auto& e : eps) dist.write(latents(e), lookups(e)), ref.write(latents(e), lookups(e));
+  // In early blocks, in each of the last blocks (a rank's last block that is not the global last: the case that
+  // splits a rank's blocks into runs), and in the global last block (whose freed slot the next write reuses).
+  for (std::size_t id : {3u, 20u, 21u, 100u, 120u, 130u, 145u, 149u}) {
+    dist.forget(id);
+    ref.forget(id);
+  }
+  CHECK_FALSE(dist.contains(20));
+  CHECK(dist.contains(22));
+  CHECK(dist.size() == 142);
+  CHECK_THROWS_AS(dist.forget(20), larimar::state_error);
+  CHECK_THROWS_WITH_AS(dist.entry(3), doctest::Contains("no entry 3"), larimar::state_error);
+  for (std::size_t n : {2u, 30u, 17u}) {
+    eps.push_back(make_episode(n, 500 + n));
+    CHECK(dist.write(latents(eps.back()), lookups(eps.back())) == ref.write(latents(eps.back()), lookups(eps.back())));
+  }
+  check_reads(dist, ref, make_queries(eps, 96, 6));
+  // Forget everything of one block, and read on.
+  for (std::size_t id = 48; id < 64; ++id) dist.forget(id), ref.forget(id);
+  check_reads(dist, ref, make_queries(eps, 32, 7));
+}
+
+TEST_CASE("distributed memory: bad calls are refused on every rank, with the memory unchanged") {
+  Dist dist(MPI_COMM_WORLD, kCfg);
+  const auto e = make_episode(5, 1);
+  std::vector<float> q(kCfg.lookup_size, 1.0f);
+  CHECK_THROWS_WITH_AS(dist.read(larimar::matrix_ref<const float>(q.data(), 1, kCfg.lookup_size)),
+                       doctest::Contains("the memory is empty"), larimar::state_error);
+  CHECK_THROWS_WITH_AS(dist.write(latents(e), larimar::matrix_ref<const float>(e.k.data(), 5, 11)),
+                       doctest::Contains("lookup vectors have 11 columns"), larimar::shape_error);
+  dist.write(latents(e), lookups(e));
+  CHECK_THROWS_WITH_AS(dist.read(larimar::matrix_ref<const float>(q.data(), 1, kCfg.lookup_size), 0),
+                       doctest::Contains("k must be at least 1"), larimar::value_error);
+  if (world_size() > 1) {  // rank 1 passes another episode: refused everywhere, nothing written
+    const auto other = make_episode(5, world_rank() == 1 ? 2 : 1);
+    CHECK_THROWS_WITH_AS(dist.write(latents(other), lookups(other)), doctest::Contains("different episodes"),
+                         larimar::value_error);
+  }
+  CHECK(dist.size() == 5);
+  auto cfg = kCfg;
+  cfg.sample_noise = true;
+  cfg.observation_noise = 0.1;
+  CHECK_THROWS_WITH_AS(Dist(MPI_COMM_WORLD, cfg), doctest::Contains("sample_noise"), larimar::value_error);
+}
+
+namespace {
+std::filesystem::path save_root() { return std::filesystem::path(LARIMAR_DIST_DIR); }
+// The memory every save test writes, and its reference.
+void fill(Dist& dist, Single& ref, std::vector<episode>& eps) {
+  eps = context();
+  for (const auto& e : eps) dist.write(latents(e), lookups(e)), ref.write(latents(e), lookups(e));
+  for (std::size_t id : {4u, 60u, 130u, 141u}) dist.forget(id), ref.forget(id);
+}
+void fresh_dir(const std::filesystem::path& dir) {
+  if (world_rank() == 0) std::filesystem::remove_all(dir);
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+}  // namespace
+
+TEST_CASE("distributed save and load on the same ranks: the same reads, and writes go on as before") {
+  Dist dist(MPI_COMM_WORLD, kCfg);
+  Single ref(kCfg);
+  std::vector<episode> eps;
+  fill(dist, ref, eps);
+  const auto dir = save_root() / ("saved-np" + std::to_string(world_size()));
+  fresh_dir(dir);
+  larimar::distributed::save(dist, dir);
+  larimar::distributed::save(dist, dir);  // a second save replaces the first generation's files
+  if (world_rank() == 0) {
+    std::size_t files = 0;
+    for (const auto& f : std::filesystem::directory_iterator(dir)) files += f.path().extension() == ".lrm";
+    CHECK(files >= static_cast<std::size_t>(world_size()));
+    for (const auto& f : std::filesystem::directory_iterator(dir))
+      if (f.path().extension() == ".lrm") CHECK(f.path().filename().string().starts_with("g2."));
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  auto back = larimar::distributed::load<Dist>(MPI_COMM_WORLD, dir);
+  check_reads(back, ref, make_queries(eps, 48, 8));
+  const auto more = make_episode(21, 900);
+  CHECK(back.write(latents(more), lookups(more)) == ref.write(latents(more), lookups(more)));
+  eps.push_back(more);
+  check_reads(back, ref, make_queries(eps, 48, 9));
+}
+
+TEST_CASE("distributed load of saves made on other numbers of ranks") {
+  // Each run of this suite saved its own (test above); CTest runs 1, 2, 3 ranks before the reloads.
+  Single ref(kCfg);
+  std::vector<episode> eps;
+  {
+    Dist unused(MPI_COMM_WORLD, kCfg);
+    fill(unused, ref, eps);
+  }
+  std::size_t loaded = 0;
+  for (int r = 1; r <= 4; ++r) {
+    const auto dir = save_root() / ("saved-np" + std::to_string(r));
+    if (!std::filesystem::exists(dir / "manifest.lrmd")) continue;
+    CAPTURE(r);
+    auto back = larimar::distributed::load<Dist>(MPI_COMM_WORLD, dir);
+    CHECK(back.ranks() == world_size());
+    check_reads(back, ref, make_queries(eps, 48, 10));
+    auto ref2 = ref;
+    const auto more = make_episode(37, 901);
+    CHECK(back.write(latents(more), lookups(more)) == ref2.write(latents(more), lookups(more)));
+    auto eps2 = eps;
+    eps2.push_back(more);
+    check_reads(back, ref2, make_queries(eps2, 48, 11));
+    ++loaded;
+  }
+  CHECK(loaded >= 1);
+}
+
+TEST_CASE("distributed load refuses a corrupt manifest and a replaced state file, naming them") {
+  Dist dist(MPI_COMM_WORLD, kCfg);
+  Single ref(kCfg);
+  std::vector<episode> eps;
+  fill(dist, ref, eps);
+  const auto dir = save_root() / ("corrupt-np" + std::to_string(world_size()));
+  fresh_dir(dir);
+  larimar::distributed::save(dist, dir);
+  MPI_Barrier(MPI_COMM_WORLD);
+  std::string manifest_bytes;
+  if (world_rank() == 0) {  // flip one byte of the manifest
+    std::ifstream in(dir / "manifest.lrmd", std::ios::binary);
+    manifest_bytes.assign(std::istreambuf_iterator<char>(in), {});
+    auto bad = manifest_bytes;
+    bad[20] = static_cast<char>(bad[20] ^ 1);
+    std::ofstream(dir / "manifest.lrmd", std::ios::binary).write(bad.data(), static_cast<std::streamsize>(bad.size()));
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  CHECK_THROWS_WITH_AS(larimar::distributed::load<Dist>(MPI_COMM_WORLD, dir), doctest::Contains("checksum mismatch"),
+                       larimar::format_error);
+  if (world_rank() == 0) {  // restore it, and replace a state file by another run's
+    std::ofstream(dir / "manifest.lrmd", std::ios::binary)
+        .write(manifest_bytes.data(), static_cast<std::streamsize>(manifest_bytes.size()));
+    Single other(kCfg);
+    other.write(latents(eps[0]), lookups(eps[0]));
+    larimar::io::save(other, dir / "g1.rank0.run0.lrm");
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  CHECK_THROWS_WITH_AS(larimar::distributed::load<Dist>(MPI_COMM_WORLD, dir),
+                       doctest::Contains("is not the one the manifest names"), larimar::format_error);
+  CHECK_THROWS_AS(larimar::distributed::load<Dist>(MPI_COMM_WORLD, dir / "missing"), larimar::io_error);
+}
+
+TEST_CASE("distributed reads stay bit-identical when the index is scanned in several chunks") {
+  // 16,384 queries make the index scan in chunks of 1,024 rows, at other offsets on each rank than in one process.
+  const larimar::memory_config cfg{.slots = 32, .code_size = 16, .lookup_size = 24, .seed = 5};
+  Dist dist(MPI_COMM_WORLD, cfg);
+  Single ref(cfg);
+  larimar::splitmix64 rng(77);
+  std::vector<float> k(3000 * 24), z(3000 * 16);
+  for (auto& x : k) x = static_cast<float>(rng.normal());
+  for (auto& x : z) x = static_cast<float>(rng.normal());
+  for (std::size_t at = 0; at < 3000; at += 1000) {
+    larimar::matrix_ref<const float> zs(z.data() + at * 16, 1000, 16), ks(k.data() + at * 24, 1000, 24);
+    CHECK(dist.write(zs, ks) == ref.write(zs, ks));
+  }
+  std::vector<float> q(16384 * 24);
+  for (std::size_t i = 0; i < 16384; ++i)
+    for (std::size_t j = 0; j < 24; ++j) q[i * 24 + j] = k[(i % 3000) * 24 + j] + 0.5f * static_cast<float>(rng.normal());
+  larimar::matrix_ref<const float> qs(q.data(), 16384, 24);
+  for (std::size_t kk : {std::size_t{1}, std::size_t{3}}) {
+    const auto a = dist.read(qs, kk);
+    const auto b = ref.read(qs, kk);
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < a.hits.size(); ++i)
+      differ += a.hits[i].entry != b.hits[i].entry || a.hits[i].score != b.hits[i].score;
+    CHECK(differ == 0);
+    CHECK(same_bits(a.latents.data(), b.latents.data(), a.hits.size() * 16));
+  }
+}
