@@ -84,6 +84,24 @@ void BM_sharded_write_1M(benchmark::State& st) {
 }
 BENCHMARK(BM_sharded_write_1M)->Unit(benchmark::kSecond)->Iterations(2);
 
+// The same context written as the pipeline writes it: batches of 256 segments, one write call each (the index
+// and the block logs grow by amortised doubling; an exact reserve per call made this quadratic in the segments).
+void BM_sharded_write_1M_batched(benchmark::State& st) {
+  const std::size_t N = 50000, C = 768, batch = static_cast<std::size_t>(st.range(0));
+  const auto z = gaussian(N, C, 5);
+  for (auto _ : st) {
+    st.PauseTiming();
+    sharded_memory<float, S, keys::fixed_nearest, solver::pseudoinverse> mem({.slots = 512, .code_size = C, .seed = 1});
+    st.ResumeTiming();
+    for (std::size_t at = 0; at < N; at += batch) {
+      const std::size_t n = std::min(batch, N - at);
+      const matrix_ref<const float> rows(z.data() + at * C, n, C);
+      benchmark::DoNotOptimize(mem.write(rows, rows));
+    }
+  }
+}
+BENCHMARK(BM_sharded_write_1M_batched)->Arg(256)->Unit(benchmark::kSecond)->Iterations(2);
+
 // Prefix encoding, sharded (larimar-tiny's shape: K = 512, C = L = 256), 8,192 segments: the cost of filling
 // blocks only while their write stays exact (memory_config::write_tolerance) against filling them to min(K, L)
 // (a huge tolerance), in the same run. Prefixes with a flat spectrum (independent: both fill to 256) or a decaying

@@ -9,6 +9,7 @@ larimar_add_test(test_memory_precision ${CMAKE_CURRENT_LIST_DIR}/precision.cpp)
 larimar_add_test(test_memory_bf16_scan ${CMAKE_CURRENT_LIST_DIR}/bf16_scan.cpp)
 larimar_add_test(test_memory_concurrent_reads ${CMAKE_CURRENT_LIST_DIR}/concurrent_reads.cpp)
 larimar_add_test(test_memory_top_k ${CMAKE_CURRENT_LIST_DIR}/top_k.cpp)
+larimar_add_test(test_memory_row_store ${CMAKE_CURRENT_LIST_DIR}/row_store.cpp)
 
 # A wrong policy is a compile error that names the unmet concept and the missing expression.
 add_test(NAME memory_wrong_policy_is_a_compile_error
