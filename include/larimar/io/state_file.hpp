@@ -242,7 +242,6 @@ Memory decode(std::span<const char> bytes, const std::string& where, typename Me
   using T = typename Memory::value_type;
   using S = typename Memory::storage_type;
   using Store = std::remove_cvref_t<decltype(std::declval<Memory&>().internals())>;
-  constexpr auto mode = Store::mode;
   const std::string context = "load " + where + ": ";
   const larimar::detail::format_failure fail{context};
   if (bytes.size() < 12 || std::memcmp(bytes.data(), kStateMagic, 8) != 0)
@@ -351,7 +350,7 @@ Memory decode(std::span<const char> bytes, const std::string& where, typename Me
     if (u != blk.used.size())
       fail(blk_name + " slot map has " + std::to_string(u) + " slots, expected " + std::to_string(blk.used.size()));
     r.raw(blk.used.data(), u, blk_name + " slot map");
-    if constexpr (mode == keys::addressing::by_slot) check_slot_map(fail, b, blk.slot, blk.used);
+    if (!blk.used.empty()) check_slot_map(fail, b, blk.slot, blk.used);  // keys with a slot map
     blocks.push_back(std::move(blk));
   }
   const auto rows = r.get<std::uint64_t>("index rows"), dim = r.get<std::uint64_t>("index dim");

@@ -41,12 +41,12 @@ class memory : public detail::memory_base<T, Storage, Keys, Solver> {
   memory(detail::stored_keys_t tag, const memory_config& cfg, Solver solver, matrix keys)
       : base(tag, cfg, 1, std::move(solver), "memory", std::move(keys)) {}
 
-  // With keys::content the lookups are the latents themselves.
-  std::vector<std::size_t> write(matrix_ref<const T> latents) requires(Keys::mode == keys::addressing::by_content) {
+  // Keys that look up latents (keys::content): the lookups are the latents themselves.
+  std::vector<std::size_t> write(matrix_ref<const T> latents) requires(Keys::lookups_are_latents) {
     return store_.write(latents, latents, write_mode::one_shot);
   }
   std::vector<std::size_t> write_sequential(matrix_ref<const T> latents)
-    requires(Keys::mode == keys::addressing::by_content)
+    requires(Keys::lookups_are_latents)
   {
     return store_.write(latents, latents, write_mode::sequential);
   }

@@ -8,7 +8,7 @@
 // prefix_encoding — the block of the entry whose address k·P is nearest (cosine) to the query's address q·P,
 // then the read blends that block's slots at q·P; a block takes at most min(K, L) entries, and only as many as
 // its least-squares write reads back within memory_config::write_tolerance (real prefixes are dependent sooner).
-// keys::content is not offered: its reads blend every slot of one memory, there is nothing to choose a block by.
+// Keys that are not shardable (keys::content: its reads blend every slot of one memory) are not offered.
 #include <cstddef>
 #include <span>
 #include <vector>
@@ -18,7 +18,7 @@
 namespace larimar {
 
 template <class T, class Storage, class Keys, class Solver>
-  requires memory_policies<T, Storage, Keys, Solver> && (Keys::mode != keys::addressing::by_content)
+  requires memory_policies<T, Storage, Keys, Solver> && (Keys::shardable)
 class sharded_memory : public detail::memory_base<T, Storage, Keys, Solver> {
   using base = detail::memory_base<T, Storage, Keys, Solver>;
   using base::store_;

@@ -20,7 +20,7 @@
 #include "larimar/core/random.hpp"
 #include "larimar/core/validate.hpp"
 #include "larimar/keys/concepts.hpp"
-#include "larimar/keys/content.hpp"  // address::pseudoinverse: the sequential address that is the read's M⁺
+#include "larimar/keys/block_fill.hpp"
 #include "larimar/memory/detail/block.hpp"
 #include "larimar/memory/hit.hpp"
 #include "larimar/memory/kalman.hpp"
@@ -42,7 +42,6 @@ class episodic_store {
  public:
   using matrix = typename S::template matrix<T>;
   using keys_state = typename Keys::template state<T, S>;
-  static constexpr ::larimar::keys::addressing mode = Keys::mode;
 
   struct read_result {
     matrix latents;                // Q×C, in S's memory space
@@ -68,11 +67,7 @@ class episodic_store {
   bool empty() const { return where_.empty(); }
   std::size_t block_count() const { return blocks_.size(); }
   const block_state<T, S>& block_at(std::size_t b) const { return blocks_.at(b); }
-  std::size_t block_capacity() const {
-    if constexpr (mode == ::larimar::keys::addressing::by_slot) return keys_.address_count();
-    else if (max_blocks_ == 1) return std::numeric_limits<std::size_t>::max();
-    else return std::min(cfg_.slots, cfg_.lookup_dim());  // the rank bound of W = K_enc·P
-  }
+  std::size_t block_capacity() const { return keys_.block_capacity(cfg_, max_blocks_); }
   bool contains(std::size_t entry) const { return where_.contains(entry); }
 
   // ---- writes -------------------------------------------------------------------------------------------------
@@ -96,13 +91,13 @@ class episodic_store {
       S::upload(latents.data, latents.size(), S::data(z));  // no host copy on the deterministic path
     }
     auto lk = S::template make<T>(n, lookup_cols());
-    if (mode == ::larimar::keys::addressing::by_content)
+    if constexpr (Keys::lookups_are_latents)
       S::copy(S::data(z), n * cfg_.code_size, S::data(lk));
     else
       S::upload(lookups.data, lookups.size(), S::data(lk));
 
     auto w = S::template make<T>(n, cfg_.slots);
-    write_addresses(plan, S::data(z), S::data(lk), S::data(w), n);
+    keys_.write_addresses(plan.slots, S::data(z), S::data(lk), n, S::data(w));
 
     // New blocks and the new state of each touched block, computed before anything is committed.
     std::vector<block_state<T, S>> staged;
@@ -125,12 +120,15 @@ class episodic_store {
           S::gemm(true, false, cfg_.slots, cfg_.code_size, seg.count, T(1), next.addresses.row(first), cfg_.slots,
                   next.latents.row(first), cfg_.code_size, T(1), S::data(next.mean), cfg_.code_size);
         } else if (fills_while_exact()) {
-          const fill_state before = fill;
-          const std::size_t fits = fit_exactly(next, rows, first, seg.count, fill);
-          if (fits < seg.count || fill != before) {  // drop the plan past this block: planned again below
-            seg.count = fits;
-            plan.segments.resize(s + 1);
-            plan.slots.resize(row + fits);
+          if constexpr (::larimar::keys::exact_filling<Keys, T, S>) {
+            const fill_state before = fill;
+            trial t{*this, next, rows, first};
+            const std::size_t fits = keys_.fill_block(cfg_, t, first, seg.count, fill);
+            if (fits < seg.count || fill != before) {  // drop the plan past this block: planned again below
+              seg.count = fits;
+              plan.segments.resize(s + 1);
+              plan.slots.resize(row + fits);
+            }
           }
         } else {
           solve_one_shot(next);
@@ -141,7 +139,9 @@ class episodic_store {
                             " was written one-shot; one block keeps one write mode (forget undoes each differently)");
         next.mode = write_mode::sequential;
         for (std::size_t i = first; i < next.size(); ++i) {
-          if constexpr (mode == ::larimar::keys::addressing::by_content) address_against_mean(next, i);
+          if constexpr (::larimar::keys::mean_addressed<Keys, T, S>)
+            keys_.sequential_address(solver_, next.latents.row(i), S::data(next.mean), cfg_.slots, cfg_.code_size,
+                                     static_cast<T>(cfg_.observation_noise), next.mean_pinv, next.addresses.row(i));
           kalman(next, next.addresses.row(i), next.latents.row(i), kalman_direction::update);
           next.mean_pinv.reset();
         }
@@ -154,16 +154,15 @@ class episodic_store {
       if (s + 1 == plan.segments.size() && row < n)  // the next block under the current fill: O(n) per write in all
         plan_next_block(plan, op, n - row, how, fill, plan.segments[s].block + 1);
     }
-    // Index vectors: the lookups for fixed keys, the addresses otherwise (sequential content writes changed them).
+    // Index vectors, as the key policy chooses between each row's lookup and its address as written (a
+    // sequential content write changes addresses as it goes).
     index_.reserve(index_.size() + n);
     const std::size_t index_base = index_.size();
-    if constexpr (mode == ::larimar::keys::addressing::by_slot) {
-      index_.add(S::data(lk), n);
-    } else {
-      for (std::size_t s = 0; s < staged.size(); ++s) {
-        const std::size_t first = staged[s].size() - plan.segments[s].count;
-        index_.add(staged[s].addresses.row(first), plan.segments[s].count);
-      }
+    row = 0;
+    for (std::size_t s = 0; s < staged.size(); ++s) {
+      const std::size_t count = plan.segments[s].count, first = staged[s].size() - count;
+      index_.add(keys_.index_vectors(S::data(lk) + row * lookup_cols(), staged[s].addresses.row(first)), count);
+      row += count;
     }
 
     // Commit (no throwing operations past this point but allocation in the maps).
@@ -286,12 +285,7 @@ class episodic_store {
   };
   std::size_t next_entry() const { return next_entry_; }
   std::uint64_t noise_draws() const { return noise_draws_; }
-  // Prefix-encoded blocks of a sharded memory (fills_while_exact): how full the next block is offered to be.
-  struct fill_state {
-    std::size_t size;        // what the last block cut short by conditioning reached (at first the rank bound)
-    std::size_t streak = 0;  // blocks since, each of which took all it was offered
-    bool operator==(const fill_state&) const = default;
-  };
+  using fill_state = ::larimar::keys::block_fill;
   const fill_state& fill() const { return fill_; }
   const nearest_index<T, S>& index() const { return index_; }
   const std::vector<std::size_t>& index_entries() const { return index_entry_; }
@@ -301,9 +295,7 @@ class episodic_store {
   // The shape of the key policy's address matrix for `cfg`, from how this store uses it: rows of slot addresses
   // (A×K), or the matrix a lookup (L×K) or a latent (C×K) is multiplied by.
   static std::pair<std::size_t, std::size_t> key_matrix_shape(const memory_config& cfg) {
-    if constexpr (mode == ::larimar::keys::addressing::by_slot) return {cfg.address_count(), cfg.slots};
-    else if constexpr (mode == ::larimar::keys::addressing::by_projection) return {cfg.lookup_dim(), cfg.slots};
-    else return {cfg.code_size, cfg.slots};
+    return Keys::address_matrix_shape(cfg);
   }
   // M₀, made once: at construction, or for a loaded memory by the loader (when the file holds blocks, which hold
   // K×C values each) or by the first write.
@@ -363,7 +355,7 @@ class episodic_store {
     block_state<T, S> b{S::template make<T>(cfg_.slots, cfg_.code_size), S::template make<T>(cfg_.slots, cfg_.slots),
                   row_store<T, S>(cfg_.slots), row_store<T, S>(cfg_.code_size), {}, {}, {}, write_mode::none, {},
                   S::template make<std::uint16_t>(0, cfg_.code_size), false};
-    if constexpr (mode == ::larimar::keys::addressing::by_slot) b.used.assign(keys_.address_count(), 0);
+    b.used.assign(keys_.slot_map_size(), 0);
     reset_to_prior(b);
     return b;
   }
@@ -394,7 +386,7 @@ class episodic_store {
   // the stored matrix is the state the file's memory had.
   episodic_store(const memory_config& cfg, std::size_t max_blocks, Solver solver, const char* who, matrix* keys)
       : cfg_(cfg), max_blocks_(max_blocks), solver_(std::move(solver)), keys_(key_state_for(keys ? single_slot(cfg) : cfg, solver_)),
-        index_(mode == ::larimar::keys::addressing::by_slot ? cfg_.lookup_dim() : cfg_.slots, cfg_.quantized_lookup,
+        index_(Keys::index_dim(cfg_), cfg_.quantized_lookup,
                cfg_.lookup_precision),
         who_(who) {
     if (keys) {
@@ -463,7 +455,7 @@ class episodic_store {
     if (!std::isfinite(cfg.memory_logvar)) throw value_error(op + ": memory_logvar is not finite");
     if (!(cfg.observation_noise >= 0) || !std::isfinite(cfg.observation_noise))
       throw value_error(op + ": observation_noise must be a finite value >= 0");
-    if (Keys::mode == ::larimar::keys::addressing::by_content && cfg.lookup_size != 0 && cfg.lookup_size != cfg.code_size)
+    if (Keys::lookups_are_latents && cfg.lookup_size != 0 && cfg.lookup_size != cfg.code_size)
       throw value_error(op + ": content addressing looks up latents, so lookup_size must be 0 or code_size");
     if (cfg.lookup_precision != precision::full && cfg.lookup_precision != precision::fp16 &&
         cfg.lookup_precision != precision::bf16)
@@ -479,21 +471,16 @@ class episodic_store {
     return cfg;
   }
 
-  std::size_t lookup_cols() const {
-    return mode == ::larimar::keys::addressing::by_content ? cfg_.code_size : cfg_.lookup_dim();
-  }
+  std::size_t lookup_cols() const { return Keys::lookup_cols(cfg_); }
 
   // The one-shot write reduces to M += Wᵀ·Z when the addresses are orthonormal rows.
-  bool incremental_one_shot() const {
-    if constexpr (requires { keys_.orthonormal(); }) return keys_.orthonormal();
-    return false;
-  }
+  bool incremental_one_shot() const { return keys_.orthonormal(); }
 
   void check_episode(const std::string& op, matrix_ref<const T> latents, matrix_ref<const T> lookups) const {
     require_nonempty(op, "latents", latents);
     require_cols(op, "latents", latents, cfg_.code_size, "code_size");
     require_finite(op, "latents", latents);
-    if constexpr (mode != ::larimar::keys::addressing::by_content) {
+    if constexpr (!Keys::lookups_are_latents) {
       require_nonempty(op, "lookup vectors", lookups);
       require_same_rows(op, "latents", latents, "lookup vectors", lookups);
       require_cols(op, "lookup vectors", lookups, cfg_.lookup_dim(), "lookup size");
@@ -519,18 +506,12 @@ class episodic_store {
         continue;
       }
       std::vector<std::size_t> free;
-      if constexpr (mode == ::larimar::keys::addressing::by_slot) {
-        for (std::size_t s = 0; s < keys_.address_count() && free.size() < remaining; ++s)
-          if (!exists || blocks_[b].used[s] == 0) free.push_back(s);
-      } else {
-        const std::size_t have = exists ? blocks_[b].size() : 0;
-        const std::size_t next_slot = exists && !blocks_[b].slot.empty()
-                                          ? *std::max_element(blocks_[b].slot.begin(), blocks_[b].slot.end()) + 1
-                                          : 0;
-        const std::size_t cap = fills_while_exact() && how == write_mode::one_shot ? fill_cap(fill) : block_capacity();
-        const std::size_t room = cap > have ? cap - have : 0;
-        for (std::size_t i = 0; i < std::min(room, remaining); ++i) free.push_back(next_slot + i);
-      }
+      const std::size_t have = exists ? blocks_[b].size() : 0;
+      const std::size_t cap = fills_while_exact() && how == write_mode::one_shot ? fill_cap(fill) : block_capacity();
+      const std::size_t room = cap > have ? cap - have : 0;
+      keys_.free_slots(exists ? std::span<const std::uint8_t>(blocks_[b].used) : std::span<const std::uint8_t>{},
+                       exists ? std::span<const std::size_t>(blocks_[b].slot) : std::span<const std::size_t>{}, room,
+                       remaining, free);
       total_room += free.size();
       if (!free.empty()) {
         p.segments.push_back({b, free.size()});
@@ -548,19 +529,6 @@ class episodic_store {
     const auto next = place(op, std::min(rest, fill_cap(fill)), how, fill, from);
     plan.segments.insert(plan.segments.end(), next.segments.begin(), next.segments.end());
     plan.slots.insert(plan.slots.end(), next.slots.begin(), next.slots.end());
-  }
-
-  void write_addresses(const placement& p, const T* z, const T* lk, T* w, std::size_t n) const {
-    if constexpr (mode == ::larimar::keys::addressing::by_slot) {
-      for (std::size_t i = 0; i < n; ++i)
-        S::copy(S::data(keys_.address_matrix()) + p.slots[i] * cfg_.slots, cfg_.slots, w + i * cfg_.slots);
-    } else if constexpr (mode == ::larimar::keys::addressing::by_projection) {
-      S::gemm(false, false, n, cfg_.slots, cfg_.lookup_dim(), T(1), lk, cfg_.lookup_dim(),
-              S::data(keys_.address_matrix()), cfg_.slots, T(0), w, cfg_.slots);
-    } else {  // content: against the prior M₀
-      S::gemm(false, false, n, cfg_.slots, cfg_.code_size, T(1), z, cfg_.code_size,
-              S::data(keys_.address_matrix()), cfg_.slots, T(0), w, cfg_.slots);
-    }
   }
 
   // M = W⁺·Z over every entry of the block.
@@ -604,133 +572,32 @@ class episodic_store {
     }
   };
 
-  // Prefix-encoded blocks of a sharded memory: W = K_enc·P has rank ≤ min(K, L), but encodings of real prefixes
-  // are numerically dependent well before that, and then the least-squares write blends neighbours (docs/memory.md,
-  // "Exact recall"). Such a block takes rows only while its write reproduces every latent it holds.
+  // Key policies whose blocks take rows only while the write stays exact (keys::exact_filling), in this memory.
   bool fills_while_exact() const {
-    return mode == ::larimar::keys::addressing::by_projection && max_blocks_ > 1;
+    if constexpr (::larimar::keys::exact_filling<Keys, T, S>) return keys_.fills_exactly(max_blocks_);
+    return false;
   }
-
-  // What the next block is offered: the fill's size, and a quarter more once `grow_after` blocks in a row took all
-  // they were offered (content that got easier; a growth that holds is tried again at the next block).
-  static constexpr std::size_t grow_after = 16;
   std::size_t fill_cap(const fill_state& f) const {
-    return std::min(block_capacity(), f.streak >= grow_after ? f.size + f.size / 4 + 1 : f.size);
+    if constexpr (::larimar::keys::exact_filling<Keys, T, S>) return keys_.offer(cfg_, f, block_capacity());
+    return block_capacity();
   }
 
-  // `b` holds `first` earlier rows and `count` new ones. Solves it with as many of the new rows as keep the write
-  // exact and returns that count (a fresh block takes at least one), `b` left solved at that size. A row repeating
-  // the prefix of one already in the block with another latent (no block can hold both) ends the offer before it,
-  // without a search, and leaves the fill: it says nothing about the next block. When the offer fails to solve
-  // exactly (conditioning): a growth attempt falls back to the size that held before if that still holds (one
-  // extra solve); otherwise a search down from the top, and the fill's size becomes the block's.
-  std::size_t fit_exactly(block_state<T, S>& b, const staged_rows& rows, std::size_t first, std::size_t count,
-                          fill_state& fill) const {
-    if (const std::size_t clash = first_repeat(b, first, count); clash < count) {
-      rows.truncate(b, first + clash);  // cut before the row no block can hold with one already in it: no search
-      count = clash;
-      if (count == 0) return 0;  // b is its earlier rows again, whose solution `mean` still holds
-    }
-    const std::size_t offer = first + count;
-    solve_one_shot(b);
-    if (reproduces_latents(b)) {
-      if (offer >= fill_cap(fill)) {  // took all it was offered
-        fill.streak = offer > fill.size ? grow_after : fill.streak + 1;
-        fill.size = std::max(fill.size, offer);
-      }
-      return count;
-    }
-    std::size_t good = first == 0 ? 1 : 0, bad = count, solved = count;
-    auto probe = [&](std::size_t m) {
+  // A block under trial for exact filling (keys/block_trial.hpp): its earlier rows and a prefix of the offered ones.
+  struct trial {
+    const episodic_store& store;
+    block_state<T, S>& b;
+    const staged_rows& rows;
+    std::size_t first;
+    std::size_t size() const { return b.size(); }
+    const T* addresses() const { return b.addresses.data(); }
+    const T* latents() const { return b.latents.data(); }
+    const T* mean() const { return S::data(b.mean); }
+    void take(std::size_t m) {
       rows.truncate(b, first);
       rows.append(b, m);
-      solve_one_shot(b);
-      solved = m;
-      (reproduces_latents(b) ? good : bad) = m;
-    };
-    if (offer > fill.size && fill.size > first + good) {
-      probe(fill.size - first);
-      if (good == fill.size - first) bad = good + 1;  // it holds: no search above it
     }
-    // Down from the top in doubling steps (a block of alike content is cut a row or two below where the last one
-    // was), then bisection between what passed and what failed.
-    for (std::size_t step = 1; bad - good > step; step *= 2) {
-      const std::size_t held = good;
-      probe(bad - step);
-      if (good != held) break;
-    }
-    while (bad - good > 1) probe(good + (bad - good) / 2);
-    if (solved != good) {
-      rows.truncate(b, first);
-      rows.append(b, good);
-      if (b.size() > 0) solve_one_shot(b);
-    }
-    if (first + good < fill.size) fill.size = std::max<std::size_t>(first + good, 1);
-    fill.streak = 0;
-    return good;
-  }
-
-  // How many of the `count` new rows in b come before the first with the direction of an address already in b (or
-  // earlier among them) but another latent: the same prefix written twice with different continuations (its
-  // addresses equal up to the rounding of the GEMM that made them). One Gram matrix of the block's addresses.
-  std::size_t first_repeat(const block_state<T, S>& b, std::size_t first, std::size_t count) const {
-    const std::size_t k = cfg_.slots, c = cfg_.code_size, n = first + count;
-    auto g = S::template make<T>(n, n);
-    S::gemm(false, true, n, n, k, T(1), b.addresses.data(), k, b.addresses.data(), k, T(0), S::data(g), n);
-    std::vector<T> gh(n * n), z(n * c);
-    S::download(S::data(g), n * n, gh.data());
-    S::download(b.latents.data(), n * c, z.data());
-    const double same = 1 - 1e-6, tol = write_tolerance();
-    for (std::size_t r = std::max<std::size_t>(first, 1); r < n; ++r)
-      for (std::size_t j = 0; j < r; ++j) {
-        const double grj = gh[r * n + j];
-        if (grj <= 0 || grj * grj < same * same * double(gh[r * n + r]) * double(gh[j * n + j])) continue;
-        double d = 0, zz = 0;
-        for (std::size_t q = 0; q < c; ++q)
-          d += std::pow(double(z[r * c + q]) - double(z[j * c + q]), 2), zz += double(z[j * c + q]) * double(z[j * c + q]);
-        if (d > tol * tol * zz) return r - first;
-      }
-    return count;
-  }
-
-  // Every row's read at its own address, w_i·M, within write_tolerance of its latent (relative).
-  bool reproduces_latents(const block_state<T, S>& b) const {
-    const std::size_t n = b.size(), c = cfg_.code_size;
-    auto r = S::template make<T>(n, c);
-    S::copy(b.latents.data(), n * c, S::data(r));
-    const T* mean = S::data(b.mean);
-    matrix rounded;  // memory_precision fp16/bf16: the mean as pack() will keep it
-    if (cfg_.memory_precision != precision::full) {
-      auto pm = S::template make<std::uint16_t>(cfg_.slots, c);
-      S::narrow(S::data(b.mean), cfg_.slots * c, S::data(pm), cfg_.memory_precision);
-      rounded = S::template make<T>(cfg_.slots, c);
-      S::widen(S::data(pm), cfg_.slots * c, S::data(rounded), cfg_.memory_precision);
-      mean = S::data(rounded);
-    }
-    S::gemm(false, false, n, c, cfg_.slots, T(1), b.addresses.data(), cfg_.slots, mean, c, T(-1), S::data(r), c);
-    std::vector<T> hr(n * c), hz(n * c);
-    S::download(S::data(r), n * c, hr.data());
-    S::download(b.latents.data(), n * c, hz.data());
-    const double tol = write_tolerance();
-    std::vector<double> r2(n, 0.0), z2(n, 0.0);
-    double z2max = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      for (std::size_t j = 0; j < c; ++j) {
-        r2[i] += static_cast<double>(hr[i * c + j]) * hr[i * c + j];
-        z2[i] += static_cast<double>(hz[i * c + j]) * hz[i * c + j];
-      }
-      z2max = std::max(z2max, z2[i]);
-    }
-    for (std::size_t i = 0; i < n; ++i)  // a zero latent is held to the block's scale
-      if (!(r2[i] <= tol * tol * std::max(z2[i], 1e-6 * z2max))) return false;
-    return true;
-  }
-
-  double write_tolerance() const {
-    const double t = cfg_.write_tolerance > 0 ? cfg_.write_tolerance : std::sqrt(static_cast<double>(std::numeric_limits<T>::epsilon()));
-    // a 16-bit mean cannot read back closer than its rounding (a few u, DESIGN: u·‖M‖_F at a unit key)
-    return cfg_.memory_precision == precision::full ? t : std::max(t, 4 * unit_roundoff(cfg_.memory_precision));
-  }
+    void solve() { store.solve_one_shot(b); }
+  };
 
   bool kalman(block_state<T, S>& b, const T* w, const T* z, kalman_direction dir) const {
     auto scratch = S::template make<T>(1, 2 * cfg_.slots + cfg_.code_size);
@@ -770,7 +637,7 @@ class episodic_store {
   // the hit's block (the other modes; hits in one block then read the same latent).
   top_k_result<T, matrix> ranked_read(const std::string& op, matrix_ref<const T> queries, std::size_t k) const {
     require_nonempty(op, "queries", queries);
-    require_cols(op, "queries", queries, lookup_cols(), mode == ::larimar::keys::addressing::by_slot ? "lookup size" : "the code size");
+    require_cols(op, "queries", queries, lookup_cols(), Keys::lookups_are_latents ? "the code size" : "lookup size");
     require_finite(op, "queries", queries);
     if (empty()) throw state_error(op + ": the memory is empty; write an episode first");
     const std::size_t q = queries.rows;
@@ -778,16 +645,11 @@ class episodic_store {
     auto qd = S::template make<T>(q, lookup_cols());
     S::upload(queries.data, queries.size(), S::data(qd));
 
-    // Query addresses for the policies whose read address comes from the query itself.
-    auto wq = S::template make<T>(mode == ::larimar::keys::addressing::by_slot ? 0 : q, cfg_.slots);
-    if constexpr (mode == ::larimar::keys::addressing::by_projection) {
-      S::gemm(false, false, q, cfg_.slots, cfg_.lookup_dim(), T(1), S::data(qd), cfg_.lookup_dim(),
-              S::data(keys_.address_matrix()), cfg_.slots, T(0), S::data(wq), cfg_.slots);
-    } else if constexpr (mode == ::larimar::keys::addressing::by_content) {
-      S::gemm(false, false, q, cfg_.slots, cfg_.code_size, T(1), S::data(qd), cfg_.code_size,
-              S::data(*blocks_.front().mean_pinv), cfg_.slots, T(0), S::data(wq), cfg_.slots);
-    }
-    const T* searched = mode == ::larimar::keys::addressing::by_slot ? S::data(qd) : S::data(wq);
+    // The queries' own addresses, for policies that give them one (none: read at the matched entry's address).
+    const auto& first_map = blocks_.front().mean_pinv;
+    const auto wq = keys_.query_addresses(S::data(qd), q, first_map ? S::data(*first_map) : nullptr);
+    const bool own_address = S::rows(wq) != 0;
+    const T* searched = own_address ? S::data(wq) : S::data(qd);
     const auto matches = index_.search(searched, q, k, index_entry_.data());
     const std::size_t n = q * k;
     top_k_result<T, matrix> out{S::template make<T>(n, cfg_.code_size), std::vector<hit<T>>(n), k};
@@ -806,9 +668,8 @@ class episodic_store {
     matrix wide;  // a packed block's mean, widened for its GEMM
     for (std::size_t i = 0; i < n; ++i) {
       const auto& h = out.hits[order[i]];
-      const T* src = mode == ::larimar::keys::addressing::by_slot
-                         ? blocks_[h.block].addresses.row(where_.at(h.entry).row)
-                         : S::data(wq) + (order[i] / k) * cfg_.slots;
+      const T* src = own_address ? S::data(wq) + (order[i] / k) * cfg_.slots
+                                 : blocks_[h.block].addresses.row(where_.at(h.entry).row);
       S::copy(src, cfg_.slots, S::data(wg) + i * cfg_.slots);
     }
     for (std::size_t start = 0; start < n;) {
@@ -835,36 +696,14 @@ class episodic_store {
   // Content keys: M⁺ of b's mean by the solver (what reads address with), made whenever a block changes, so that
   // reads (const, possibly concurrent) only read it.
   void refresh_read_map(block_state<T, S>& b) const {
-    if constexpr (mode == ::larimar::keys::addressing::by_content) {
+    if constexpr (::larimar::keys::mean_addressed<Keys, T, S>) {
       if (b.size() == 0) {
         b.mean_pinv.reset();
       } else if (!b.mean_pinv) {
-        matrix mp = S::template make<T>(cfg_.code_size, cfg_.slots);
         matrix wide;
-        solver_.template pinv<S>(mean_of(b, wide), cfg_.slots, cfg_.code_size, S::data(mp));
-        b.mean_pinv = std::move(mp);
+        b.mean_pinv = keys_.read_map(solver_, mean_of(b, wide), cfg_.slots, cfg_.code_size);
       }
     }
-  }
-
-  // Content keys, sequential write: row i's address against the memory as the rows before it left it, w = z·A with
-  // A from the key policy's sequential address. The pseudoinverse address is the read's M⁺, so the first row of a
-  // write uses the one the last commit made.
-  void address_against_mean(block_state<T, S>& b, std::size_t i) const {
-    using address = typename Keys::sequential_address;
-    const T* map;
-    matrix own;
-    if constexpr (std::same_as<address, ::larimar::keys::address::pseudoinverse>) {
-      refresh_read_map(b);
-      map = S::data(*b.mean_pinv);
-    } else {
-      own = S::template make<T>(cfg_.code_size, cfg_.slots);
-      address::template map<S>(solver_, S::data(b.mean), cfg_.slots, cfg_.code_size,
-                               static_cast<T>(cfg_.observation_noise), S::data(own));
-      map = S::data(own);
-    }
-    S::gemm(false, false, 1, cfg_.slots, cfg_.code_size, T(1), b.latents.row(i), cfg_.code_size, map, cfg_.slots,
-            T(0), b.addresses.row(i), cfg_.slots);
   }
 
   const location& locate(const std::string& op, std::size_t id) const {
