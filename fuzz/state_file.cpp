@@ -35,7 +35,7 @@ void exercise(Memory& mem) {
     if (!mem.empty()) {
       const auto r = mem.read(larimar::matrix_ref<const T>{query.data(), 1, query_cols});
       require(mem.contains(r.hits[0].entry), "a read hits an entry the memory holds");
-      const std::size_t first = mem.internals().index_entries().front();
+      const std::size_t first = r.hits[0].entry;
       (void)mem.read_entries(std::span<const std::size_t>(&first, 1));
       mem.forget(first);
       require(!mem.contains(first), "forget removes the entry");

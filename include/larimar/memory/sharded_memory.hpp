@@ -26,13 +26,14 @@ class sharded_memory : public detail::memory_base<T, Storage, Keys, Solver> {
  public:
   using typename base::matrix;
 
+  static constexpr std::size_t max_blocks = static_cast<std::size_t>(-1);  // as many as the context needs
+
   explicit sharded_memory(const memory_config& cfg, Solver solver = {})
-      : base(cfg, static_cast<std::size_t>(-1), std::move(solver), "sharded_memory") {}
+      : base(cfg, max_blocks, std::move(solver), "sharded_memory") {}
   // For io::load: the key matrix a state file holds (not drawn again).
   sharded_memory(detail::stored_keys_t tag, const memory_config& cfg, Solver solver, matrix keys)
-      : base(tag, cfg, static_cast<std::size_t>(-1), std::move(solver), "sharded_memory", std::move(keys)) {}
+      : base(tag, cfg, max_blocks, std::move(solver), "sharded_memory", std::move(keys)) {}
 
-  std::size_t block_count() const { return store_.block_count(); }
   std::size_t block_capacity() const { return store_.block_capacity(); }  // the most one block takes
   matrix block_mean(std::size_t b) const { return store_.block_mean(b); }  // K×C in T
 };
