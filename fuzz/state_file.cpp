@@ -27,7 +27,7 @@ template <class Memory>
 void exercise(Memory& mem) {
   using T = typename Memory::value_type;
   const auto& cfg = mem.config();
-  const bool by_content = Memory::keys_type::mode == larimar::keys::addressing::by_content;
+  const bool by_content = Memory::keys_type::lookups_are_latents;
   const std::size_t query_cols = by_content ? cfg.code_size : cfg.lookup_dim();
   if (query_cols > 4096 || cfg.code_size > 4096) return;  // a few kB of input can claim more; not worth the time
   const std::vector<T> query(query_cols, T(0.5)), latent(cfg.code_size, T(0.25));
@@ -35,7 +35,7 @@ void exercise(Memory& mem) {
     if (!mem.empty()) {
       const auto r = mem.read(larimar::matrix_ref<const T>{query.data(), 1, query_cols});
       require(mem.contains(r.hits[0].entry), "a read hits an entry the memory holds");
-      const std::size_t first = mem.internals().index_entries().front();
+      const std::size_t first = r.hits[0].entry;
       (void)mem.read_entries(std::span<const std::size_t>(&first, 1));
       mem.forget(first);
       require(!mem.contains(first), "forget removes the entry");

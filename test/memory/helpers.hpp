@@ -58,8 +58,29 @@ std::vector<double> row_rel_errors(const A& a, const B& b) {
 
 }  // namespace larimar::test
 
+#include <type_traits>
+
+#include "larimar/memory/detail/memory_base.hpp"
 #include "larimar/storage/device.hpp"
 #include "larimar/storage/host.hpp"
+
+namespace larimar::detail {
+
+// White-box access for the memory tests (memory_base befriends it): the store behind a memory's public calls.
+struct store_inspector {
+  template <class Memory>
+  static auto& store(Memory& mem) {
+    using M = std::remove_const_t<Memory>;
+    using base = memory_base<typename M::value_type, typename M::storage_type, typename M::keys_type,
+                             typename M::solver_type>;
+    if constexpr (std::is_const_v<Memory>)
+      return static_cast<const base&>(mem).store_;
+    else
+      return static_cast<base&>(mem).store_;
+  }
+};
+
+}  // namespace larimar::detail
 
 namespace larimar::test {
 
@@ -71,6 +92,11 @@ struct setup {
   using S = S_;
 };
 using H = storage::host;  // reference computations in the tests themselves run on the host
+
+template <class Memory>
+auto& store_of(Memory& mem) {
+  return detail::store_inspector::store(mem);
+}
 
 template <class T>
 xt::xtensor<T, 2> host(const xt::xtensor<T, 2>& m) {

@@ -159,7 +159,7 @@ TEST_CASE_TEMPLATE("sequential and one-shot writes agree where the math says the
   CHECK(test::rel_error(host(seq.read_entries(ids)), z) < 1e-8);
   CHECK(test::rel_error(host(one.read_entries(ids)), z) < 1e-8);
   // The difference is the prior's null-space part (I − W⁺W)·M₀.
-  const auto keysm = host(one.internals().key_state().address_matrix());
+  const auto keysm = host(test::store_of(one).key_state().address_matrix());
   xt::xtensor<double, 2> w = xt::view(keysm, xt::range(0, N), xt::all());
   xt::xtensor<double, 2> wp = xt::zeros<double>({K, N});
   H::pinv(w.data(), N, K, 1e-12, wp.data());
@@ -185,7 +185,7 @@ TEST_CASE_TEMPLATE("sequential write with a zero prior equals the one-shot write
   xt::xtensor<double, 2> m = xt::zeros<double>({K, C});
   xt::xtensor<double, 2> u = xt::eye<double>(K) * prior_variance(seq.config());
   std::vector<double> scratch(2 * K + C);
-  const auto keysm = host(seq.internals().key_state().address_matrix());
+  const auto keysm = host(test::store_of(seq).key_state().address_matrix());
   for (std::size_t i = 0; i < N; ++i)
     REQUIRE(kalman_step<H>(m.data(), u.data(), K, C, keysm.data() + i * K, z.data() + i * C, 0.0,
                            kalman_direction::update, scratch.data()));
@@ -214,7 +214,7 @@ TEST_CASE_TEMPLATE("forget: the forgotten latent is gone, the others are intact"
       }
     }
     // Reading at the forgotten slot's key now returns (nearly) nothing: M has no component along a_7.
-    const auto keysm = host(mem.internals().key_state().address_matrix());
+    const auto keysm = host(test::store_of(mem).key_state().address_matrix());
     xt::xtensor<T, 2> at = xt::zeros<T>({std::size_t{1}, std::size_t{32}});
     const auto mean = host(mem.mean());
     H::gemm(false, false, 1, 32, 64, T(1), keysm.data() + 7 * 64, 64, mean.data(), 32, T(0), at.data(), 32);
@@ -229,7 +229,7 @@ TEST_CASE_TEMPLATE("forget: the forgotten latent is gone, the others are intact"
     const auto ids = mem.write(z, z);
     mem.forget(ids[3]);
     // Expected: M = W⁺·Z over the 49 remaining (slot, latent) pairs.
-    const auto keysm = host(mem.internals().key_state().address_matrix());
+    const auto keysm = host(test::store_of(mem).key_state().address_matrix());
     xt::xtensor<T, 2> w = xt::zeros<T>({std::size_t{49}, std::size_t{64}});
     xt::xtensor<T, 2> zr = xt::zeros<T>({std::size_t{49}, std::size_t{32}});
     for (std::size_t i = 0, r = 0; i < 50; ++i) {

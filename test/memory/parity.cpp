@@ -81,7 +81,7 @@ TEST_CASE_TEMPLATE("memory one-shot writes match numpy: content addressing and f
           {.slots = m0.shape()[0], .code_size = m0.shape()[1]},
           solver::pseudoinverse{.how = solver::pseudoinverse::method::svd, .rcond = std::is_same_v<T, float> ? 1e-5 : 1e-10});
       // The fixture's prior replaces the seeded one: the content key state holds M₀⁺.
-      mem.internals().mutable_key_state().address_matrix() = on<S>(pinv<S>(m0, 1e-10));
+      test::store_of(mem).mutable_key_state().address_matrix() = on<S>(pinv<S>(m0, 1e-10));
       const auto ids = mem.write(z);
       CHECK(ids.size() == z.shape()[0]);
       CHECK(test::rel_error(host(mem.mean()), mat<double>(c["outputs"]["M"])) < tol<T>() * 10);
@@ -101,7 +101,7 @@ TEST_CASE_TEMPLATE("memory one-shot writes match numpy: content addressing and f
           {.slots = w.shape()[1], .code_size = z.shape()[1], .keys = ortho ? key_basis::orthonormal : key_basis::gaussian,
            .addresses = w.shape()[0]},
           solver::pseudoinverse{.how = solver::pseudoinverse::method::svd, .rcond = std::is_same_v<T, float> ? 1e-5 : 1e-10});
-      mem.internals().mutable_key_state().address_matrix() = on<S>(w);  // slot i is written at W's row i
+      test::store_of(mem).mutable_key_state().address_matrix() = on<S>(w);  // slot i is written at W's row i
       mem.write(z, z);
       CHECK(test::rel_error(host(mem.mean()), mat<double>(c["outputs"]["M"])) < tol<T>() * 10);
       ++checked;
@@ -190,7 +190,7 @@ TEST_CASE_TEMPLATE("the memory's sequential write matches the numpy Kalman seque
         {.slots = w.shape()[1], .code_size = z.shape()[1], .memory_logvar = p["memory_logvar"].get<double>(),
          .observation_noise = std::sqrt(p["sigma_xi2"].get<double>()), .keys = key_basis::gaussian,
          .addresses = w.shape()[0]});
-    mem.internals().mutable_key_state().address_matrix() = on<S>(w);
+    test::store_of(mem).mutable_key_state().address_matrix() = on<S>(w);
     mem.write_sequential(z, z);
     CHECK(test::rel_error(host(mem.mean()), mat<double>(c["outputs"]["M"])) < 1e-8);
     CHECK(test::rel_error(host(mem.covariance()), mat<double>(c["outputs"]["U"])) < 1e-8);
@@ -244,7 +244,7 @@ TEST_CASE_TEMPLATE("one-shot write with the reference iterative solver matches n
         const auto dm0 = on<S>(m0);
         auto m0p = S::template make<double>(m0.shape()[1], m0.shape()[0]);
         solver.template pinv<S>(S::data(dm0), m0.shape()[0], m0.shape()[1], S::data(m0p));
-        mem.internals().mutable_key_state().address_matrix() = std::move(m0p);
+        test::store_of(mem).mutable_key_state().address_matrix() = std::move(m0p);
       }  // the identity prior is the memory's own: its solver makes M₀⁺ (through the public API alone)
       mem.write(z);
       CHECK(test::rel_error(host(mem.mean()), mat<double>(c["outputs"]["M"])) < 1e-8);

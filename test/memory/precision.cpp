@@ -80,9 +80,9 @@ TEST_CASE_TEMPLATE("fp16/bf16 lookups: half the index bytes, scores within u, th
     half.write(z, look);
     // The fused bf16 kernel (memory/bf16_scan.hpp, T = float on AVX512-BF16 CPUs) also rounds the unit query to
     // bf16: a second term |(q̂ − q)·l̂| ≤ u·‖l̂‖ ≤ u(1 + u) on top of the rows' u.
-    const bool fused = half.internals().index().fused_bf16();
+    const bool fused = test::store_of(half).index().fused_bf16();
     const double drift = u + (fused ? u * (1 + u) : 0.0);
-    CHECK(half.internals().index().bytes() * sizeof(T) == full.internals().index().bytes() * 2);
+    CHECK(test::store_of(half).index().bytes() * sizeof(T) == test::store_of(full).index().bytes() * 2);
     const auto rh = half.read(q);
     const auto latents_half = host(rh.latents);
     std::size_t same = 0, decidable = 0, decidable_same = 0;
@@ -129,8 +129,8 @@ TEST_CASE_TEMPLATE("fp16/bf16 memory: every read within u·‖M‖_F of full pre
     M half({.slots = K, .code_size = C, .lookup_size = L, .memory_precision = p});
     half.write(z, look);
     // Stored: K×C in 16 bits per block; no K×K covariance in either (a one-shot block's is the prior).
-    CHECK(full.internals().block_bytes() == 5 * K * C * sizeof(T));
-    CHECK(half.internals().block_bytes() == 5 * K * C * 2);
+    CHECK(test::store_of(full).block_bytes() == 5 * K * C * sizeof(T));
+    CHECK(test::store_of(half).block_bytes() == 5 * K * C * 2);
     const auto r = half.read(look);
     const auto rh = host(r.latents);
     double worst = 0, sum = 0;
@@ -161,7 +161,7 @@ TEST_CASE_TEMPLATE("fp16/bf16 memory: every read within u·‖M‖_F of full pre
                                                                 .observation_noise = 0.1, .memory_precision = precision::fp16});
   const xt::xtensor<T, 2> z10 = xt::view(z, xt::range(0, 10), xt::all()), l10 = xt::view(look, xt::range(0, 10), xt::all());
   seq.write_sequential(z10, l10);
-  CHECK(seq.internals().block_bytes() == (K * C + K * K) * sizeof(T));
+  CHECK(test::store_of(seq).block_bytes() == (K * C + K * K) * sizeof(T));
 }
 
 TEST_CASE_TEMPLATE("fp16 lookups and memory survive a state file: same precision, same hits, same reads", P, LARIMAR_FLOAT_SETUPS) {
@@ -178,8 +178,8 @@ TEST_CASE_TEMPLATE("fp16 lookups and memory survive a state file: same precision
   std::filesystem::remove(path);
   CHECK(again.config().lookup_precision == precision::fp16);
   CHECK(again.config().memory_precision == precision::bf16);
-  CHECK(again.internals().index().packed());
-  CHECK(again.internals().block_bytes() == mem.internals().block_bytes());
+  CHECK(test::store_of(again).index().packed());
+  CHECK(test::store_of(again).block_bytes() == test::store_of(mem).block_bytes());
   const auto a = mem.read(look), b = again.read(look);
   for (std::size_t i = 0; i < 700; ++i) {
     CHECK(a.hits[i].entry == b.hits[i].entry);

@@ -103,7 +103,7 @@ TEST_CASE_TEMPLATE("prefix encoding: a prefix repeated with another latent cuts 
   const auto z = test::gaussian<double>(N, 12, 52);
   const auto ids = mem.write(z, prefix);
   CHECK(mem.block_count() == 1 + (N - 3 + 31) / 32);
-  CHECK(mem.internals().fill().size == 32);
+  CHECK(test::store_of(mem).fill().size == 32);
   for (double e : test::row_rel_errors(host(mem.read_entries(ids)), z)) CHECK(e < 1e-8);
   // The same with the repeat off by rounding (as the GEMM that makes addresses leaves identical prefixes): found by
   // its direction, not its bits.
@@ -112,7 +112,7 @@ TEST_CASE_TEMPLATE("prefix encoding: a prefix repeated with another latent cuts 
   nudged(3, 0) *= 1 + 1e-12;
   const auto ids2 = near.write(z, nudged);
   CHECK(near.block_count() == mem.block_count());
-  CHECK(near.internals().fill().size == 32);
+  CHECK(test::store_of(near).fill().size == 32);
   for (double e : test::row_rel_errors(host(near.read_entries(ids2)), z)) CHECK(e < 1e-8);
 }
 

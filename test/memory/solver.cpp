@@ -97,7 +97,7 @@ TEST_CASE_TEMPLATE("a memory with the iterative solver outside its region refuse
   using S = typename P::S;
   // Fixed Gaussian keys scaled up so σ_max(W)² ≫ 4000: the reference α diverges, the write must not land.
   memory<double, S, keys::fixed_nearest, solver::iterative<40>> mem({.slots = 16, .code_size = 8, .keys = key_basis::gaussian});
-  auto& km = mem.internals().mutable_key_state().address_matrix();
+  auto& km = test::store_of(mem).mutable_key_state().address_matrix();
   km = on<S>(xt::xtensor<double, 2>(host(km) * 400.0));
   const auto z = test::gaussian<double>(8, 8, 27);
   CHECK_THROWS_WITH_AS(mem.write(z, z), doctest::Contains("iteration diverged"), value_error);

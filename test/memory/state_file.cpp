@@ -63,12 +63,12 @@ TEST_CASE_TEMPLATE("a prefix-encoded sharded memory keeps its write tolerance an
   auto rest = [](const auto& x, std::size_t n) { return xt::xtensor<double, 2>(xt::view(x, xt::range(n, x.shape(0)), xt::all())); };
   M mem({.slots = 24, .code_size = 10, .lookup_size = 16, .write_tolerance = 1e-6});
   mem.write(first(z, 20), first(prefix, 20));
-  CHECK(mem.internals().fill().size == rank);
+  CHECK(test::store_of(mem).fill().size == rank);
   const auto path = temp_path("fill.lrm");
   io::save(mem, path);
   auto loaded = io::load<M>(path);
   CHECK(loaded.config().write_tolerance == 1e-6);
-  CHECK(loaded.internals().fill() == mem.internals().fill());
+  CHECK(test::store_of(loaded).fill() == test::store_of(mem).fill());
   // The next episode lands in the same blocks in both: the loaded memory does not restart from min(K, L).
   mem.write(rest(z, 20), rest(prefix, 20));
   loaded.write(rest(z, 20), rest(prefix, 20));
@@ -99,7 +99,7 @@ TEST_CASE_TEMPLATE("a prefix-encoded sharded memory keeps its write tolerance an
   spit_with_crc(v1);
   const auto old = io::load<M>(path);
   CHECK(old.config().write_tolerance == 0.0);
-  CHECK(old.internals().fill().size == old.block_capacity());
+  CHECK(test::store_of(old).fill().size == old.block_capacity());
   CHECK(old.size() == 20);
   std::filesystem::remove(path);
 }

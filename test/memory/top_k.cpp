@@ -204,7 +204,7 @@ TEST_CASE_TEMPLATE("top-k, prefix encoding, sharded: ranked by the nearest writt
   xt::xtensor<T, 2> queries = test::gaussian<T>(Q, L, 73);
   for (std::size_t j = 0; j < L; ++j) queries(0, j) = prefix(42, j);  // a written prefix: exact read of entry 42
   // The brute force ranks the written addresses w = k·P against the query's address q·P.
-  const auto p = host(mem.internals().key_state().address_matrix());  // P, L×K
+  const auto p = host(test::store_of(mem).key_state().address_matrix());  // P, L×K
   auto address = [&](const std::vector<double>& k) {
     std::vector<double> w(32, 0.0);
     for (std::size_t i = 0; i < L; ++i)

@@ -167,7 +167,7 @@ TEST_CASE("every spec makes the type it names, and that memory reads what the ty
               CHECK(same_bits(a.top_scores, b.top_scores));
               if (a.error.empty()) CHECK(a.top_entries.size() == N * 5);
               CHECK(made_one->size() == typed.size());
-              CHECK(made_one->block_count() == typed.internals().block_count());
+              CHECK(made_one->block_count() == typed.block_count());
               ++made;
             }
           }

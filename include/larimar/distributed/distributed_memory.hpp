@@ -67,7 +67,7 @@ struct local_range {
 template <class T, class Storage, class Keys, class Solver>
   requires memory_policies<T, Storage, Keys, Solver>
 class distributed_memory {
-  static_assert(Keys::mode == keys::addressing::by_slot,
+  static_assert(Keys::shardable && !keys::exact_filling<Keys, T, Storage> && !keys::mean_addressed<Keys, T, Storage>,
                 "distributed_memory supports fixed keys (keys::fixed_nearest) only: with prefix encoding a block's "
                 "fill depends on the data of the blocks before it (the exact-fill state runs across blocks), so "
                 "blocks written on separate ranks could not be bit-identical to sharded_memory's; content keys have "

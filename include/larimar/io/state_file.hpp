@@ -33,6 +33,7 @@
 #include "larimar/core/error.hpp"
 #include "larimar/core/quote.hpp"
 #include "larimar/io/atomic_file.hpp"
+#include "larimar/io/byte_stream.hpp"
 #include "larimar/io/checksum.hpp"
 #include "larimar/io/regular_file.hpp"
 #include "larimar/memory/memory.hpp"
@@ -49,114 +50,43 @@ inline constexpr std::uint32_t kStateVersion = 2;  // 2 added write_tolerance an
 
 static_assert(std::endian::native == std::endian::little, "state files are little-endian; add byte swapping here");
 
-class byte_writer {
- public:
-  template <class V>
-    requires std::is_trivially_copyable_v<V>
-  void put(const V& v) { raw(&v, sizeof(V)); }
-  void raw(const void* p, std::size_t n) {
-    if (n == 0) return;
-    const auto* b = static_cast<const char*>(p);
-    bytes_.insert(bytes_.end(), b, b + n);
-  }
-  void name(std::string_view s) {
-    char buf[32] = {};
-    std::memcpy(buf, s.data(), std::min<std::size_t>(s.size(), 31));
-    raw(buf, sizeof buf);
-  }
-  std::vector<char>& bytes() { return bytes_; }
-
- private:
-  std::vector<char> bytes_;
-};
-
-// Reads a file image front to back; every failure is a format_error through `fail` (which names the file).
-class byte_reader {
- public:
-  byte_reader(const char* data, std::size_t size, const larimar::detail::format_failure& fail)
-      : p_(data), end_(data + size), fail_(fail) {}
-  template <class V>
-  V get(std::string_view what) {
-    V v;
-    raw(&v, sizeof(V), what);
-    return v;
-  }
-  void raw(void* dst, std::size_t n, std::string_view what) {
-    if (left() < n) fail_("file truncated while reading " + std::string(what));
-    if (n) std::memcpy(dst, p_, n);
-    p_ += n;
-  }
-  std::string name(std::string_view what) {
-    char buf[33] = {};
-    raw(buf, 32, what);
-    return std::string(buf);
-  }
-  // The product of `dims` (items of `bytes_each` bytes), refused unless that many bytes are left: what the file
-  // claims is checked against what it holds before anything is allocated from it.
-  std::size_t need(std::string_view what, std::initializer_list<std::size_t> dims, std::size_t bytes_each) {
-    const auto n = larimar::detail::checked_numel(dims);
-    if (!n || (bytes_each != 0 && *n > left() / bytes_each)) {
-      std::string claim;
-      for (const std::size_t d : dims) claim += (claim.empty() ? "" : " x ") + std::to_string(d);
-      fail_(std::string(what) + ": " + claim + " items of " + std::to_string(bytes_each) + " bytes do not fit in the " +
-            std::to_string(left()) + " bytes left in the file");
-    }
-    return *n;
-  }
-  // A u64 count of items of `bytes_each` bytes that must fit in the rest of the file.
-  std::size_t count(std::string_view what, std::size_t bytes_each) {
-    const auto n = get<std::uint64_t>(what);
-    return need(what, {static_cast<std::size_t>(n)}, bytes_each);
-  }
-  // n values of T, each finite: NaN or infinity is no state a save writes.
-  template <class T>
-  std::vector<T> values(std::string_view what, std::size_t n) {
-    std::vector<T> out(need(what, {n}, sizeof(T)));
-    raw(out.data(), n * sizeof(T), what);
-    for (std::size_t i = 0; i < n; ++i)
-      if (!std::isfinite(out[i]))
-        fail_(std::string(what) + " holds a non-finite value (" + std::to_string(out[i]) + ") at element " +
-              std::to_string(i));
-    return out;
-  }
-  // n u64 ids or slots.
-  std::vector<std::size_t> indices(std::string_view what, std::size_t n) {
-    std::vector<std::size_t> out(need(what, {n}, 8));
-    for (auto& v : out) v = static_cast<std::size_t>(get<std::uint64_t>(what));
-    return out;
-  }
-  std::size_t left() const { return static_cast<std::size_t>(end_ - p_); }
-  const larimar::detail::format_failure& fail() const { return fail_; }
-
- private:
-  const char* p_;
-  const char* end_;
-  const larimar::detail::format_failure& fail_;
-};
-
-template <class S, class T>
-void put_matrix(byte_writer& w, const T* data, std::size_t n) {
-  std::vector<T> host(n);
-  S::download(data, n, host.data());
-  w.raw(host.data(), n * sizeof(T));
-}
-template <class S, class T>
-void get_matrix(byte_reader& r, T* data, std::size_t n, std::string_view what) {
-  const auto host = r.values<T>(what, n);
-  S::upload(host.data(), n, data);
-}
-
 template <class Memory>
 constexpr std::uint32_t kind_of() {
-  if constexpr (requires(const Memory& m) { m.block_count(); }) return 2;
-  return 1;
+  return Memory::max_blocks > 1 ? 2 : 1;
+}
+
+// The codec: a friend of the memories, so that what a state file holds (the store behind the public calls) needs
+// no public accessor.
+struct state_codec {
+  template <class Memory>
+  using base_of = ::larimar::detail::memory_base<typename Memory::value_type, typename Memory::storage_type,
+                                                  typename Memory::keys_type, typename Memory::solver_type>;
+  template <class Memory>
+  static const auto& store_of(const Memory& mem) {
+    return static_cast<const base_of<Memory>&>(mem).store_;
+  }
+  template <class Memory>
+  static auto& store_of(Memory& mem) {
+    return static_cast<base_of<Memory>&>(mem).store_;
+  }
+
+  template <class Memory>
+  static std::vector<char> encode(const Memory& mem);
+  template <class Memory>
+  static Memory decode(std::span<const char> bytes, const std::string& where, typename Memory::solver_type solver);
+};
+
+// A memory's state file image (what save() writes).
+template <class Memory>
+std::vector<char> encode(const Memory& mem) {
+  return state_codec::encode(mem);
 }
 
 template <class Memory>
-std::vector<char> encode(const Memory& mem) {
+std::vector<char> state_codec::encode(const Memory& mem) {
   using T = typename Memory::value_type;
   using S = typename Memory::storage_type;
-  const auto& st = mem.internals();
+  const auto& st = store_of(mem);
   const auto& cfg = st.config();
   byte_writer w;
   w.raw(kStateMagic, 8);
@@ -209,7 +139,7 @@ std::vector<char> encode(const Memory& mem) {
   return std::move(w.bytes());
 }
 
-// The ways a block's slot map, slots and entries can disagree (fixed keys: entry i is written at address
+// The ways a block's slot map, slots and entries can disagree (keys with a slot map: entry i is written at address
 // slot[i], and used[s] says whether address s holds an entry; the next write takes the addresses marked free).
 inline void check_slot_map(const larimar::detail::format_failure& fail, std::size_t block,
                            const std::vector<std::size_t>& slot, const std::vector<std::uint8_t>& used) {
@@ -238,11 +168,9 @@ inline void check_slot_map(const larimar::detail::format_failure& fail, std::siz
 
 // The memory in a state file image; `where` names it in messages (load: the path).
 template <class Memory>
-Memory decode(std::span<const char> bytes, const std::string& where, typename Memory::solver_type solver) {
+Memory state_codec::decode(std::span<const char> bytes, const std::string& where, typename Memory::solver_type solver) {
   using T = typename Memory::value_type;
   using S = typename Memory::storage_type;
-  using Store = std::remove_cvref_t<decltype(std::declval<Memory&>().internals())>;
-  constexpr auto mode = Store::mode;
   const std::string context = "load " + where + ": ";
   const larimar::detail::format_failure fail{context};
   if (bytes.size() < 12 || std::memcmp(bytes.data(), kStateMagic, 8) != 0)
@@ -300,7 +228,7 @@ Memory decode(std::span<const char> bytes, const std::string& where, typename Me
   const std::size_t block_dims[] = {K, C + K, sizeof(T)};
   if (C + K < C || !larimar::detail::checked_numel(block_dims))
     fail(dims + ": a block of K x (C + K) values does not fit in memory");
-  const auto [key_rows, key_cols] = Store::key_matrix_shape(cfg);
+  const auto [key_rows, key_cols] = Memory::keys_type::address_matrix_shape(cfg);
   const auto stored_rows = r.get<std::uint64_t>("key rows"), stored_cols = r.get<std::uint64_t>("key cols");
   if (stored_rows != key_rows || stored_cols != key_cols)
     fail("the key matrix is " + std::to_string(stored_rows) + "x" + std::to_string(stored_cols) + ", expected " +
@@ -327,7 +255,7 @@ Memory decode(std::span<const char> bytes, const std::string& where, typename Me
       fail(e.what());
     }
   }();
-  auto& st = mem.internals();
+  auto& st = store_of(mem);
   if (nblocks > 0) st.make_prior();  // K×C, and each block holds more
   std::vector<larimar::detail::block_state<T, S>> blocks;
   blocks.reserve(nblocks);
@@ -351,7 +279,7 @@ Memory decode(std::span<const char> bytes, const std::string& where, typename Me
     if (u != blk.used.size())
       fail(blk_name + " slot map has " + std::to_string(u) + " slots, expected " + std::to_string(blk.used.size()));
     r.raw(blk.used.data(), u, blk_name + " slot map");
-    if constexpr (mode == keys::addressing::by_slot) check_slot_map(fail, b, blk.slot, blk.used);
+    if (!blk.used.empty()) check_slot_map(fail, b, blk.slot, blk.used);  // keys with a slot map
     blocks.push_back(std::move(blk));
   }
   const auto rows = r.get<std::uint64_t>("index rows"), dim = r.get<std::uint64_t>("index dim");
@@ -373,7 +301,7 @@ Memory decode(std::span<const char> bytes, const std::string& where, typename Me
 // Saves a memory or sharded memory; the file appears complete or not at all, and is on disk when save returns.
 template <class Memory>
 void save(const Memory& mem, const std::filesystem::path& path) {
-  const auto bytes = detail::encode(mem);
+  const auto bytes = detail::state_codec::encode(mem);
   detail::atomic_file out(path, "save " + path.string());
   out.write(bytes.data(), bytes.size());
   out.commit();
@@ -383,7 +311,7 @@ void save(const Memory& mem, const std::filesystem::path& path) {
 template <class Memory>
 Memory load_bytes(std::span<const char> bytes, typename Memory::solver_type solver = {},
                   const std::string& name = "<bytes>") {
-  return detail::decode<Memory>(bytes, name, std::move(solver));
+  return detail::state_codec::decode<Memory>(bytes, name, std::move(solver));
 }
 
 // Loads a file written by save() for the same element type, key policy and solver. Every inconsistency — wrong
@@ -393,7 +321,7 @@ Memory load_bytes(std::span<const char> bytes, typename Memory::solver_type solv
 template <class Memory>
 Memory load(const std::filesystem::path& path, typename Memory::solver_type solver = {}) {
   const std::string bytes = detail::read_regular_file(path, "load");
-  return detail::decode<Memory>(bytes, path.string(), std::move(solver));
+  return detail::state_codec::decode<Memory>(bytes, path.string(), std::move(solver));
 }
 
 }  // namespace larimar::io

@@ -8,15 +8,22 @@
 //   keys::content        = basic_content<address::pseudoinverse>: w = z·M⁺ (the memory's solver), the read's rule;
 //   keys::content_ridge  = basic_content<address::ridge>: w = z·Mᵀ(M·Mᵀ + σ_ξ²I)⁻¹, exact, the reference's
 //                          sequential write (equal to z·M⁺ when σ_ξ = 0 and M has full row rank).
+#include <algorithm>
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "larimar/core/config.hpp"
-#include "larimar/keys/concepts.hpp"
 #include "larimar/core/prior.hpp"
+#include "larimar/keys/concepts.hpp"
+#include "larimar/keys/content_address.hpp"
 #include "larimar/solver/pseudoinverse.hpp"
 
 namespace larimar::keys {
@@ -73,7 +80,14 @@ struct content_name {
 template <class Address>
 struct basic_content {
   static constexpr const char* name = detail::content_name<Address>::value;
-  static constexpr addressing mode = addressing::by_content;
+  static constexpr bool lookups_are_latents = true;
+  // Every read blends every slot of one memory: there is nothing to choose a block by.
+  static constexpr bool shardable = false;
+  static std::size_t lookup_cols(const memory_config& cfg) { return cfg.code_size; }
+  static std::size_t index_dim(const memory_config& cfg) { return cfg.slots; }  // the index holds addresses
+  static std::pair<std::size_t, std::size_t> address_matrix_shape(const memory_config& cfg) {
+    return {cfg.code_size, cfg.slots};  // M₀⁺: a latent times it is an address
+  }
   using sequential_address = Address;
 
   template <class T, class S>
@@ -96,8 +110,56 @@ struct basic_content {
     std::size_t address_count() const { return S::cols(prior_pinv_); }
     const matrix& address_matrix() const { return prior_pinv_; }  // M₀⁺ (C×K)
     matrix& address_matrix() { return prior_pinv_; }  // replaced by the state-file loader
+    bool orthonormal() const { return false; }
+
+    // One block (the memory); rows are appended, a slot only numbers an entry.
+    std::size_t block_capacity(const memory_config&, std::size_t) const { return std::numeric_limits<std::size_t>::max(); }
+    std::size_t slot_map_size() const { return 0; }
+    void free_slots(std::span<const std::uint8_t>, std::span<const std::size_t> taken, std::size_t room,
+                    std::size_t wanted, std::vector<std::size_t>& out) const {
+      const std::size_t next = taken.empty() ? 0 : *std::max_element(taken.begin(), taken.end()) + 1;
+      for (std::size_t i = 0; i < std::min(room, wanted); ++i) out.push_back(next + i);
+    }
+
+    // A one-shot write addresses against the prior, w = z·M₀⁺.
+    void write_addresses(std::span<const std::size_t>, const T* latents, const T*, std::size_t n, T* out) const {
+      times(latents, n, S::data(prior_pinv_), out);
+    }
+    const T* index_vectors(const T*, const T* addresses) const { return addresses; }
+    // A query latent reads at w = q·M⁺, M⁺ the block's read map.
+    matrix query_addresses(const T* queries, std::size_t q, const T* read_map) const {
+      auto w = S::template make<T>(q, address_count());
+      times(queries, q, read_map, S::data(w));
+      return w;
+    }
+
+    // M⁺ (C×K) of a block's mean (K×C), by the memory's solver.
+    template <class Solver>
+    matrix read_map(const Solver& solver, const T* mean, std::size_t k, std::size_t c) const {
+      matrix mp = S::template make<T>(c, k);
+      solver.template pinv<S>(mean, k, c, S::data(mp));
+      return mp;
+    }
+    // A sequential write's row: w = z·A against the mean as the rows before it left it, A from the content-address
+    // policy. The pseudoinverse address is the read's M⁺, so it reuses (or makes) the block's read map.
+    template <class Solver>
+    void sequential_address(const Solver& solver, const T* latent, const T* mean, std::size_t k, std::size_t c,
+                            T sigma, std::optional<matrix>& map, T* out) const {
+      if constexpr (std::same_as<Address, address::pseudoinverse>) {
+        if (!map) map = read_map(solver, mean, k, c);
+        times(latent, 1, S::data(*map), out);
+      } else {
+        auto own = S::template make<T>(c, k);
+        Address::template map<S>(solver, mean, k, c, sigma, S::data(own));
+        times(latent, 1, S::data(own), out);
+      }
+    }
 
    private:
+    void times(const T* rows, std::size_t n, const T* map, T* out) const {  // out (n×K) = rows (n×C)·map (C×K)
+      const std::size_t c = S::rows(prior_pinv_), k = S::cols(prior_pinv_);
+      S::gemm(false, false, n, k, c, T(1), rows, c, map, k, T(0), out, k);
+    }
     matrix prior_pinv_;
   };
 };

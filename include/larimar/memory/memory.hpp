@@ -36,17 +36,19 @@ class memory : public detail::memory_base<T, Storage, Keys, Solver> {
   using base::write;
   using base::write_sequential;
 
-  explicit memory(const memory_config& cfg, Solver solver = {}) : base(cfg, 1, std::move(solver), "memory") {}
+  static constexpr std::size_t max_blocks = 1;  // sharded_memory: no limit
+
+  explicit memory(const memory_config& cfg, Solver solver = {}) : base(cfg, max_blocks, std::move(solver), "memory") {}
   // For io::load: the key matrix a state file holds (not drawn again).
   memory(detail::stored_keys_t tag, const memory_config& cfg, Solver solver, matrix keys)
-      : base(tag, cfg, 1, std::move(solver), "memory", std::move(keys)) {}
+      : base(tag, cfg, max_blocks, std::move(solver), "memory", std::move(keys)) {}
 
-  // With keys::content the lookups are the latents themselves.
-  std::vector<std::size_t> write(matrix_ref<const T> latents) requires(Keys::mode == keys::addressing::by_content) {
+  // Keys that look up latents (keys::content): the lookups are the latents themselves.
+  std::vector<std::size_t> write(matrix_ref<const T> latents) requires(Keys::lookups_are_latents) {
     return store_.write(latents, latents, write_mode::one_shot);
   }
   std::vector<std::size_t> write_sequential(matrix_ref<const T> latents)
-    requires(Keys::mode == keys::addressing::by_content)
+    requires(Keys::lookups_are_latents)
   {
     return store_.write(latents, latents, write_mode::sequential);
   }

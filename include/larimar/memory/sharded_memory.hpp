@@ -8,7 +8,7 @@
 // prefix_encoding — the block of the entry whose address k·P is nearest (cosine) to the query's address q·P,
 // then the read blends that block's slots at q·P; a block takes at most min(K, L) entries, and only as many as
 // its least-squares write reads back within memory_config::write_tolerance (real prefixes are dependent sooner).
-// keys::content is not offered: its reads blend every slot of one memory, there is nothing to choose a block by.
+// Keys that are not shardable (keys::content: its reads blend every slot of one memory) are not offered.
 #include <cstddef>
 #include <span>
 #include <vector>
@@ -18,7 +18,7 @@
 namespace larimar {
 
 template <class T, class Storage, class Keys, class Solver>
-  requires memory_policies<T, Storage, Keys, Solver> && (Keys::mode != keys::addressing::by_content)
+  requires memory_policies<T, Storage, Keys, Solver> && (Keys::shardable)
 class sharded_memory : public detail::memory_base<T, Storage, Keys, Solver> {
   using base = detail::memory_base<T, Storage, Keys, Solver>;
   using base::store_;
@@ -26,13 +26,14 @@ class sharded_memory : public detail::memory_base<T, Storage, Keys, Solver> {
  public:
   using typename base::matrix;
 
+  static constexpr std::size_t max_blocks = static_cast<std::size_t>(-1);  // as many as the context needs
+
   explicit sharded_memory(const memory_config& cfg, Solver solver = {})
-      : base(cfg, static_cast<std::size_t>(-1), std::move(solver), "sharded_memory") {}
+      : base(cfg, max_blocks, std::move(solver), "sharded_memory") {}
   // For io::load: the key matrix a state file holds (not drawn again).
   sharded_memory(detail::stored_keys_t tag, const memory_config& cfg, Solver solver, matrix keys)
-      : base(tag, cfg, static_cast<std::size_t>(-1), std::move(solver), "sharded_memory", std::move(keys)) {}
+      : base(tag, cfg, max_blocks, std::move(solver), "sharded_memory", std::move(keys)) {}
 
-  std::size_t block_count() const { return store_.block_count(); }
   std::size_t block_capacity() const { return store_.block_capacity(); }  // the most one block takes
   matrix block_mean(std::size_t b) const { return store_.block_mean(b); }  // K×C in T
 };

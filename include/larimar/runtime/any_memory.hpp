@@ -117,7 +117,7 @@ class reader_of : public Interface {
   }
   std::size_t size() const override { return m().size(); }
   bool contains(std::size_t id) const override { return m().contains(id); }
-  std::size_t block_count() const override { return m().internals().block_count(); }
+  std::size_t block_count() const override { return m().block_count(); }
   const memory_config& config() const override { return m().config(); }
   void save(const std::filesystem::path& path) const override { io::save(m(), path); }
   memory_spec spec() const override { return spec_of(m()); }
@@ -149,9 +149,9 @@ class memory_model final : public detail::reader_of<memory_model<Memory>, Memory
     return memory_.write_sequential(latents, lookups);
   }
   void forget(std::size_t id) override { memory_.forget(id); }
-  void clear() override { memory_ = Memory(memory_.config(), memory_.internals().solver()); }
+  void clear() override { memory_ = Memory(memory_.config(), memory_.solver()); }
   void load(const std::filesystem::path& path) override {
-    memory_ = io::load<Memory>(path, memory_.internals().solver());
+    memory_ = io::load<Memory>(path, memory_.solver());
   }
 
  private:

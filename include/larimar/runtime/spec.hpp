@@ -320,7 +320,7 @@ inline memory_spec formats_of(const memory_config& cfg) {
 template <class Memory>
 memory_spec spec_of(const Memory& m) {
   memory_spec s = formats_of(m.config());
-  constexpr bool sharded = requires { m.block_count(); };
+  constexpr bool sharded = Memory::max_blocks > 1;
   s.layout = layout_choices::index_of<std::conditional_t<sharded, sharded_layout, plain_layout>>();
   s.keys = key_choices::index_of<typename Memory::keys_type>();
   s.solver = solver_choices::index_of<typename Memory::solver_type>();

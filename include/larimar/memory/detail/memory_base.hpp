@@ -7,7 +7,13 @@
 
 #include "larimar/memory/detail/episodic_store.hpp"
 
+namespace larimar::io::detail {
+struct state_codec;  // io/state_file.hpp: reads and writes the store behind the public calls
+}
+
 namespace larimar::detail {
+
+struct store_inspector;  // defined by white-box tests only (test/memory/helpers.hpp); no part of the interface
 
 template <class T, class Storage, class Keys, class Solver>
 class memory_base {
@@ -51,14 +57,18 @@ class memory_base {
   bool empty() const { return store_.empty(); }
   bool contains(std::size_t id) const { return store_.contains(id); }
   const memory_config& config() const { return store_.config(); }
+  const Solver& solver() const { return store_.solver(); }
+  // Blocks opened so far (a memory: 0 before its first write, then 1).
+  std::size_t block_count() const { return store_.block_count(); }
   // The address (1×K) an entry was written at, and its latent as written.
   std::pair<matrix, matrix> entry(std::size_t id) const { return store_.entry(id); }
 
-  store& internals() { return store_; }  // for the state-file codec
-  const store& internals() const { return store_; }
-
  protected:
   store store_;
+
+ private:
+  friend struct ::larimar::io::detail::state_codec;
+  friend struct ::larimar::detail::store_inspector;
 };
 
 }  // namespace larimar::detail
