@@ -113,8 +113,8 @@ RESULTS=$(mktemp)
 trap 'rm -f "$RESULTS" "$RESULTS".json' EXIT
 ours() {  # kind threads format
   local filter
-  if [ "$1" = decode ]; then filter="^BM_decode_batch1_weights/format:$(larimar_format "$3")\$"
-  else filter="^BM_prefill_512_weights/format:$(larimar_format "$3")\$"; fi
+  if [ "$1" = decode ]; then filter="^BM_decode_batch1_weights/format:$(larimar_format "$3")/"
+  else filter="^BM_prefill_512_weights/format:$(larimar_format "$3")/"; fi
   OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$2 OPENBLAS_NUM_THREADS=$2 LARIMAR_BENCH_MODEL="$MODEL_DIR" \
     "$BENCH_MODEL" --benchmark_filter="$filter" --benchmark_out="$RESULTS.json" --benchmark_out_format=json >/dev/null
   "$PY" -c 'import json,sys; b=[x for x in json.load(open(sys.argv[1]))["benchmarks"] if "tokens/s" in x]
