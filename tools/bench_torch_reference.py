@@ -21,7 +21,8 @@ then times, with torch.set_num_threads(THREADS) and torch.inference_mode(), on t
 Each figure is the median of several timed runs after one warm-up. Prints one JSON object (also to --json-out),
 with the load average before and after: on a shared 2-core machine other processes distort these figures badly
 (OpenMP threads that wait for each other), so run it side by side with the C++ benchmark under the same load.
---only picks a subset; --no-save times without rewriting the model directory.
+--only picks a subset; --no-save times without rewriting the model directory; --save-only writes it and times
+nothing (what scripts/bench.sh and tools/bench_llama_cpp.sh use).
 Random weights are drawn with torch.manual_seed(SEED) through HF's own initialisers (normal, std 0.02).
 """
 import argparse
@@ -175,6 +176,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (after one warm-up)")
     parser.add_argument("--json-out", default=None, help="also write the JSON here")
     parser.add_argument("--no-save", action="store_true", help="time only; do not (re)write the model directory")
+    parser.add_argument("--save-only", action="store_true", help="write the model directory and time nothing")
     parser.add_argument("--only", default="decode,generate,prefill,encoder",
                         help="comma-separated subset of: decode, generate, prefill, encoder")
     args = parser.parse_args()
@@ -191,6 +193,9 @@ def main() -> None:
     }
     if not args.no_save:
         save_model_dir(args.model_dir, gpt2_cfg, decoder, bert_cfg, encoder, latent_kv, latent_head, prompts)
+    if args.save_only:
+        print(f"wrote {os.path.abspath(args.model_dir)} (seed {args.seed})")
+        return
 
     only = set(args.only.split(","))
     unknown = only - {"decode", "generate", "prefill", "encoder"}
