@@ -6,7 +6,7 @@ Run:   .venv/bin/python tools/make_gpt2_hf_dir.py [--model-dir DIR] [--out OUT]
        directory build/bench/bench_model reads); OUT defaults to MODEL_DIR/hf.
 Writes OUT/config.json (GPT2Config), OUT/model.safetensors (the decoder's tensors exactly as bench_model loads them,
 f32, without the latent projection larimar adds) and a byte-level BPE tokenizer (vocab.json: the 256 byte tokens
-and <|endoftext|>; merges.txt: no merges). The benchmarks feed token ids, never text, so the tokenizer only has to
+and <|endoftext|>, and one merge, "Ġ t": llama.cpp refuses a BPE model without merges). The benchmarks feed token ids, never text, so the tokenizer only has to
 let converters read the directory; ids past it are left unused (llama.cpp's converter pads them as [PADn]).
 """
 import argparse
@@ -54,10 +54,11 @@ def main() -> None:
     vocab = {tok: i for i, tok in enumerate(byte_tokens)}
     eos = dec.get("eos_token_id", 50256)
     vocab["<|endoftext|>"] = eos if eos >= len(byte_tokens) else len(byte_tokens)
+    vocab["Ġt"] = next(i for i in range(len(byte_tokens), len(byte_tokens) + 2) if i != vocab["<|endoftext|>"])
     with open(os.path.join(out, "vocab.json"), "w") as f:
         json.dump(vocab, f, ensure_ascii=False)
     with open(os.path.join(out, "merges.txt"), "w") as f:
-        f.write("#version: 0.2\n")
+        f.write("#version: 0.2\nĠ t\n")
     with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
         json.dump({"tokenizer_class": "GPT2Tokenizer", "model_max_length": dec["n_positions"],
                    "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}, f)
