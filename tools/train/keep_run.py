@@ -28,7 +28,7 @@ def main():
     if a.dst.exists():
         shutil.rmtree(a.dst)
     a.dst.mkdir(parents=True)
-    ck = torch.load(a.run / "checkpoint.pt")
+    ck = torch.load(a.run / "checkpoint.pt", map_location="cpu", weights_only=False)  # as train.load_checkpoint
     dtype = torch.float16 if a.fp16 else torch.float32
     tensors, tied, seen = {}, {}, {}
     for k, v in ck["model"].items():  # a tied tensor (the LM head is wte) is stored once

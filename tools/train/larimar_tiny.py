@@ -303,6 +303,8 @@ class LarimarTiny(nn.Module):
 
     # encoder ids: [CLS] tokens [SEP], right-padded with PAD; mask 1 on real positions
     def encode(self, ids, mask):
+        dev = self.latent_head.weight.device
+        ids, mask = ids.to(dev), mask.to(dev)
         out = self.encoder(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids))
         if self.cfg["encoder"]["pooling"] == "mean":
             m = mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
@@ -331,7 +333,7 @@ class LarimarTiny(nn.Module):
 
     def decode_logits(self, z, ids):
         """Logits for decoder input ids (positions 1..T after the latent position 0)."""
-        out = self.decoder(inputs_embeds=self.token_embeds(ids, z), past_key_values=self.latent_past(z),
+        out = self.decoder(inputs_embeds=self.token_embeds(ids.to(z.device), z), past_key_values=self.latent_past(z),
                            use_cache=False)
         return out.logits
 
@@ -340,23 +342,23 @@ class LarimarTiny(nn.Module):
         """Greedy decoding; prompts: list of id lists that start with BOS (all of one length). Returns new ids
         (up to, excluding, EOS)."""
         B = z.shape[0]
-        ids = torch.tensor(prompts, dtype=torch.long)
+        ids = torch.tensor(prompts, dtype=torch.long, device=z.device)
         past = self.latent_past(z)
         limit = self.cfg["decoder"]["n_positions"] - latent_slots(self.cfg) - ids.shape[1]
         out = [[] for _ in range(B)]
-        done = torch.zeros(B, dtype=torch.bool)
+        done = [False] * B
         x = ids
         for _ in range(min(max_new, limit)):
             res = self.decoder(inputs_embeds=self.token_embeds(x, z), past_key_values=past, use_cache=True)
             past = res.past_key_values
             nxt = res.logits[:, -1].argmax(-1)
-            for b in range(B):
+            for b, t in enumerate(nxt.tolist()):  # one transfer per step on an accelerator
                 if not done[b]:
-                    if nxt[b].item() == EOT:
+                    if t == EOT:
                         done[b] = True
                     else:
-                        out[b].append(nxt[b].item())
-            if bool(done.all()):
+                        out[b].append(t)
+            if all(done):
                 break
             x = nxt.unsqueeze(1)
         return out
@@ -380,7 +382,7 @@ def encoder_inputs(token_lists):
 def memory_write_read(Z, M0, noise_std=0.0, gen=None):
     """Larimar's one-shot episode write and read (docs/design.md) in torch, differentiable:
     W = Z_xi M0^+, M = W^+ Z_xi, Z_read = W M. With N <= K and W of full row rank, Z_read = Z_xi."""
-    Zx = Z + noise_std * torch.randn(Z.shape, generator=gen) if noise_std > 0 else Z
+    Zx = Z + noise_std * torch.randn(Z.shape, generator=gen, device=Z.device) if noise_std > 0 else Z
     W = Zx @ torch.linalg.pinv(M0)
     M = torch.linalg.pinv(W) @ Zx
     return W @ M

@@ -7,6 +7,7 @@ temporary directory (about 20 s); exits non-zero on any difference. Also checks 
   .venv/bin/python tools/train/test_resume.py
 """
 import json
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -42,11 +43,28 @@ def resume_debian(tmp: Path):
     T.main(["--run", str(a), "--max-steps", "10", "--eval-every", "10", "--eval-size", "2"] + small + pool)
     T.main(["--run", str(b), "--max-steps", "5", "--eval-every", "10", "--eval-size", "2"] + small + pool)
     T.main(["--run", str(b), "--resume", "--max-steps", "10"])
-    ca, cb = torch.load(a / "checkpoint.pt"), torch.load(b / "checkpoint.pt")
+    ca, cb = T.load_checkpoint(a / "checkpoint.pt"), T.load_checkpoint(b / "checkpoint.pt")
     bad = [k for k in ca["model"] if not torch.equal(ca["model"][k], cb["model"][k])]
     assert ca["step"] == cb["step"] == 10 and not bad, f"resumed --corpus debian run differs in {bad[:5]}"
     assert ca["config"]["decoder"]["n_positions"] == 52 and ca["config"]["latent_slots"] == 3 and ca["config"]["encoder"]["max_position_embeddings"] == 42
     print("resume (--corpus debian): 10 steps == 5 + resume 5 (bitwise)")
+
+    # batches made ahead by worker processes are the batches made inline: the same run, bit for bit
+    c = tmp / "dc"
+    T.main(["--run", str(c), "--max-steps", "10", "--eval-every", "10", "--eval-size", "2", "--workers", "2"]
+           + small + pool)
+    cc = T.load_checkpoint(c / "checkpoint.pt")
+    bad = [k for k in ca["model"] if not torch.equal(ca["model"][k], cc["model"][k])]
+    assert cc["step"] == 10 and not bad, f"a run with --workers 2 differs in {bad[:5]}"
+    print("batch workers: 10 steps with batches made by 2 processes == inline (bitwise)")
+
+    # the accelerator recipe's autocast, on the CPU: it trains (finite losses that fall) and evaluates
+    f = tmp / "df"
+    T.main(["--run", str(f), "--max-steps", "20", "--eval-every", "20", "--eval-size", "2", "--amp", "bf16",
+            "--device", "cpu", "--lr", "3e-3", "--log-every", "5"] + small + pool)
+    losses = [r["loss"] for r in map(json.loads, (f / "log.jsonl").read_text().splitlines()) if "loss" in r]
+    assert len(losses) == 4 and all(map(math.isfinite, losses)) and losses[-1] < losses[0], losses
+    print(f"autocast bf16: 20 steps, loss {losses[0]:.3f} -> {losses[-1]:.3f}")
 
     # keep_run.py -> a warm start from the kept folder: the same weights (fp32 exactly), data and tokenizer
     import subprocess
@@ -55,7 +73,7 @@ def resume_debian(tmp: Path):
     w = tmp / "dw"
     T.main(["--run", str(w), "--max-steps", "0", "--init-from", str(kept / "weights.safetensors"),
             "--data-from", str(kept / "data.json.xz"), "--tokenizer-from", str(kept / "tokenizer")] + small)
-    cw = torch.load(w / "checkpoint.pt")
+    cw = T.load_checkpoint(w / "checkpoint.pt")
     bad = [k for k in ca["model"] if not torch.equal(ca["model"][k], cw["model"][k])]
     assert not bad and cw["step"] == 0, f"kept weights differ in {bad[:5]}"
     assert json.loads((w / "data.json").read_text())["train"] == json.loads((a / "data.json").read_text())["train"]
@@ -70,7 +88,7 @@ def main():
         T.main(["--run", str(a), "--max-steps", "12"] + TINY)
         T.main(["--run", str(b), "--max-steps", "6"] + TINY)
         T.main(["--run", str(b), "--resume", "--max-steps", "12"])
-        ca, cb = torch.load(a / "checkpoint.pt"), torch.load(b / "checkpoint.pt")
+        ca, cb = T.load_checkpoint(a / "checkpoint.pt"), T.load_checkpoint(b / "checkpoint.pt")
         assert ca["step"] == cb["step"] == 12
         bad = [k for k in ca["model"] if not torch.equal(ca["model"][k], cb["model"][k])]
         assert not bad, f"resumed run differs in {bad[:5]}"
@@ -118,7 +136,7 @@ def main():
         w = Path(tmp) / "warm"
         T.main(["--run", str(w), "--max-steps", "0", "--init-from", str(a / "checkpoint.pt"),
                 "--tokenizer-from", str(a / "tokenizer")] + TINY)
-        cw = torch.load(w / "checkpoint.pt")
+        cw = T.load_checkpoint(w / "checkpoint.pt")
         assert cw["step"] == 0 and all(torch.equal(cw["model"][k], ca["model"][k]) for k in ca["model"])
         print("warm start: weights taken, step 0")
 

@@ -100,8 +100,16 @@ def parse_args(argv=None):
     p.add_argument("--max-steps", type=int, default=10 ** 9)
     p.add_argument("--max-cpu-minutes", type=float, default=1e9, help="stop (with checkpoint) at this CPU total")
     p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--log-every", type=int, default=50, help="steps per progress line (mean loss, rate)")
     p.add_argument("--eval-size", type=int, default=200)
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
+    # An accelerator (docs/training.md, "On a GPU"): the same steps on another device; the batches stay the same
+    # (made on the CPU, a pure function of (seed, step)), the float sums do not, so a run continues only on the
+    # device it was started on.
+    p.add_argument("--device", default="cpu", help="torch device of the model and the steps: cpu, cuda, cuda:1")
+    p.add_argument("--amp", default="none", choices=["none", "bf16"], help="autocast the steps to bfloat16")
+    p.add_argument("--workers", type=int, default=0, help="processes that make the next batches ahead (0: inline)")
+    p.add_argument("--max-wall-minutes", type=float, default=1e9, help="stop (with checkpoint) at this wall total")
     return p.parse_args(argv)
 
 
@@ -314,6 +322,12 @@ def evaluate(model, tok, sets, size):
 
 
 # ------------------------------------------------------------------------------------------------ checkpoint
+def load_checkpoint(path: Path):
+    """A checkpoint.pt, on the CPU whatever device wrote it (its RNG states are Python objects, hence not
+    weights_only)."""
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
 def load_weights(path: Path):
     """{"model": state dict (fp32), "step", "cpu_seconds"} from a checkpoint.pt / weights.pt, or from a kept run's
     weights.safetensors (+ weights.json beside it, keep_run.py)."""
@@ -324,7 +338,7 @@ def load_weights(path: Path):
         for k, same in meta.pop("tied", {}).items():
             state[k] = state[same]
         return {"model": state, **meta}
-    return torch.load(path)
+    return load_checkpoint(path)
 
 
 def read_data(path: Path):
@@ -333,6 +347,50 @@ def read_data(path: Path):
         import lzma
         return json.loads(lzma.decompress(path.read_bytes()))
     return json.loads(path.read_text())
+
+
+_batch_source = None  # (args, data, tok) of the batch-making worker processes, set before they fork
+
+
+def _worker_init():
+    # Stopping is the trainer's: a forked worker would inherit its SIGTERM handler, and `pkill -f train.py` reaches
+    # the workers too; they finish their batch and leave when the trainer shuts the pool down.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+
+
+def _worker_batch(step):
+    args, data, tok = _batch_source
+    return make_batch(args, data, tok, step)
+
+
+def batches(args, data, tok, first):
+    """The batches of steps first, first+1, ... in order: made inline, or up to 2 per worker ahead by --workers
+    processes (each batch depends on its step alone, so which process makes it does not matter)."""
+    workers = getattr(args, "workers", 0)
+    if workers <= 0:
+        step = first
+        while True:
+            yield make_batch(args, data, tok, step)
+            step += 1
+    import collections
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    global _batch_source
+    _batch_source = (args, data, tok)
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init)
+    ahead = collections.deque(pool.submit(_worker_batch, first + i) for i in range(2 * workers))
+    nxt = first + len(ahead)
+    try:
+        while True:
+            batch = ahead.popleft().result()
+            ahead.append(pool.submit(_worker_batch, nxt))
+            nxt += 1
+            yield batch
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def save_checkpoint(run: Path, state):
@@ -356,10 +414,10 @@ def main(argv=None):
     if cli.resume:
         saved = json.loads((run / "args.json").read_text())
         args = argparse.Namespace(**saved)
-        # only the stopping limits and the schedule's horizon may change on resume; a new horizon changes the
-        # learning rate of the steps still to come (logged as an event), nothing before it
+        # only the stopping limits, the batch workers and the schedule's horizon may change on resume; a new horizon
+        # changes the learning rate of the steps still to come (logged as an event), nothing before it
         changed = {}
-        for k in ("max_steps", "max_cpu_minutes", "total_steps"):
+        for k in ("max_steps", "max_cpu_minutes", "max_wall_minutes", "workers", "log_every", "total_steps"):
             if f"--{k.replace('_', '-')}" in (argv or sys.argv):
                 changed[k] = (getattr(args, k), getattr(cli, k))
                 setattr(args, k, getattr(cli, k))
@@ -373,6 +431,8 @@ def main(argv=None):
         (run / "args.json").write_text(json.dumps({k: (str(v) if isinstance(v, Path) else v)
                                                    for k, v in vars(args).items()}, indent=1))
     torch.set_num_threads(args.threads)
+    device = torch.device(getattr(args, "device", "cpu"))
+    amp = getattr(args, "amp", "none") == "bf16"
     if not cli.resume:
         data = prepare_data(args, run)
     else:
@@ -386,14 +446,14 @@ def main(argv=None):
                            heads=args.heads, latent=args.latent, mode=args.latent_mode, pooling=args.pooling,
                            max_tokens=max(args.max_tokens, 40), dec_positions=getattr(args, "dec_positions", 0),
                            slots=getattr(args, "latent_slots", 1))
-    model = L.LarimarTiny(cfg)
+    model = L.LarimarTiny(cfg).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98), eps=1e-8)
     step, cpu_prev, wall_prev = 0, 0.0, 0.0
     if cli.resume:
-        ck = torch.load(run / "checkpoint.pt")
+        ck = load_checkpoint(run / "checkpoint.pt")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         torch.set_rng_state(ck["torch_rng"])
@@ -411,10 +471,11 @@ def main(argv=None):
             log(run, {"event": "init", "from": str(args.init_from), "from_step": init["step"],
                       "from_cpu_min": init["cpu_seconds"] / 60})
         log(run, {"event": "start", "params": sum(p.numel() for p in model.parameters()),
-                  "train_segments": len(data["train"]), "vocab": vocab_size})
+                  "train_segments": len(data["train"]), "vocab": vocab_size, "device": str(device),
+                  "amp": "bf16" if amp else "none"})
     n_layer_params = None  # noqa: F841
 
-    M0 = torch.eye(args.slots, args.latent)  # memory prior for the episode term (identity rows)
+    M0 = torch.eye(args.slots, args.latent, device=device)  # memory prior for the episode term (identity rows)
     t_cpu0, t_wall0 = time.process_time(), time.time()
     cpu_now = lambda: cpu_prev + time.process_time() - t_cpu0  # noqa: E731
     wall_now = lambda: wall_prev + time.time() - t_wall0  # noqa: E731
@@ -423,33 +484,38 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_: stop.update(flag=True))
 
     def state():
-        return {"model": model.state_dict(), "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(),
+        return {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(),
                 "python_rng": random.getstate(), "numpy_rng": np.random.get_state(), "step": step,
                 "cpu_seconds": cpu_now(), "wall_seconds": wall_now(), "config": cfg}
 
     last_ckpt = time.time()
     loss_acc, n_acc, t_acc = 0.0, 0, time.time()
     model.train()
-    while step < args.max_steps and cpu_now() < args.max_cpu_minutes * 60 and not stop["flag"]:
+    source = batches(args, data, tok, step)
+    while (step < args.max_steps and cpu_now() < args.max_cpu_minutes * 60
+           and wall_now() < getattr(args, "max_wall_minutes", 1e9) * 60 and not stop["flag"]):
         torch.manual_seed(args.seed * 9_000_011 + step)
         for g in opt.param_groups:
             g["lr"] = lr_at(args, step)
-        enc_ids, enc_mask, dec_in, target = make_batch(args, data, tok, step)
-        mu, logvar = model.encode(enc_ids, enc_mask)
-        if args.kl > 0:
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1).mean()
-        else:
-            z, kl = mu, torch.zeros(())
-        logits = model.decode_logits(z, dec_in)
-        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100)
-        loss = ce + args.kl * kl
-        if args.memory_weight > 0:
-            zr = torch.cat([L.memory_write_read(zz, M0, args.memory_noise)
-                            for zz in z.split(args.episode)])
-            lm = model.decode_logits(zr, dec_in)
-            cem = F.cross_entropy(lm.reshape(-1, lm.shape[-1]), target.reshape(-1), ignore_index=-100)
-            loss = loss + args.memory_weight * cem
+        enc_ids, enc_mask, dec_in, target = (t.to(device, non_blocking=True) for t in next(source))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            mu, logvar = model.encode(enc_ids, enc_mask)
+            if args.kl > 0:
+                z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+                kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1).mean()
+            else:
+                z, kl = mu, torch.zeros((), device=device)
+            logits = model.decode_logits(z, dec_in)
+            ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1),
+                                 ignore_index=-100)
+            loss = ce + args.kl * kl
+            if args.memory_weight > 0:
+                with torch.autocast(device.type, enabled=False):  # the least-squares write in fp32 (pinv)
+                    zr = torch.cat([L.memory_write_read(zz, M0, args.memory_noise)
+                                    for zz in z.float().split(args.episode)])
+                lm = model.decode_logits(zr, dec_in)
+                cem = F.cross_entropy(lm.reshape(-1, lm.shape[-1]).float(), target.reshape(-1), ignore_index=-100)
+                loss = loss + args.memory_weight * cem
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -457,7 +523,7 @@ def main(argv=None):
         step += 1
         loss_acc += ce.item()
         n_acc += 1
-        if step % 50 == 0:
+        if step % getattr(args, "log_every", 50) == 0:
             dt = time.time() - t_acc
             log(run, {"step": step, "cpu_min": cpu_now() / 60, "wall_min": wall_now() / 60,
                       "loss": loss_acc / n_acc, "steps_per_s": n_acc / dt, "lr": lr_at(args, step - 1)})
@@ -470,8 +536,9 @@ def main(argv=None):
         if time.time() - last_ckpt > args.ckpt_minutes * 60:
             save_checkpoint(run, state())
             last_ckpt = time.time()
+    source.close()
     save_checkpoint(run, state())
-    log(run, {"event": "stop", "step": step, "cpu_min": cpu_now() / 60,
+    log(run, {"event": "stop", "step": step, "cpu_min": cpu_now() / 60, "wall_min": wall_now() / 60,
               "reason": "signal" if stop["flag"] else "limit"})
 
 

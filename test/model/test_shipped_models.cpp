@@ -1,5 +1,5 @@
-// The shipped models/larimar-tiny under our runtime vs PyTorch: encoder latents and greedy reconstructions of 200
-// held-out segments (fixture from tools/make_tiny_parity_fixture.py, which runs tools/train/larimar_tiny.py).
+// The shipped models under our runtime vs PyTorch: encoder latents and greedy reconstructions of held-out segments
+// (fixtures from tools/make_parity_fixture.py, which runs tools/train/larimar_tiny.py).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -28,14 +28,16 @@ constexpr float latent_tolerance = 1e-3f;
 // (the latents agree to ~5e-6), so every output must be identical. A mismatch is printed with both texts.
 constexpr std::size_t allowed_greedy_mismatches = 0;
 
-std::filesystem::path model_dir() { return fx::dir().parent_path().parent_path().parent_path() / "models" / "larimar-tiny"; }
+std::filesystem::path model_dir(const std::string& name) {
+  return fx::dir().parent_path().parent_path().parent_path() / "models" / name;
+}
 
-const nlohmann::json& parity() {
-  static const nlohmann::json j = [] {
-    std::ifstream in(fx::dir() / "larimar_tiny_parity.json");
-    return nlohmann::json::parse(in);
-  }();
-  return j;
+// test/fixtures/model/<name with '_'>_parity.json
+nlohmann::json parity(std::string name) {
+  std::replace(name.begin(), name.end(), '-', '_');
+  std::ifstream in(fx::dir() / (name + "_parity.json"));
+  REQUIRE(in.good());
+  return nlohmann::json::parse(in);
 }
 
 std::vector<token_id> without_cls_sep(const std::vector<token_id>& ids) {
@@ -45,7 +47,7 @@ std::vector<token_id> without_cls_sep(const std::vector<token_id>& ids) {
 }  // namespace
 
 TEST_CASE("larimar-tiny: the shipped model loads with the documented conventions") {
-  const auto cfg = model::load_model_config(model_dir() / "config.json");
+  const auto cfg = model::load_model_config(model_dir("larimar-tiny") / "config.json");
   CHECK(cfg.latent_size == 256);
   CHECK(cfg.mode == model::latent_mode::kv_embedding);
   REQUIRE(cfg.encoder);
@@ -56,18 +58,23 @@ TEST_CASE("larimar-tiny: the shipped model loads with the documented conventions
   CHECK(cfg.decoder->eos_token_id == token_id{0});
 }
 
-TEST_CASE("larimar-tiny: tokenizer, latents and greedy outputs match PyTorch on 200 held-out segments") {
-  const auto& segments = parity()["segments"];
-  REQUIRE(segments.size() == 200);
-  const auto encoder = model::bert_encoder<>::load(model_dir());
-  const auto decoder = model::gpt2_decoder<>::load(model_dir());
-  const auto bpe = tokenizer::byte_level_bpe::from_files(model_dir() / "vocab.json", model_dir() / "merges.txt");
+namespace {
+
+// The whole fixture through our tokenizer, encoder and decoder: every id, latent and greedy output as PyTorch's.
+void check_parity(const std::string& name, std::size_t count, std::size_t latent_size) {
+  const auto fixture = parity(name);
+  const auto& segments = fixture["segments"];
+  REQUIRE(segments.size() == count);
+  const auto dir = model_dir(name);
+  const auto encoder = model::bert_encoder<>::load(dir);
+  const auto decoder = model::gpt2_decoder<>::load(dir);
+  const auto bpe = tokenizer::byte_level_bpe::from_files(dir / "vocab.json", dir / "merges.txt");
   const std::size_t C = encoder.latent_size();
-  REQUIRE(C == 256);
+  REQUIRE(C == latent_size);
   REQUIRE(decoder.latent_size() == C);
 
   model::generation_options greedy;
-  greedy.max_new_tokens = parity()["max_new_tokens"].get<std::size_t>();
+  greedy.max_new_tokens = fixture["max_new_tokens"].get<std::size_t>();
   const std::vector<token_id> bos = {0};
 
   float max_latent_diff = 0;
@@ -103,12 +110,18 @@ TEST_CASE("larimar-tiny: tokenizer, latents and greedy outputs match PyTorch on 
     }
     if (bpe.decode(g.tokens) == text) ++exact_reconstructions;
   }
-  MESSAGE("max |latent - PyTorch| = " << max_latent_diff << "; greedy outputs identical for "
+  MESSAGE(name << ": max |latent - PyTorch| = " << max_latent_diff << "; greedy outputs identical for "
                                       << segments.size() - greedy_mismatches << "/" << segments.size()
                                       << "; exact reconstructions " << exact_reconstructions << "/" << segments.size());
   CHECK(tokenizer_mismatches == 0);
   CHECK(max_latent_diff <= latent_tolerance);
   CHECK(greedy_mismatches <= allowed_greedy_mismatches);
-  // The model is an interim checkpoint, but it does reconstruct some held-out segments: a broken runtime would not.
+  // A broken runtime would reconstruct none.
   CHECK(exact_reconstructions > 0);
+}
+
+}  // namespace
+
+TEST_CASE("larimar-tiny: tokenizer, latents and greedy outputs match PyTorch on 200 held-out segments") {
+  check_parity("larimar-tiny", 200, 256);
 }
