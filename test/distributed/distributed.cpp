@@ -1,9 +1,12 @@
-// The distributed memory against the single-process sharded_memory: the same calls give the same entry ids, hits
-// and latents, bit for bit, on any number of ranks (run by CTest under mpirun -np 1..4).
+// The distributed memory against the single-process sharded_memory: the same calls give the same entry ids and
+// hits, and the same scores and latents (bit for bit on one rank, to float rounding on more), on any number of
+// ranks (run by CTest under mpirun -np 1..4).
 #include <mpi.h>
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -55,6 +58,17 @@ std::vector<float> make_queries(const std::vector<episode>& eps, std::size_t q, 
 }
 
 bool same_bits(const float* a, const float* b, std::size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
+// Equal to float rounding: a rank's blocks and index rows sit at other offsets in its BLAS calls than in one
+// process's, and an AVX-512 OpenBLAS rounds a product differently by its place (seen: 2.4e-7 on unit-size
+// latents, on 2 ranks). A memory written on one rank is checked bit for bit (`exact`).
+bool exact = false;
+bool same_values(const float* a, const float* b, std::size_t n) {
+  if (exact) return same_bits(a, b, n);
+  for (std::size_t i = 0; i < n; ++i)
+    if (!(std::abs(a[i] - b[i]) <= 1e-6f * std::max(1.0f, std::abs(b[i])))) return false;
+  return true;
+}
+bool same_score(float a, float b) { return same_values(&a, &b, 1); }
 
 // Every read of `dist` equals `ref`'s: top-1 and top-k (k = 1, 3, 7, and more than the entries).
 void check_reads(const Dist& dist, const Single& ref, const std::vector<float>& queries) {
@@ -69,9 +83,9 @@ void check_reads(const Dist& dist, const Single& ref, const std::vector<float>& 
     CHECK(a.hits[i].entry == b.hits[i].entry);
     CHECK(a.hits[i].block == b.hits[i].block);
     CHECK(a.hits[i].slot == b.hits[i].slot);
-    CHECK(a.hits[i].score == b.hits[i].score);
+    CHECK(same_score(a.hits[i].score, b.hits[i].score));
   }
-  CHECK(same_bits(a.latents.data(), b.latents.data(), q * kCfg.code_size));
+  CHECK(same_values(a.latents.data(), b.latents.data(), q * kCfg.code_size));
   for (std::size_t k : {std::size_t{1}, std::size_t{3}, std::size_t{7}, ref.size() + 5}) {
     const auto ta = dist.read(qs, k);
     const auto tb = ref.read(qs, k);
@@ -80,9 +94,9 @@ void check_reads(const Dist& dist, const Single& ref, const std::vector<float>& 
     std::size_t differ = 0;
     for (std::size_t i = 0; i < ta.hits.size(); ++i)
       differ += ta.hits[i].entry != tb.hits[i].entry || ta.hits[i].block != tb.hits[i].block ||
-                ta.hits[i].slot != tb.hits[i].slot || ta.hits[i].score != tb.hits[i].score;
+                ta.hits[i].slot != tb.hits[i].slot || !same_score(ta.hits[i].score, tb.hits[i].score);
     CHECK(differ == 0);
-    CHECK(same_bits(ta.latents.data(), tb.latents.data(), ta.hits.size() * kCfg.code_size));
+    CHECK(same_values(ta.latents.data(), tb.latents.data(), ta.hits.size() * kCfg.code_size));
   }
 }
 
@@ -107,7 +121,8 @@ std::vector<episode> context() {
 
 }  // namespace
 
-TEST_CASE("distributed writes and reads are sharded_memory's, bit for bit") {
+TEST_CASE("distributed writes and reads are sharded_memory's") {
+  exact = world_size() == 1;  // written on one rank: the same BLAS calls as one process
   Dist dist(MPI_COMM_WORLD, kCfg);
   Single ref(kCfg);
   const auto eps = context();
@@ -123,18 +138,19 @@ TEST_CASE("distributed writes and reads are sharded_memory's, bit for bit") {
   const std::vector<std::size_t> some{149, 0, 17, 18, 63, 64, 100, 5};
   const auto ra = dist.read_entries(some);
   const auto rb = ref.read_entries(some);
-  CHECK(same_bits(ra.data(), rb.data(), some.size() * kCfg.code_size));
+  CHECK(same_values(ra.data(), rb.data(), some.size() * kCfg.code_size));
   CHECK_THROWS_WITH_AS(dist.read_entries(std::vector<std::size_t>{3, 150}), doctest::Contains("no entry 150"),
                        larimar::state_error);
   for (std::size_t id : {0u, 17u, 149u}) {
     const auto [w, z] = dist.entry(id);
     const auto [rw, rz] = ref.entry(id);
     CHECK(same_bits(w.data(), rw.data(), kCfg.slots));
-    CHECK(same_bits(z.data(), rz.data(), kCfg.code_size));
+    CHECK(same_bits(z.data(), rz.data(), kCfg.code_size));  // the latent as written: no arithmetic
   }
 }
 
 TEST_CASE("distributed forget, then writes that fill what it freed, stay sharded_memory's") {
+  exact = world_size() == 1;  // written on one rank: the same BLAS calls as one process
   Dist dist(MPI_COMM_WORLD, kCfg);
   Single ref(kCfg);
   auto eps = context();
@@ -161,6 +177,7 @@ TEST_CASE("distributed forget, then writes that fill what it freed, stay sharded
 }
 
 TEST_CASE("distributed memory: bad calls are refused on every rank, with the memory unchanged") {
+  exact = world_size() == 1;  // written on one rank: the same BLAS calls as one process
   Dist dist(MPI_COMM_WORLD, kCfg);
   const auto e = make_episode(5, 1);
   std::vector<float> q(kCfg.lookup_size, 1.0f);
@@ -198,6 +215,7 @@ void fresh_dir(const std::filesystem::path& dir) {
 }  // namespace
 
 TEST_CASE("distributed save and load on the same ranks: the same reads, and writes go on as before") {
+  exact = world_size() == 1;  // written on one rank: the same BLAS calls as one process
   Dist dist(MPI_COMM_WORLD, kCfg);
   Single ref(kCfg);
   std::vector<episode> eps;
@@ -223,6 +241,7 @@ TEST_CASE("distributed save and load on the same ranks: the same reads, and writ
 }
 
 TEST_CASE("distributed load of saves made on other numbers of ranks") {
+  exact = world_size() == 1;  // written on one rank: the same BLAS calls as one process
   // Each run of this suite saved its own (test above); CTest runs 1, 2, 3 ranks before the reloads.
   Single ref(kCfg);
   std::vector<episode> eps;
@@ -235,6 +254,7 @@ TEST_CASE("distributed load of saves made on other numbers of ranks") {
     const auto dir = save_root() / ("saved-np" + std::to_string(r));
     if (!std::filesystem::exists(dir / "manifest.lrmd")) continue;
     CAPTURE(r);
+    exact = world_size() == 1 && r == 1;
     auto back = larimar::distributed::load<Dist>(MPI_COMM_WORLD, dir);
     CHECK(back.ranks() == world_size());
     check_reads(back, ref, make_queries(eps, 48, 10));
@@ -250,6 +270,7 @@ TEST_CASE("distributed load of saves made on other numbers of ranks") {
 }
 
 TEST_CASE("distributed load refuses a corrupt manifest and a replaced state file, naming them") {
+  exact = world_size() == 1;  // written on one rank: the same BLAS calls as one process
   Dist dist(MPI_COMM_WORLD, kCfg);
   Single ref(kCfg);
   std::vector<episode> eps;
@@ -282,7 +303,8 @@ TEST_CASE("distributed load refuses a corrupt manifest and a replaced state file
   CHECK_THROWS_AS(larimar::distributed::load<Dist>(MPI_COMM_WORLD, dir / "missing"), larimar::io_error);
 }
 
-TEST_CASE("distributed reads stay bit-identical when the index is scanned in several chunks") {
+TEST_CASE("distributed reads stay sharded_memory's when the index is scanned in several chunks") {
+  exact = world_size() == 1;  // written on one rank: the same BLAS calls as one process
   // 16,384 queries make the index scan in chunks of 1,024 rows, at other offsets on each rank than in one process.
   const larimar::memory_config cfg{.slots = 32, .code_size = 16, .lookup_size = 24, .seed = 5};
   Dist dist(MPI_COMM_WORLD, cfg);
@@ -304,8 +326,8 @@ TEST_CASE("distributed reads stay bit-identical when the index is scanned in sev
     const auto b = ref.read(qs, kk);
     std::size_t differ = 0;
     for (std::size_t i = 0; i < a.hits.size(); ++i)
-      differ += a.hits[i].entry != b.hits[i].entry || a.hits[i].score != b.hits[i].score;
+      differ += a.hits[i].entry != b.hits[i].entry || !same_score(a.hits[i].score, b.hits[i].score);
     CHECK(differ == 0);
-    CHECK(same_bits(a.latents.data(), b.latents.data(), a.hits.size() * 16));
+    CHECK(same_values(a.latents.data(), b.latents.data(), a.hits.size() * 16));
   }
 }

@@ -13,6 +13,7 @@
 
 #include "larimar/eval/ruler.hpp"
 #include "larimar/pipeline/sentences.hpp"
+#include "temp_path.hpp"
 
 using namespace larimar;
 using namespace larimar::eval;
@@ -187,7 +188,7 @@ TEST_CASE("ruler: the stream puts every needle into running text at its depth") 
     CHECK(flagged == 1);
   }
   SUBCASE("essay haystack: needles share segments with prose, in depth order") {
-    const auto dir = std::filesystem::temp_directory_path() / "larimar_ruler_test";
+    const auto dir = larimar::test::temp_path("ruler-test");
     std::filesystem::create_directories(dir);
     const auto file = dir / "essay.txt";
     {

@@ -14,6 +14,7 @@
 #include "helpers.hpp"
 #include "larimar/larimar.hpp"
 #include <xtensor/xnorm.hpp>
+#include "temp_path.hpp"
 
 using namespace larimar;
 using test::host;
@@ -172,7 +173,7 @@ TEST_CASE_TEMPLATE("fp16 lookups and memory survive a state file: same precision
   M mem({.slots = 256, .code_size = 8, .lookup_size = 32, .lookup_precision = precision::fp16,
          .memory_precision = precision::bf16});
   mem.write(z, look);
-  const auto path = std::filesystem::temp_directory_path() / ("larimar_precision_" + std::string(S::name) + ".lrm");
+  const auto path = larimar::test::temp_path("precision-" + std::string(S::name) + ".lrm");
   io::save(mem, path.string());
   const auto again = io::load<M>(path.string());
   std::filesystem::remove(path);

@@ -8,14 +8,13 @@
 
 #include "helpers.hpp"
 #include "larimar/larimar.hpp"
+#include "temp_path.hpp"
 
 using namespace larimar;
 using test::host;
 
 namespace {
-std::filesystem::path temp_path(const char* name) {
-  return std::filesystem::temp_directory_path() / (std::string("larimar-test-") + std::to_string(::getpid()) + "-" + name);
-}
+using larimar::test::temp_path;
 std::vector<char> slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};

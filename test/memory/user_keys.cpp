@@ -21,6 +21,7 @@
 #include "larimar/memory/memory.hpp"
 #include "larimar/memory/sharded_memory.hpp"
 #include "larimar/solver/pseudoinverse.hpp"
+#include "temp_path.hpp"
 
 using namespace larimar;
 using test::host;
@@ -120,9 +121,7 @@ struct direct {
 static_assert(key_policy<one_hot, float, storage::host> && key_policy<direct, double, storage::host>);
 static_assert(!keys::mean_addressed<one_hot, float, storage::host> && !keys::exact_filling<direct, float, storage::host>);
 
-std::filesystem::path temp_path(const char* name) {
-  return std::filesystem::temp_directory_path() / (std::string("larimar-test-") + std::to_string(::getpid()) + "-" + name);
-}
+using larimar::test::temp_path;
 
 constexpr std::size_t K = 16, C = 12;
 

@@ -7,6 +7,7 @@
 
 #include "fixtures.hpp"
 #include "larimar/model/config.hpp"
+#include "temp_path.hpp"
 
 using namespace larimar;
 using nlohmann::json;
@@ -121,10 +122,10 @@ TEST_CASE("config errors name the field") {
 }
 
 TEST_CASE("config files: missing and malformed") {
-  const auto missing = std::filesystem::temp_directory_path() / "larimar-model-test-missing.json";
+  const auto missing = larimar::test::temp_path("model-test-missing.json");
   std::filesystem::remove(missing);
   CHECK_THROWS_AS(model::load_model_config(missing), io_error);
-  const auto bad = std::filesystem::temp_directory_path() / "larimar-model-test-bad.json";
+  const auto bad = larimar::test::temp_path("model-test-bad.json");
   std::ofstream(bad) << "{\"format\": ";
   CHECK_THROWS_WITH_AS(model::load_model_config(bad), doctest::Contains("not a JSON object"), format_error);
   // A value the message quotes shows its NUL escaped (the message once ended at it).
@@ -132,7 +133,7 @@ TEST_CASE("config files: missing and malformed") {
   CHECK_THROWS_WITH_AS(model::load_model_config(bad), doctest::Contains(R"((model_type 'x\0y'))"), format_error);
   std::filesystem::remove(bad);
   // A directory is refused by name (it once read as empty text: "not a JSON object").
-  const auto dir = std::filesystem::temp_directory_path() / "larimar-model-test-dir.json";
+  const auto dir = larimar::test::temp_path("model-test-dir.json");
   std::filesystem::create_directories(dir);
   CHECK_THROWS_WITH_AS(model::load_model_config(dir), doctest::Contains("is a directory, not a regular file"), io_error);
   std::filesystem::remove(dir);

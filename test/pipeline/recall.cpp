@@ -20,6 +20,7 @@
 #include "larimar/storage/device.hpp"
 #include "larimar/storage/host.hpp"
 #include "models.hpp"
+#include "temp_path.hpp"
 
 using namespace larimar;
 using namespace larimar::pipeline;
@@ -80,7 +81,7 @@ TEST_CASE("memory-only recall, random encoder, prefix lookup: the read returns t
 }
 
 TEST_CASE("memory-only recall, random encoder: the SF needle over fortune-style prose, all three policies") {
-  const auto hay = std::filesystem::temp_directory_path() / "larimar-test-prose.txt";
+  const auto hay = larimar::test::temp_path("test-prose.txt");
   {
     std::ofstream f(hay);
     for (int i = 0; i < 300; ++i)

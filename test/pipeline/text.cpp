@@ -14,6 +14,7 @@
 #include "larimar/pipeline/sentences.hpp"
 #include "larimar/pipeline/tasks.hpp"
 #include "larimar/tokenizer/byte_level_bpe.hpp"
+#include "temp_path.hpp"
 
 using namespace larimar;
 using namespace larimar::pipeline;
@@ -35,7 +36,7 @@ std::vector<std::string> texts(const std::vector<text_unit>& units) {
 struct temp_file {
   std::filesystem::path path;
   explicit temp_file(const std::string& name, const std::string& content)
-      : path(std::filesystem::temp_directory_path() / name) {
+      : path(larimar::test::temp_path(name)) {
     std::ofstream(path, std::ios::binary) << content;
   }
   ~temp_file() { std::filesystem::remove(path); }

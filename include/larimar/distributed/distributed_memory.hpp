@@ -14,7 +14,7 @@
 //
 // Placement: global block b is written on rank b mod R (R ranks), and a write fills blocks exactly as the
 // single-process sharded_memory does (the last block's free slots, then new blocks), so each block gets the same
-// rows, in the same order, in the same calls: reads are bit for bit those of sharded_memory, and entry ids are
+// rows, in the same order, in the same calls: reads are sharded_memory's (to float rounding), and entry ids are
 // the same numbers. A read ranks each rank's k best per query, merges the lists in one reduction (score
 // descending, equal scores by lower entry id), then gathers the winners' latents from their owners to all ranks.
 #include <mpi.h>
