@@ -446,7 +446,7 @@ class gpt2_decoder {
   // (a prefill, or a batch of prompts) and the fused attention kernel is selected; false (nothing done) otherwise.
   static constexpr std::size_t min_prompt_run = 2;
   bool host_prompt_attention(const std::vector<int>& sequence, const std::vector<int>& slot, const float* qkv,
-                             const float* keys, const float* values, float* scores, float* context,
+                             const float* keys, const float* values, float* context,
                              const kernels::prompt_attention_shape& shape) const {
     if constexpr (std::same_as<Backend, backend::host>) {
       if (attention_ != attention_kernel::fused) return false;
@@ -463,14 +463,14 @@ class gpt2_decoder {
       }
       for (std::size_t r0 = 0; r0 < R;) {
         const std::size_t r1 = run_end(r0);
-        kernels::prompt_causal_attention(blas_, product_.isa(), shape, qkv, keys, values,
+        kernels::prompt_causal_attention(product_.isa(), shape, qkv, keys, values,
                                          static_cast<std::size_t>(sequence[r0]), r0,
-                                         static_cast<std::size_t>(slot[r0]), r1 - r0, scores, context);
+                                         static_cast<std::size_t>(slot[r0]), r1 - r0, context);
         r0 = r1;
       }
       return true;
     } else {
-      (void)sequence, (void)slot, (void)qkv, (void)keys, (void)values, (void)scores, (void)context, (void)shape;
+      (void)sequence, (void)slot, (void)qkv, (void)keys, (void)values, (void)context, (void)shape;
       return false;
     }
   }
@@ -539,8 +539,8 @@ class gpt2_decoder {
             R * 3 * E, kernels::qkv_bias_to_cache{qkv, backend::raw<float>(ly.attn_bias), keys, values, seq, pos, E,
                                                   D, H, cap});
       }
-      if (host_prompt_attention(w.host_sequence, w.host_position, qkv, keys, values, backend::raw<float>(w.scores),
-                                context, {E, D, H, cap, scale})) {
+      if (host_prompt_attention(w.host_sequence, w.host_position, qkv, keys, values, context,
+                                {E, D, H, cap, scale})) {
         // done: every row was in a prompt run (kernels/prompt_attention.hpp)
       } else if (attention_ == attention_kernel::fused) {
         backend::for_each_index<Backend>(
