@@ -127,6 +127,19 @@ void BM_decode_batch1_weights(benchmark::State& state) {
   decode(state, decoder_in(f), false);
 }
 
+// int8 weights with the decode steps' inputs quantised to int8 as well (use_int8_activations: llama.cpp's q8_0
+// scheme for the activations).
+void BM_decode_batch1_int8_inputs(benchmark::State& state) {
+  if (!have_model(state)) return;
+  static auto d = [] {
+    auto out = larimar::model::gpt2_decoder<>::load(model_dir(), larimar::model::load_options{weight_format::int8});
+    out.use_int8_activations(true);
+    return out;
+  }();
+  state.SetLabel("int8, int8 inputs");
+  decode(state, d, false);
+}
+
 void prefill(benchmark::State& state, const larimar::model::gpt2_decoder<>& d) {
   std::vector<std::vector<token_id>> prompt{ids("prefill_prompt", 512, d.vocab_size())};
   prompt[0].resize(std::min(prompt[0].size(), d.config().n_positions));
@@ -212,6 +225,7 @@ BENCHMARK(BM_decode_batch1_weights)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->MinTime(3.0);
+BENCHMARK(BM_decode_batch1_int8_inputs)->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(3.0);
 BENCHMARK(BM_prefill_512_weights)
     ->DenseRange(0, 3)
     ->ArgName("format")

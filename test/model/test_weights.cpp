@@ -286,6 +286,68 @@ TEST_CASE("fused GEMV: every format, 1-4 rows, odd sizes, every dispatch path vs
   }
 }
 
+// The int8-input GEMV (model/kernels/q8_gemv.hpp): against the exact product of the quantised input and the stored
+// weights (the group sums are exact, so only fp32 additions differ: γ bound), and against the fp32 input within the
+// documented bound s_o·Σ_b (t_b/2)·Σ_(i∈b) |q_oi|; every level, VNNI and not, odd sizes and every tail.
+TEST_CASE("int8-input GEMV: every level, 1-4 rows, odd sizes, vs the exact product and the documented bound") {
+  std::uint64_t seed = 900;
+  for (const cpu_isa isa : available_cpu_isas())
+    for (const bool vnni : {true, false}) {
+      CAPTURE(name(isa));
+      CAPTURE(vnni);
+      double worst_rel = 0;
+      for (const auto& [rows, cols] : shapes) {
+        CAPTURE(rows);
+        CAPTURE(cols);
+        const auto w = random_values(rows * cols, ++seed, 0.2f);
+        const auto m = host_matrix::from_f32(w, rows, cols, weight_format::int8);
+        const weight_view v = m.view();
+        const auto* qw = static_cast<const std::int8_t*>(v.data);
+        for (std::size_t R = 1; R <= q8_gemv::max_rows; ++R) {
+          CAPTURE(R);
+          const std::size_t ldx = cols + 3, ldy = rows + 2;
+          auto x = random_values(R * ldx, ++seed);
+          if (cols > 40) x[3] = 40.f;  // an outlier: its block's step is coarse, the others' are not
+          q8_gemv::quantized_input q;
+          q8_gemv::quantize(x.data(), ldx, R, cols, q);
+          for (const float beta : {0.f, 1.f}) {
+            const auto y0 = random_values(R * ldy, ++seed);
+            auto y = y0;
+            q8_gemv::gemv(isa, v, q, beta, y.data(), ldy, 0, rows, vnni);
+            for (std::size_t r = 0; r < R; ++r)
+              for (std::size_t o = 0; o < rows; ++o) {
+                double exact_q = 0, magnitude = 0, exact_x = 0, step = 0;
+                for (std::size_t i = 0; i < cols; ++i) {
+                  const double t = q.scale_row(r)[i / 4], wi = double(v.scale[o]) * qw[o * cols + i];
+                  REQUIRE(std::fabs(double(x[r * ldx + i]) - t * q.p_row(r)[i]) <= t / 2 * (1 + 1e-6) + 1e-30);
+                  exact_q += t * q.p_row(r)[i] * wi;
+                  magnitude += std::fabs(t * q.p_row(r)[i] * wi);
+                  exact_x += double(x[r * ldx + i]) * wi;
+                  step += t / 2 * std::fabs(wi);
+                }
+                const double prior = beta == 0.f ? 0.0 : double(y0[r * ldy + o]);
+                const double got = y[r * ldy + o];
+                const double bound = accumulation_bound(cols / 4 + 2, magnitude + std::fabs(prior));
+                if (!(std::fabs(got - exact_q - prior) <= bound) ||
+                    !(std::fabs(got - exact_x - prior) <= step * (1 + 1e-6) + bound)) {
+                  CAPTURE(o);
+                  CAPTURE(r);
+                  CHECK(std::fabs(got - exact_q - prior) <= bound);
+                  CHECK(std::fabs(got - exact_x - prior) <= step * (1 + 1e-6) + bound);
+                  return;
+                }
+                if (step > 0) worst_rel = std::max(worst_rel, std::fabs(got - exact_x - prior) / step);
+              }
+            for (std::size_t r = 0; r < R; ++r)  // padding past the rows is never written
+              for (std::size_t c = rows; c < ldy; ++c) REQUIRE(y[r * ldy + c] == y0[r * ldy + c]);
+          }
+        }
+      }
+      MESSAGE(name(isa) << std::string(vnni ? " (vnni where present)" : " (no vnni)")
+                        << ": largest |GEMV − fp32-input product| / the input-step bound " << worst_rel);
+    }
+}
+
 TEST_CASE("fused GEMV: a sub-range of output rows touches only those rows") {
   const std::size_t rows = 23, cols = 45, o0 = 5, o1 = 18;
   const auto w = random_values(rows * cols, 7);
@@ -344,6 +406,7 @@ TEST_CASE("weight_product: BLAS for f32, fused GEMV for <= 4 rows, widened panel
           weight_product<backend::host> product;
           product.use_cpu_isa(isa);
           product.set_panel_elements(panel);
+          product.use_int8_activations(false);  // the default, exact on the stored weights (int8 inputs: own test)
           for (const std::size_t R : {1, 2, 4, 5, 9, 33}) {
             CAPTURE(panel);
             CAPTURE(R);
@@ -469,7 +532,8 @@ TEST_CASE("larimar-tiny: prefill (panel GEMM) + steps (fused GEMV) = the full fo
   const std::vector<float> z = random_values(256, 77, 0.5f);
   for (const weight_format f : all_formats) {
     CAPTURE(name(f));
-    const auto d = gpt2_decoder<>::load(tiny_model_dir(), load_options{f});
+    auto d = gpt2_decoder<>::load(tiny_model_dir(), load_options{f});
+    d.use_int8_activations(false);  // the default: the steps' inputs stay fp32, as the prefill's: the same products
     const std::size_t V = d.vocab_size();
     const auto full = d.logits(p, z);  // every position at once: R = |p| > 4, the panel path
     auto cache = d.new_cache(1);
@@ -480,6 +544,18 @@ TEST_CASE("larimar-tiny: prefill (panel GEMM) + steps (fused GEMV) = the full fo
       CAPTURE(t);
       const std::vector<token_id> next{p[t]};
       CHECK(fx::max_abs_diff(d.step(cache, next), std::span<const float>(full).subspan(t * V, V)) < 1e-4f);
+    }
+    if (f == weight_format::int8) {  // with int8 inputs the steps differ by the input rounding only
+      d.use_int8_activations(true);
+      auto c2 = d.new_cache(1);
+      d.prefill(c2, head, z);
+      float worst = 0;
+      for (std::size_t t = 6; t < p.size(); ++t) {
+        const std::vector<token_id> next{p[t]};
+        worst = std::max(worst, fx::max_abs_diff(d.step(c2, next), std::span<const float>(full).subspan(t * V, V)));
+      }
+      MESSAGE("int8 steps with int8 inputs vs the full forward: max |logit diff| " << worst);
+      CHECK(worst < 1.f);  // measured 0.66 (largest |logit| 58)
     }
   }
 }

