@@ -166,7 +166,7 @@ TEST_CASE("end to end with larimar-tiny: the pipeline says what the decoder says
 }
 
 TEST_CASE("sentence_keys, random encoder: a needle as the first, a middle or the last sentence of a greedy segment "
-          "is found; greedy finds only the first") {
+          "is found by its own key; greedy has a key for the first only") {
   // One paragraph packs into one segment of three sentences; 30 other paragraphs around it.
   const std::vector<std::string> needles{"The vault code is 3141.", "My locker number is 27.", "Her lucky colour is teal."};
   std::string text;
@@ -195,6 +195,7 @@ TEST_CASE("sentence_keys, random encoder: a needle as the first, a middle or the
                                            }) - segs.begin());
   REQUIRE(at < segs.size());
   REQUIRE(segs[at].text == needles[0] + " " + needles[1] + " " + needles[2]);
+  std::size_t greedy_missed = 0;
   for (std::size_t n = 0; n < needles.size(); ++n) {
     CAPTURE(n);
     const std::vector<std::string> q{needles[n].substr(0, needles[n].find(" is") + 3)};
@@ -204,8 +205,13 @@ TEST_CASE("sentence_keys, random encoder: a needle as the first, a middle or the
     CHECK(k.hits[0].score > 0.9999f);
     CHECK(kd.hits[0].entry == k.hits[0].entry);
     CHECK(latent_error(kd.latents, k.latents) < 1e-5);
-    CHECK((g.hits[0].entry == greedy_ids[at]) == (n == 0));
+    // Greedy: only the first sentence's prefix is a key. The others match no lookup (the random encoder's nearest
+    // entry to the middle one happens to be this segment's all the same; RULER's single_2 in cli.sh counts misses).
+    if (n == 0) CHECK(g.hits[0].entry == greedy_ids[at]);
+    CHECK((g.hits[0].score > 0.9999f) == (n == 0));
+    greedy_missed += g.hits[0].entry != greedy_ids[at];
   }
+  CHECK(greedy_missed >= 1);
   // The memory must index lookups: prefix encoding refuses the packing, as do full-latent lookups.
   o.packing = segment_packing::sentence_keys;
   CHECK_THROWS_WITH_AS(recall_pipeline<by_prefix<storage::host>>(random_models(), o),
