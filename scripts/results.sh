@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Reproduces every figure of docs/results.md with one command:
 #   recall sweeps (3-, 4-, 5-digit passkeys and the SF needle at 4K/32K/137K/1M tokens, depths 0..100%, SEEDS seeds,
-#   three key policies; memory-only and end-to-end), the capacity study, and the time split / peak memory per length.
+#   three key policies; memory-only and end-to-end), the capacity study, the time split / peak memory per length,
+#   and RULER's NIAH tasks with each segment packing and their cost at 1M tokens (section 6; RULER=0 skips it).
 # Usage: scripts/results.sh [MODEL_DIR] [OUT_DIR]        (default models/larimar-tiny, runs/results)
 # Environment: LARIMAR_RECALL (a built larimar-recall; default: build it in build-results), SEEDS (default 20), JOBS (parallel sweeps, default 2), LENGTHS (default 4K,32K,137K,1M),
-#              DEPTHS (default 0,25,50,75,100).
+#              DEPTHS (default 0,25,50,75,100), RULER (default 1), RULER_SEEDS (default 5).
 # Each sweep is one single-threaded process; JOBS of them run at a time. ~30 min on 2 shared cores (docs/results.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,6 +57,23 @@ for len in ${lengths//,/ }; do
 done
 echo "  timing done ($(( $(date +%s) - t0 )) s)"
 
+# 4. RULER's NIAH tasks (4K, 32K, 128K) with each packing, then each packing's memory-only cost at 1M tokens (needle
+#    over prose and passkey filler, 2 seeds).
+packings="greedy sentence_start sentence_keys"
+if [ "${RULER:-1}" != 0 ]; then
+  for p in $packings; do
+    "$bin" --model "$model" --task ruler:all --lengths 4K,32K,128K --seeds "${RULER_SEEDS:-5}" --packing "$p" \
+           --no-progress --out "$out/ruler-$p" > "$out/ruler-$p.log" 2>&1
+  done
+  for task in needle passkey; do
+    for p in $packings; do
+      "$bin" --model "$model" --task "$task" --lengths 1M --seeds 2 --memory-only --packing "$p" --no-progress \
+        > "$out/packing-cost-$task-$p.log" 2>&1
+    done
+  done
+  echo "  RULER and packing cost done ($(( $(date +%s) - t0 )) s)"
+fi
+
 # The tables, gathered.
 {
   for f in passkey-3 passkey-4 passkey-5 needle; do sed -n '/^| task | policy | [0-9]/,/^$/p' "$out/$f.log"; done
@@ -65,5 +83,15 @@ echo "  timing done ($(( $(date +%s) - t0 )) s)"
   echo "| task | policy | length | tokens | segment | encode | write | read | decode | total | peak RSS |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
   for len in ${lengths//,/ }; do grep -h '^| passkey-3 | prefix | ' "$out/timing-$len.log" | grep -v '/' ; done
+  if [ "${RULER:-1}" != 0 ]; then
+    for p in $packings; do echo; echo "RULER, $p packing:"; sed -n '/^| task | policy | 4K/,/^$/p' "$out/ruler-$p.log"; done
+    echo
+    echo "| packing cost, 1M tokens | task | policy | length | tokens | segment | encode | write | read | decode | total | peak RSS |"
+    for task in needle passkey; do
+      for p in $packings; do
+        grep -h '| 1M |' "$out/packing-cost-$task-$p.log" | grep -v '^| task' | sed "s/^/| $p /"
+      done
+    done
+  fi
 } > "$out/results.md"
 echo "all done in $(( $(date +%s) - t0 )) s; tables in $out/results.md"

@@ -1,6 +1,6 @@
 // Writes the seed corpus of the state-file fuzz target: small real saves of every memory type the target loads
 // (fuzz/state_file_types.hpp), in full and 16-bit precisions, empty, written, forgotten from, written sequentially,
-// and one in the version-1 layout.
+// with extra lookup rows (version 3), and one in the version-1 layout.
 // Each seed is the selector byte (with the re-stamp bit set, so the fuzzer's mutations reach the parser) followed
 // by the file. Run: build/test/make_state_file_corpus fuzz/corpus/state_file
 #include <cstdint>
@@ -91,6 +91,12 @@ int main(int argc, char** argv) {
     fixed_float q(quantized);
     write(q, 10, 12);
     seed(0, "fixed_float_quantized_12_addresses", q);
+    fixed_float keyed(small);
+    const auto z = gaussian<float>(5 * 4, 13), l = gaussian<float>(5 * 3, 14), extra = gaussian<float>(4 * 3, 15);
+    const std::size_t rows[] = {0, 2, 2, 4};
+    const auto keyed_ids = keyed.write({z.data(), 5, 4}, {l.data(), 5, 3}, extra_lookups<float>{{extra.data(), 4, 3}, rows});
+    keyed.forget(keyed_ids[0]);
+    seed(0, "fixed_float_extra_rows", keyed);
   }
   {
     prefix_double mem(small), seq({.slots = 8, .code_size = 4, .lookup_size = 3, .observation_noise = 0.1});
@@ -118,6 +124,11 @@ int main(int argc, char** argv) {
     const auto ids = write(mem, 9, 40);
     mem.forget(ids[4]);
     seed(4, "sharded_fixed", mem);
+    sharded_fixed keyed({.slots = 4, .code_size = 3, .lookup_size = 3, .seed = 2});
+    const auto z = gaussian<float>(6 * 3, 42), l = gaussian<float>(6 * 3, 43), extra = gaussian<float>(3 * 3, 44);
+    const std::size_t rows[] = {1, 4, 5};
+    keyed.write({z.data(), 6, 3}, {l.data(), 6, 3}, extra_lookups<float>{{extra.data(), 3, 3}, rows});
+    seed(4, "sharded_fixed_extra_rows", keyed);
     sharded_prefix pre({.slots = 6, .code_size = 3, .lookup_size = 2, .seed = 3});
     write(pre, 5, 41);
     seed(5, "sharded_prefix", pre);

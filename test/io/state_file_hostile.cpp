@@ -296,6 +296,58 @@ TEST_CASE("a memory file with two blocks, or a sharded one whose blocks disagree
   std::filesystem::remove(path);
 }
 
+TEST_CASE("extra lookup rows (version 3) whose owners, ordinals or counts disagree are refused, naming what") {
+  fixture f;
+  const auto& at = f.at;
+  // Four extra rows: two for row 1, one each for rows 5 and 9 (entries 1, 1, 5, 9; ordinals 1, 2, 1, 1).
+  const std::vector<std::size_t> rows{1, 1, 5, 9};
+  const auto extra = test::gaussian<float>(rows.size(), fixture::L, 75);
+  M mem({.slots = fixture::K, .code_size = fixture::C, .lookup_size = fixture::L, .seed = 3});
+  mem.write(f.z, f.look, extra_lookups<float>{extra, rows});
+  const bytes_t good = io::detail::encode(mem);
+  const std::size_t count = at.size() - 4, vectors = count + 8, owners = vectors + rows.size() * fixture::L * 4,
+                    ordinals = owners + 8 * rows.size();
+  REQUIRE(good.size() == ordinals + 8 * rows.size() + 4);
+  REQUIRE(read_at<std::uint32_t>(good, 8) == 3);
+  REQUIRE(read_at<std::uint64_t>(good, count) == rows.size());
+  REQUIRE(read_at<std::uint64_t>(good, owners + 8) == 1);
+  REQUIRE(read_at<std::uint64_t>(good, ordinals + 8) == 2);
+  CHECK(io::load_bytes<M>(good).extra_lookup_count() == rows.size());
+  f.refused(with<std::uint64_t>(good, owners, 999), "extra lookup row 0 names entry 999, which no block holds");
+  f.refused(with<std::uint64_t>(good, ordinals, 0), "extra lookup row 0 has ordinal 0");
+  f.refused(with<std::uint64_t>(good, ordinals + 8, 1), "extra lookup rows name entry 1's row 1 twice");
+  f.refused(with<std::uint64_t>(good, ordinals + 16, std::uint64_t{1} << 40), "has ordinal 1099511627776");
+  f.refused(with<std::uint64_t>(good, count, std::uint64_t{1} << 58), "the extra lookup rows");
+  f.refused(with<std::uint64_t>(good, count, 0), "holds extra lookup rows, this one none");
+  f.refused(with<std::uint64_t>(good, count, 3), "unexpected trailing bytes");
+  f.refused(with(good, vectors + 4 * 7, std::numeric_limits<float>::quiet_NaN()), "extra lookup vectors");
+  f.refused(with<std::uint32_t>(good, 8, 4), "unsupported version 4");
+  f.refused(with<std::uint32_t>(f.good, 8, 3), "load ");  // a version-2 body read as 3: its section is missing
+  for (std::size_t n = 0; n + 1 < good.size(); n += 7) {
+    CAPTURE(n);
+    CHECK_FALSE(load_outcome<M>(f.path, restamped(bytes_t(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n)))).loaded);
+  }
+  // A key policy whose index holds no lookups takes no extra rows: a prefix-encoding file given a well-formed
+  // section (one row of its index's K values, owner entry 0, ordinal 1) is refused.
+  using P = memory<float, storage::host, keys::prefix_encoding, solver::pseudoinverse>;
+  P pre({.slots = fixture::K, .code_size = fixture::C, .lookup_size = fixture::L, .seed = 3});
+  pre.write(f.z, f.look);
+  bytes_t grafted = io::detail::encode(pre);
+  grafted.resize(grafted.size() - 4);
+  auto put = [&grafted](auto v) {
+    const auto* b = reinterpret_cast<const char*>(&v);
+    grafted.insert(grafted.end(), b, b + sizeof(v));
+  };
+  put(std::uint64_t{1});
+  for (std::size_t i = 0; i < fixture::K; ++i) put(i == 0 ? 1.0f : 0.0f);
+  put(std::uint64_t{0});
+  put(std::uint64_t{1});
+  grafted.resize(grafted.size() + 4);
+  const std::uint32_t three = 3;
+  std::memcpy(grafted.data() + 8, &three, 4);
+  refused<P>(f.path, restamped(grafted), "key policy prefix_encoding takes none");
+}
+
 TEST_CASE("non-finite values in a state file are refused, naming where they are") {
   fixture f;
   const auto& at = f.at;
@@ -408,7 +460,7 @@ TEST_CASE("the fuzz target's seeds are real saves of every type it loads: each l
     ++seen[(selector & 0x7f) % fuzzing::state_type_count];
     fuzzing::with_state_type(selector, [&]<class Memory>(std::type_identity<Memory>) {
       const auto mem = io::load_bytes<Memory>(file);
-      if (read_at<std::uint32_t>(file, 8) == 2) CHECK(io::detail::encode(mem) == file);  // a version-1 file saves as 2
+      if (read_at<std::uint32_t>(file, 8) >= 2) CHECK(io::detail::encode(mem) == file);  // a version-1 file saves as 2
     });
   }
   for (const std::size_t n : seen) CHECK(n > 0);

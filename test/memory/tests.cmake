@@ -8,6 +8,7 @@ larimar_add_test(test_memory_errors ${CMAKE_CURRENT_LIST_DIR}/errors.cpp)
 larimar_add_test(test_memory_precision ${CMAKE_CURRENT_LIST_DIR}/precision.cpp)
 larimar_add_test(test_memory_bf16_scan ${CMAKE_CURRENT_LIST_DIR}/bf16_scan.cpp)
 larimar_add_test(test_memory_concurrent_reads ${CMAKE_CURRENT_LIST_DIR}/concurrent_reads.cpp)
+larimar_add_test(test_memory_extra_lookups ${CMAKE_CURRENT_LIST_DIR}/extra_lookups.cpp)
 larimar_add_test(test_memory_top_k ${CMAKE_CURRENT_LIST_DIR}/top_k.cpp)
 larimar_add_test(test_memory_row_store ${CMAKE_CURRENT_LIST_DIR}/row_store.cpp)
 # Key policies written in the test, outside the library: the memory needs nothing but the concept.

@@ -40,7 +40,7 @@ expect 2 "--memory: memory spec 'sharded,iter7': unknown token 'iter7'" --memory
 expect 2 "names a key policy; the key policies come from --policies" --memory prefix_encoding
 expect 2 "the storage is given twice, as 'host' and 'device'" --memory host --footprint
 expect 2 "content keys need the plain layout" --memory sharded --policies content/full
-expect 2 "--packing: 'magic' is neither greedy nor sentence_start" --packing magic
+expect 2 "--packing: segment packing 'magic' is none of greedy, sentence_start, sentence_keys" --packing magic
 expect 2 "--weights: 'f8' is none of f32, f16, bf16, int8" --weights f8
 expect 2 "--continuation-tokens: 5000 is outside" --continuation-tokens 5000
 expect 1 "no such file" --model "$model" --task needle --haystack /nonexistent/file.txt --memory-only
@@ -72,7 +72,7 @@ grep -qF "| **mean** | prefix |" "$tmp/ruler/ruler_table.md" || { echo "FAIL: ru
 
 # Every sentence a segment: RULER's single_2 needles sit inside running prose, and each is found (with greedy
 # packing two of these five share a segment with the sentence before them and are missed: 60.0).
-for p in greedy sentence_start; do
+for p in greedy sentence_start sentence_keys; do
   "$bin" --model "$model" --task ruler:all --lengths 4K --seeds 5 --memory-only --packing $p --no-progress \
     > "$tmp/ruler-$p.txt" 2>&1 || { echo "FAIL: RULER with --packing $p"; fail=1; }
 done
@@ -80,6 +80,10 @@ grep -qF "| single_2 | prefix | 100.0 |" "$tmp/ruler-sentence_start.txt" &&
   ! grep -qF "| single_2 | prefix | 100.0 |" "$tmp/ruler-greedy.txt" &&
   grep -qF "(sentence_start packing)" "$tmp/ruler-sentence_start.txt" ||
   { echo "FAIL: sentence_start packing should find every single_2 needle, greedy not:"; grep -h single_2 "$tmp"/ruler-*.txt; fail=1; }
+# Greedy segments with a lookup row per sentence start find them too.
+grep -qF "| single_2 | prefix | 100.0 |" "$tmp/ruler-sentence_keys.txt" &&
+  grep -qF "(sentence_keys packing)" "$tmp/ruler-sentence_keys.txt" ||
+  { echo "FAIL: sentence_keys packing should find every single_2 needle:"; grep -h single_2 "$tmp"/ruler-*.txt; fail=1; }
 # Weights quantised to int8 at load still say the passkey back.
 expect 0 "| passkey-3 | prefix | 1.00 / 1.00 |" --model "$model" --lengths 4K --depths 50 --seeds 3 --weights int8 \
   --no-progress

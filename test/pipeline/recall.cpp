@@ -39,6 +39,7 @@ template <class S>
 using by_prefix = sharded_memory<float, S, keys::prefix_encoding, solver::pseudoinverse>;
 
 std::size_t token_count(const std::string& s) { return random_models()->tokenizer().encode(s).size(); }
+std::size_t bpe_count(const models& m, const std::string& s) { return m.tokenizer().encode(s).size(); }
 
 // Writes one task's context and reads the query back: did the read hit the needle's entry, and how far is the
 // read latent from the needle's latent?
@@ -163,6 +164,91 @@ TEST_CASE("end to end with larimar-tiny: the pipeline says what the decoder says
   auto expected_prompt = tiny()->tokenizer().encode("The pass key is");
   expected_prompt.insert(expected_prompt.begin(), 0);  // <|endoftext|> as BOS (config.json's bos_token_id)
   CHECK(p.prompt("The pass key is") == expected_prompt);
+}
+
+TEST_CASE("sentence_keys, random encoder: a needle as the first, a middle or the last sentence of a greedy segment "
+          "is found by its own key; greedy has a key for the first only") {
+  // One paragraph packs into one segment of three sentences; 30 other paragraphs around it.
+  const std::vector<std::string> needles{"The vault code is 3141.", "My locker number is 27.", "Her lucky colour is teal."};
+  std::string text;
+  const char* words[] = {"amber", "birch", "cobalt", "dune", "ember", "fjord", "granite", "harbor", "ivory", "jade"};
+  for (std::size_t i = 0; i < 30; ++i) {
+    if (i == 15) text += needles[0] + " " + needles[1] + " " + needles[2] + "\n\n";
+    text += std::string("Old ") + words[i % 10] + " paths lead north " + std::to_string(i) + ". Some " +
+            words[(i * 3) % 10] + " stones lie here.\n\n";
+  }
+  pipeline_options o;
+  o.prefix_tokens = 4;
+  o.packing = segment_packing::sentence_keys;
+  recall_pipeline<fixed<storage::host>> keyed(random_models(), o);
+  recall_pipeline<fixed<storage::device>> keyed_device(random_models(), o);
+  o.packing = segment_packing::greedy;
+  recall_pipeline<fixed<storage::host>> greedy(random_models(), o);
+  const auto keyed_ids = keyed.write_text(text);
+  keyed_device.write_text(text);
+  const auto greedy_ids = greedy.write_text(text);
+  REQUIRE(keyed_ids.size() == greedy_ids.size());
+  CHECK(keyed.memory().extra_lookup_count() == 32);  // the second sentence of each paragraph, and two more
+  const auto segs = segment_text(random_models()->tokenizer(), text, keyed.options().segment_tokens,
+                                 segment_packing::sentence_keys);
+  const auto at = static_cast<std::size_t>(std::find_if(segs.begin(), segs.end(), [&](const segment& s) {
+                                             return s.text.rfind(needles[0], 0) == 0;
+                                           }) - segs.begin());
+  REQUIRE(at < segs.size());
+  REQUIRE(segs[at].text == needles[0] + " " + needles[1] + " " + needles[2]);
+  std::size_t greedy_missed = 0;
+  for (std::size_t n = 0; n < needles.size(); ++n) {
+    CAPTURE(n);
+    const std::vector<std::string> q{needles[n].substr(0, needles[n].find(" is") + 3)};
+    const auto k = keyed.read(q), kd = keyed_device.read(q), g = greedy.read(q);
+    CHECK(k.hits[0].entry == keyed_ids[at]);
+    CHECK(k.hits[0].lookup == n);  // 0: the segment's own prefix; n: its n-th sentence after the first
+    CHECK(k.hits[0].score > 0.9999f);
+    CHECK(kd.hits[0].entry == k.hits[0].entry);
+    CHECK(latent_error(kd.latents, k.latents) < 1e-5);
+    // Greedy: only the first sentence's prefix is a key. The others match no lookup (the random encoder's nearest
+    // entry to the middle one happens to be this segment's all the same; RULER's single_2 in cli.sh counts misses).
+    if (n == 0) CHECK(g.hits[0].entry == greedy_ids[at]);
+    CHECK((g.hits[0].score > 0.9999f) == (n == 0));
+    greedy_missed += g.hits[0].entry != greedy_ids[at];
+  }
+  CHECK(greedy_missed >= 1);
+  // The memory must index lookups: prefix encoding refuses the packing, as do full-latent lookups.
+  o.packing = segment_packing::sentence_keys;
+  CHECK_THROWS_WITH_AS(recall_pipeline<by_prefix<storage::host>>(random_models(), o),
+                       doctest::Contains("sentence_keys packing needs prefix lookups"), value_error);
+  o.lookup = lookup_kind::full;
+  CHECK_THROWS_WITH_AS(recall_pipeline<fixed<storage::host>>(random_models(), o),
+                       doctest::Contains("with full lookups"), value_error);
+}
+
+TEST_CASE("sentence_keys with larimar-tiny: a hit on a sentence inside a segment is answered from that sentence") {
+  pipeline_options o;
+  o.prefix_tokens = 4;
+  o.packing = segment_packing::sentence_keys;
+  recall_pipeline<fixed<storage::host>> p(tiny(), o);
+  const auto ids = p.write_text("The grass is green. My locker code is 4471.\n\nHere we go. There and back again.");
+  REQUIRE(ids.size() == 2);
+  const auto a = p.ask("My locker code is");
+  CHECK(a.matched.entry == ids[0]);
+  CHECK(a.matched.lookup == 1);
+  // The prompt: BOS, the segment's first tokens as the decoder says them from the latent, the query in context.
+  const std::vector<std::string> q{"My locker code is"};
+  const auto r = p.read(q);
+  model::generation_options g;
+  g.max_new_tokens = bpe_count(*tiny(), "The grass is green.");
+  const auto lead = tiny()->decoder().generate(std::vector<model::token_id>{0}, r.latents, g);
+  std::vector<model::token_id> prompt{0};
+  prompt.insert(prompt.end(), lead.tokens.begin(), lead.tokens.end());
+  const auto in_context = tiny()->tokenizer().encode(" My locker code is");
+  prompt.insert(prompt.end(), in_context.begin(), in_context.end());
+  g.max_new_tokens = 40;
+  const auto expected = tiny()->decoder().generate(prompt, r.latents, g);
+  CHECK(a.tokens == expected.tokens);
+  MESSAGE("lead '" << tiny()->tokenizer().decode(lead.tokens) << "', answer '" << a.text << "'");
+  // The top-k ask prompts the same way; the plain prompt stays for hits on a segment's start.
+  CHECK(p.ask("My locker code is", 2).front().tokens == a.tokens);
+  CHECK(p.ask("Here we go").matched.lookup == 0);
 }
 
 TEST_CASE("write_text: a few lines from a downstream program") {

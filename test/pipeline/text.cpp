@@ -123,6 +123,35 @@ TEST_CASE("segmenter: sentence_start packing gives every sentence a segment of i
   CHECK(std::string(to_string(segment_packing::greedy)) == "greedy");
 }
 
+TEST_CASE("segmenter: sentence_keys packing keeps greedy's segments and names each sentence start inside them") {
+  const std::string text = "The grass is green. The sky is blue. The sun is yellow.\n\nA short one. Two more words.";
+  const auto greedy = segment_text(bpe(), text, 32);
+  const auto keyed = segment_text(bpe(), text, 32, segment_packing::sentence_keys);
+  REQUIRE(keyed.size() == greedy.size());
+  REQUIRE(keyed.size() == 2);
+  for (std::size_t i = 0; i < keyed.size(); ++i) {
+    CHECK(keyed[i].text == greedy[i].text);
+    CHECK(keyed[i].ids == greedy[i].ids);
+    CHECK(greedy[i].keys.empty());
+  }
+  // The sentences after each segment's first: where they begin in its ids, and their own tokenization.
+  const std::vector<std::vector<std::string>> after{{"The sky is blue.", "The sun is yellow."}, {"Two more words."}};
+  for (std::size_t i = 0; i < keyed.size(); ++i) {
+    REQUIRE(keyed[i].keys.size() == after[i].size());
+    for (std::size_t j = 0; j < after[i].size(); ++j) {
+      const auto& k = keyed[i].keys[j];
+      CHECK(k.ids == bpe().encode(after[i][j]));
+      const auto rest = std::vector<model::token_id>(keyed[i].ids.begin() + static_cast<std::ptrdiff_t>(k.offset),
+                                                     keyed[i].ids.end());
+      CHECK(bpe().decode(rest).rfind(" " + after[i][j], 0) == 0);
+    }
+  }
+  CHECK(parse_segment_packing("sentence_keys") == segment_packing::sentence_keys);
+  for (const auto p : all_segment_packings) CHECK(parse_segment_packing(to_string(p)) == p);
+  CHECK_THROWS_WITH_AS(parse_segment_packing("magic"),
+                       doctest::Contains("'magic' is none of greedy, sentence_start, sentence_keys"), value_error);
+}
+
 TEST_CASE("tasks: seeded passkeys with the asked number of digits") {
   std::set<std::string> keys;
   for (std::uint64_t seed = 0; seed < 50; ++seed)

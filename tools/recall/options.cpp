@@ -67,10 +67,12 @@ Memory and models
   --prefix-tokens N|auto    P, tokens of a segment's (and the query's) prefix whose encoding is the lookup vector;
                             auto = the query prefix's token count (default auto)
   --segment-tokens N        token budget per segment (default: the most the model takes)
-  --packing greedy|sentence_start
+  --packing greedy|sentence_start|sentence_keys
                             how sentences share segments: greedy packs consecutive sentences while they fit the
                             budget; sentence_start gives every sentence a segment of its own, so a prefix lookup
-                            finds a fact that does not begin a paragraph (default greedy)
+                            finds a fact that does not begin a paragraph; sentence_keys packs greedily and gives
+                            every sentence start inside a segment a lookup row of its entry (prefix policy only)
+                            (default greedy)
   --continuation-tokens N   an answer that reaches its segment's end mid-sentence continues into the entries
                             written after it for up to N tokens (contiguous reads; 0: off; default 64)
   --slots K                 slots per memory block (default 512)
@@ -281,9 +283,11 @@ options parse(int argc, char** argv) {
       o.segment_tokens = parse_uint(a, value(), 1, 4096);
     } else if (a == "--packing") {
       const auto v = value();
-      if (v == "greedy") o.packing = larimar::pipeline::segment_packing::greedy;
-      else if (v == "sentence_start") o.packing = larimar::pipeline::segment_packing::sentence_start;
-      else throw usage_error("--packing: '" + v + "' is neither greedy nor sentence_start");
+      try {
+        o.packing = larimar::pipeline::parse_segment_packing(v);
+      } catch (const larimar::value_error& e) {
+        throw usage_error(std::string("--packing: ") + e.what());
+      }
     } else if (a == "--continuation-tokens") {
       o.continuation_tokens = parse_uint(a, value(), 0, 4096);
     } else if (a == "--slots") {

@@ -1,7 +1,7 @@
 #pragma once
 // Saving and loading a memory or sharded memory: a context written once survives the process.
 // The format (little-endian, documented in docs/formats.md):
-//   header   "LRMSTATE" | u32 version (2; 1 is read too) | u32 kind (1 memory, 2 sharded) | u32 element bytes (4 or 8)
+//   header   "LRMSTATE" | u32 version (3 with extra lookup rows, else 2; 1 is read too) | u32 kind (1 memory, 2 sharded) | u32 element bytes (4 or 8)
 //            | char[32] key policy | char[32] solver | config (u64 slots, code_size, lookup_size, seed,
 //            addresses; u32 prior, key basis, sample_noise, flags (bit 0 quantized_lookup, bits 8-15
 //            lookup_precision, bits 16-23 memory_precision: 0 full / 1 fp16 / 2 bf16); f64 memory_logvar,
@@ -12,6 +12,8 @@
 //   blocks   u64 count; per block: u32 mode | u64 n | mean K×C | covariance K×K | addresses n×K | latents n×C
 //            | u64 entry[n] | u64 slot[n] | u64 u | u8 used[u]
 //   index    u64 rows, u64 dim, rows×dim elements | u64 entry[rows]
+//   extra    (version 3) u64 rows, rows×dim elements | u64 owner entry[rows] | u64 ordinal[rows] (1, 2, ... per
+//            owner): the entries' extra lookup rows (memory/extra_lookups.hpp)
 //   trailer  u32 CRC-32 of every byte before it
 // Written atomically and durably (io/atomic_file.hpp). Read as a hostile file: every size is checked against the
 // bytes left before anything is allocated from it, and every value against what a save could have written.
@@ -46,7 +48,10 @@ namespace detail {
 using ::larimar::detail::quote;
 
 inline constexpr char kStateMagic[8] = {'L', 'R', 'M', 'S', 'T', 'A', 'T', 'E'};
-inline constexpr std::uint32_t kStateVersion = 2;  // 2 added write_tolerance and the block fill
+// 2 added write_tolerance and the block fill; 3 the extra lookup rows, and only a memory that holds some is written
+// as 3 (so files without them stay readable by older builds).
+inline constexpr std::uint32_t kStateVersion = 3;
+inline constexpr std::uint32_t kStateVersionWithoutExtraRows = 2;
 
 static_assert(std::endian::native == std::endian::little, "state files are little-endian; add byte swapping here");
 
@@ -89,8 +94,9 @@ std::vector<char> state_codec::encode(const Memory& mem) {
   const auto& st = store_of(mem);
   const auto& cfg = st.config();
   byte_writer w;
+  const auto& extra = st.extra_rows();
   w.raw(kStateMagic, 8);
-  w.put(kStateVersion);
+  w.put(extra.empty() ? kStateVersionWithoutExtraRows : kStateVersion);
   w.put(kind_of<Memory>());
   w.put(static_cast<std::uint32_t>(sizeof(T)));
   w.name(Memory::keys_type::name);
@@ -134,6 +140,12 @@ std::vector<char> state_codec::encode(const Memory& mem) {
   w.put(static_cast<std::uint64_t>(ix.dim()));
   ix.visit_rows([&](const T* rows) { put_matrix<S>(w, rows, ix.size() * ix.dim()); });
   for (auto e : st.index_entries()) w.put(static_cast<std::uint64_t>(e));
+  if (!extra.empty()) {
+    w.put(static_cast<std::uint64_t>(extra.size()));
+    extra.index().visit_rows([&](const T* rows) { put_matrix<S>(w, rows, extra.size() * ix.dim()); });
+    for (auto e : extra.owners()) w.put(static_cast<std::uint64_t>(e));
+    for (auto o : extra.ordinals()) w.put(static_cast<std::uint64_t>(o));
+  }
   const std::uint32_t crc = crc32(w.bytes().data(), w.bytes().size());
   w.put(crc);
   return std::move(w.bytes());
@@ -179,7 +191,7 @@ Memory state_codec::decode(std::span<const char> bytes, const std::string& where
   std::memcpy(&stored_crc, bytes.data() + bytes.size() - 4, 4);
   byte_reader r(bytes.data() + 8, bytes.size() - 12, fail);
   const auto version = r.get<std::uint32_t>("version");
-  if (version != kStateVersion && version != 1) fail("unsupported version " + std::to_string(version));
+  if (version > kStateVersion || version == 0) fail("unsupported version " + std::to_string(version));
   if (crc32(bytes.data(), bytes.size() - 4) != stored_crc) fail("checksum mismatch: the file is corrupt or truncated");
   const auto kind = r.get<std::uint32_t>("kind");
   if (kind != kind_of<Memory>())
@@ -290,9 +302,22 @@ Memory state_codec::decode(std::span<const char> bytes, const std::string& where
   get_matrix<S>(r, index.rows_for_load(rows), rows * dim, "index vectors");
   index.rebuild();
   auto index_entry = r.indices("index entry ids", rows);
+  larimar::detail::extra_lookup_rows<T, S> extra(st.index().dim(), cfg.quantized_lookup, cfg.lookup_precision);
+  if (version >= 3) {
+    const auto extra_rows = r.get<std::uint64_t>("extra lookup rows");
+    if (extra_rows == 0) fail("a version 3 file holds extra lookup rows, this one none (a save writes version 2)");
+    r.need("the extra lookup rows (rows x (vector + owner + ordinal))",
+           {static_cast<std::size_t>(extra_rows), st.index().dim() * sizeof(T) + 16}, 1);
+    nearest_index<T, S> extra_index(st.index().dim(), cfg.quantized_lookup, cfg.lookup_precision);
+    get_matrix<S>(r, extra_index.rows_for_load(extra_rows), extra_rows * dim, "extra lookup vectors");
+    extra_index.rebuild();
+    auto owner = r.indices("extra lookup row owners", extra_rows);
+    auto ordinal = r.indices("extra lookup row ordinals", extra_rows);
+    extra = larimar::detail::extra_lookup_rows<T, S>(std::move(extra_index), std::move(owner), std::move(ordinal));
+  }
   if (r.left() != 0) fail(std::to_string(r.left()) + " unexpected trailing bytes");
   st.restore(std::move(blocks), std::move(index), std::move(index_entry), next_entry, noise_draws,
-             {static_cast<std::size_t>(fill_size), static_cast<std::size_t>(fill_streak)}, context);
+             {static_cast<std::size_t>(fill_size), static_cast<std::size_t>(fill_streak)}, context, std::move(extra));
   return mem;
 }
 

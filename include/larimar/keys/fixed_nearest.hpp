@@ -21,6 +21,7 @@ struct fixed_nearest {
   static constexpr const char* name = "fixed_nearest";
   static constexpr bool lookups_are_latents = false;
   static constexpr bool shardable = true;  // the nearest entry names its block
+  static constexpr bool index_holds_lookups = true;  // an entry may carry extra lookup rows (keys/lookup_indexed.hpp)
   static std::size_t lookup_cols(const memory_config& cfg) { return cfg.lookup_dim(); }
   static std::size_t index_dim(const memory_config& cfg) { return cfg.lookup_dim(); }  // the index holds lookups
   static std::pair<std::size_t, std::size_t> address_matrix_shape(const memory_config& cfg) {

@@ -202,10 +202,40 @@ class nearest_index {
 #endif
     (void)path;
     std::vector<detail::top_k_list<T>> best(q, detail::top_k_list<T>(k));
+    rank(S::data(unit), q, k, keys, best);
+    for (auto& list : best)
+      for (const auto& c : list.take_sorted()) out.push_back(match{c.position, c.score});
+    return out;
+  }
+
+  // The best rows of each of q queries with at most one row per key (keys: one per row, on the host — the owner
+  // entry of each row of an index of extra lookup rows): per query the min(k, distinct keys) best keys' best rows,
+  // best first, ranked as search(queries, q, k, keys) ranks. The GEMM or int8 scans of that search (the fused
+  // bf16 kernel keeps no keys); with int8 codes a key whose rows all miss the shortlist is missed.
+  std::vector<std::vector<match>> search_one_per_key(const T* queries, std::size_t q, std::size_t k,
+                                                     const std::size_t* keys) const {
+    std::vector<std::vector<match>> out(q);
+    k = std::min(k, size());
+    if (q == 0 || k == 0) return out;
+    auto unit = S::template make<T>(q, dim());
+    S::copy(queries, q * dim(), S::data(unit));
+    S::normalize_rows(S::data(unit), q, dim());
+    std::vector<detail::top_k_list<T>> best(q, detail::top_k_list<T>(k, true));
+    rank(S::data(unit), q, k, keys, best, true);
+    for (std::size_t i = 0; i < q; ++i)
+      for (const auto& c : best[i].take_sorted()) out[i].push_back(match{c.position, c.score});
+    return out;
+  }
+
+ private:
+  // Offers every row (or, with int8 codes and few queries, a shortlist) to each query's list. one_per_key: the
+  // lists keep one row per key, so a chunk's arg-max alone would not do: every score is ranked on the host.
+  void rank(const T* unit_queries, std::size_t q, std::size_t k, const std::size_t* keys,
+            std::vector<detail::top_k_list<T>>& best, bool one_per_key = false) const {
     if (quantized_ && q <= quantized_max_queries) {
       for (std::size_t i = 0; i < q; ++i) {
-        const T* u = S::data(unit) + i * dim();
-        for (std::size_t r : codes_.shortlist(u, std::max(shortlist_size, k)))
+        const T* u = unit_queries + i * dim();
+        for (std::size_t r : codes_.shortlist(u, std::max(shortlist_size, one_per_key ? 4 * k : k)))
           best[i].offer(S::dot(dim(), u, rows_.row(r)), keys[r], r);  // exact rescoring
       }
     } else {
@@ -214,13 +244,13 @@ class nearest_index {
       chunk = std::min(chunk, size());
       auto scores = S::template make<T>(q, chunk);
       auto tile = S::template make<T>(packed() && !packed_gemm ? chunk : 0, dim());
-      std::vector<T> on_host(host_accessible || k == 1 ? 0 : q * chunk);
+      std::vector<T> on_host(host_accessible || (k == 1 && !one_per_key) ? 0 : q * chunk);
       std::vector<std::size_t> idx(q);
       std::vector<T> val(q);
       for (std::size_t start = 0; start < size(); start += chunk) {
         const std::size_t n = std::min(chunk, size() - start);
-        score_chunk(S::data(unit), q, start, n, S::data(scores), S::data(tile));
-        if (!host_accessible && k == 1) {
+        score_chunk(unit_queries, q, start, n, S::data(scores), S::data(tile));
+        if (!host_accessible && k == 1 && !one_per_key) {
           S::row_argmax(S::data(scores), q, n, idx.data(), val.data());
           for (std::size_t i = 0; i < q; ++i) best[i].offer(val[i], keys[start + idx[i]], start + idx[i]);
           continue;
@@ -234,12 +264,8 @@ class nearest_index {
           for (std::size_t j = 0; j < n; ++j) best[i].offer(s[i * n + j], keys[start + j], start + j);
       }
     }
-    for (auto& list : best)
-      for (const auto& c : list.take_sorted()) out.push_back(match{c.position, c.score});
-    return out;
   }
 
- private:
   // scores[q×n] = unit queries · rows [start, start + n)ᵀ; packed rows are widened into `tile` (chunk×dim) first,
   // unless the storage multiplies them itself.
   void score_chunk(const T* unit, std::size_t q, std::size_t start, std::size_t n, T* scores, T* tile) const {

@@ -46,6 +46,7 @@
 #include "larimar/core/error.hpp"
 #include "larimar/core/matrix_ref.hpp"
 #include "larimar/memory/hit.hpp"
+#include "larimar/memory/extra_lookups.hpp"
 #include "larimar/memory/host_reading.hpp"
 #include "larimar/memory/top_k.hpp"
 #include "larimar/model/generation.hpp"
@@ -60,7 +61,9 @@ struct pipeline_options {
   std::size_t prefix_tokens = 4;    // P: tokens of a segment (and of a query) whose encoding is the lookup vector
   std::size_t segment_tokens = 0;   // the token budget of a segment; 0: the most the models take
                                     // (the encoder's positions less [CLS]/[SEP], the decoder's window less BOS)
-  segment_packing packing = segment_packing::greedy;  // write_text's rule; sentence_start: every sentence a key
+  segment_packing packing = segment_packing::greedy;  // write_text's rule; sentence_start: every sentence a
+                                                      // segment; sentence_keys: greedy segments, every sentence start
+                                                      // an extra lookup row (prefix lookups, keys::lookup_indexed)
   std::size_t batch = 256;          // segments encoded and written per step
   std::size_t max_new_tokens = 0;   // generation limit; 0: segment_tokens
   std::size_t continuation_tokens = 64;  // an answer that reaches its segment's end mid-sentence continues into the
@@ -149,6 +152,7 @@ class recall_pipeline {
   // it holds its own copy of the read latents.
   void clear() {
     memory_ = Memory(memory_cfg());
+    key_offsets_.clear();
     tokens_ = 0;
     reset_timings();
   }
@@ -169,15 +173,32 @@ class recall_pipeline {
     std::vector<float> latents(n * C);
     models_->latents(ids, latents);
     std::vector<float> lookups;
+    std::vector<std::size_t> key_rows;  // sentence_keys: the segment of each extra lookup row, encoded after the n
     if (opt_.lookup == lookup_kind::prefix) {
       for (auto& s : ids) s.resize(std::min(s.size(), opt_.prefix_tokens));
-      lookups.resize(n * C);
+      if (opt_.packing == segment_packing::sentence_keys)
+        for (std::size_t i = 0; i < n; ++i)
+          for (const auto& k : batch[i].keys) {
+            ids.emplace_back(k.ids.begin(), k.ids.begin() + static_cast<std::ptrdiff_t>(std::min(k.ids.size(), opt_.prefix_tokens)));
+            key_rows.push_back(i);
+          }
+      lookups.resize(ids.size() * C);
       models_->latents(ids, lookups);
     }
     auto t1 = clock::now();
     const auto& lk = opt_.lookup == lookup_kind::prefix ? lookups : latents;
-    auto entries = memory_.write(matrix_ref<const float>(latents.data(), n, C), matrix_ref<const float>(lk.data(), n, C));
+    const matrix_ref<const float> z(latents.data(), n, C), own(lk.data(), n, C);
+    std::vector<std::size_t> entries;
+    if constexpr (takes_sentence_keys) {
+      if (!key_rows.empty())
+        entries = memory_.write(z, own, extra_lookups<float>{{lk.data() + n * C, key_rows.size(), C}, key_rows});
+      else
+        entries = memory_.write(z, own);
+    } else {
+      entries = memory_.write(z, own);
+    }
     for (const auto& s : batch) tokens_ += s.ids.size();
+    if (!key_rows.empty()) record_key_offsets(batch, entries);
     time_.encode += seconds(t0, t1);
     time_.write += seconds(t1, clock::now());
     return entries;
@@ -273,7 +294,9 @@ class recall_pipeline {
   // Read, then generate: the answers to a batch of queries.
   std::vector<answer> ask(std::span<const std::string> queries) const {
     const auto r = read(queries);
-    auto out = answers(*models_, r.hits, generate(queries, r.latents));
+    auto out = answers(*models_, r.hits,
+                       generate_with(*models_, *decoding_, hit_prompts(queries, 1, r.hits, r.latents), r.latents,
+                                     max_new_tokens()));
     continue_answers(*models_, *decoding_, out, following(r.hits), opt_.continuation_tokens);
     return out;
   }
@@ -295,13 +318,16 @@ class recall_pipeline {
     std::vector<float> batch_latents;
     std::vector<std::size_t> decoded(r.hits.size());  // hit -> row of the batch
     std::vector<std::size_t> first_row;               // query -> its first row of the batch
+    const auto hit_prompt = hit_prompts(queries, r.k, r.hits, r.latents);
     for (std::size_t q = 0; q < r.queries(); ++q) {
       first_row.push_back(batch_prompts.size());
-      const auto p = prompt(queries[q]);
       for (std::size_t j = 0; j < r.k; ++j) {
         const float* z = r.latents.data() + (q * r.k + j) * C;
+        const auto& p = hit_prompt[q * r.k + j];
         std::size_t row = first_row.back();
-        while (row < batch_prompts.size() && !std::equal(z, z + C, batch_latents.data() + row * C)) ++row;
+        while (row < batch_prompts.size() &&
+               (batch_prompts[row] != p || !std::equal(z, z + C, batch_latents.data() + row * C)))
+          ++row;
         if (row == batch_prompts.size()) {
           batch_prompts.push_back(p);
           batch_latents.insert(batch_latents.end(), z, z + C);
@@ -337,7 +363,8 @@ class recall_pipeline {
     (void)models_->decoder();  // memory-only models: the state_error comes now, not from the future
     auto r = read(queries);
     auto next = following(r.hits);  // read now: the memory may change while the worker runs
-    return std::async(std::launch::async, [models = models_, state = decoding_, p = prompts(queries), r = std::move(r),
+    auto p = hit_prompts(queries, 1, r.hits, r.latents);
+    return std::async(std::launch::async, [models = models_, state = decoding_, p = std::move(p), r = std::move(r),
                                            next = std::move(next), n = max_new_tokens(),
                                            more = opt_.continuation_tokens] {
       auto out = answers(*models, r.hits, generate_with(*models, *state, p, r.latents, n));
@@ -346,7 +373,8 @@ class recall_pipeline {
     });
   }
 
-  // The decoder's prompt for a query prefix: its BOS token (if the config names one) and the prefix's ids.
+  // The decoder's prompt for a query prefix: its BOS token (if the config names one) and the prefix's ids. (ask()
+  // prompts a hit on a sentence inside a segment, segment_packing::sentence_keys, with the segment's start first.)
   std::vector<model::token_id> prompt(std::string_view query) const {
     std::vector<model::token_id> p;
     if (const auto bos = models_->decoder().config().bos_token_id) p.push_back(*bos);
@@ -356,6 +384,69 @@ class recall_pipeline {
   }
 
  private:
+  // sentence_keys: where each extra lookup row's sentence begins in its segment, by entry id and ordinal.
+  void record_key_offsets(std::span<const segment> batch, const std::vector<std::size_t>& entries) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (batch[i].keys.empty()) continue;
+      if (entries[i] >= key_offsets_.size()) key_offsets_.resize(entries[i] + 1);
+      auto& offsets = key_offsets_[entries[i]];
+      for (const auto& k : batch[i].keys) offsets.push_back(static_cast<std::uint32_t>(k.offset));
+    }
+  }
+  // Where the sentence a hit matched begins in its segment (0: the segment's own prefix).
+  std::size_t matched_offset(const hit<float>& h) const {
+    if (h.lookup == 0 || h.entry >= key_offsets_.size() || h.lookup > key_offsets_[h.entry].size()) return 0;
+    return key_offsets_[h.entry][h.lookup - 1];
+  }
+  // The decoder's prompt for each hit (hits[i] answers queries[i / k], read latent row i): prompt(query), unless
+  // the hit is a sentence that begins at token t > 0 of its segment (sentence_keys). Then the decoder first says
+  // the segment's first t tokens from the latent, and the prompt is BOS, those tokens and the query as it reads
+  // inside running text, so the answer continues the matched sentence. (The plain prompt, tried on RULER with
+  // larimar-tiny, answers as often but restarts the sentence instead: docs/results.md, section 6.)
+  std::vector<std::vector<model::token_id>> hit_prompts(std::span<const std::string> queries, std::size_t k,
+                                                        std::span<const hit<float>> hits,
+                                                        std::span<const float> latents) const {
+    std::vector<std::vector<model::token_id>> out(hits.size());
+    std::vector<std::size_t> lead_rows, lead_len;
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+      out[i] = prompt(queries[i / k]);
+      if (const std::size_t t = matched_offset(hits[i]); t > 0) {
+        lead_rows.push_back(i);
+        lead_len.push_back(t);
+      }
+    }
+    if (lead_rows.empty()) return out;
+    const auto bos = models_->decoder().config().bos_token_id;
+    if (!bos) return out;
+    // The segment's first t tokens, as the decoder reconstructs them from the latent, then the query as it reads
+    // inside running text (after a space).
+    const std::size_t C = models_->latent_size();
+    std::vector<float> z;
+    for (const auto i : lead_rows) z.insert(z.end(), latents.begin() + static_cast<std::ptrdiff_t>(i * C),
+                                            latents.begin() + static_cast<std::ptrdiff_t>((i + 1) * C));
+    const std::vector<std::vector<model::token_id>> starts(lead_rows.size(), std::vector<model::token_id>{*bos});
+    const auto leads = generate_with(*models_, *decoding_, starts, z,
+                                     *std::max_element(lead_len.begin(), lead_len.end()));
+    const auto& d = models_->decoder();
+    const std::size_t window = d.config().n_positions - d.latent_slots();
+    for (std::size_t j = 0; j < lead_rows.size(); ++j) {
+      const auto& g = leads[j].tokens;
+      const auto q = models_->tokenizer().encode(" " + queries[lead_rows[j] / k]);
+      const std::size_t lead = std::min(g.size(), lead_len[j]);
+      if (1 + lead + q.size() >= window) continue;  // no room to answer: the plain prompt
+      auto& p = out[lead_rows[j]];
+      p.assign(1, *bos);
+      p.insert(p.end(), g.begin(), g.begin() + static_cast<std::ptrdiff_t>(lead));
+      p.insert(p.end(), q.begin(), q.end());
+    }
+    return out;
+  }
+
+  // Whether the memory takes extra lookup rows (segment_packing::sentence_keys).
+  static constexpr bool takes_sentence_keys = requires(Memory& m, matrix_ref<const float> a, const extra_lookups<float>& e) {
+    m.write(a, a, e);
+  };
+
   static double seconds(clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
   // The time this pipeline's generations took, shared with the workers of ask_async (which may outlive a call).
@@ -496,6 +587,10 @@ class recall_pipeline {
     if (o.lookup == lookup_kind::prefix && o.prefix_tokens == 0)
       throw value_error(op + ": prefix_tokens must be positive for prefix lookups");
     if (o.batch == 0) throw value_error(op + ": batch must be positive");
+    if (o.packing == segment_packing::sentence_keys && (!takes_sentence_keys || o.lookup != lookup_kind::prefix))
+      throw value_error(op + ": sentence_keys packing needs prefix lookups and a memory whose index holds them "
+                             "(keys::fixed_nearest), this one is " + std::string(Memory::keys_type::name) +
+                        (o.lookup == lookup_kind::prefix ? " with prefix lookups" : " with full lookups"));
     o.memory.code_size = m.latent_size();
     o.memory.lookup_size = m.latent_size();
     return o;
@@ -521,6 +616,7 @@ class recall_pipeline {
   pipeline_options opt_;
   Memory memory_;
   std::size_t tokens_ = 0;
+  std::vector<std::vector<std::uint32_t>> key_offsets_;  // sentence_keys: record_key_offsets
   mutable stage_timings time_;  // decode: in decoding_
   std::shared_ptr<decoder_state> decoding_ = std::make_shared<decoder_state>();
 };

@@ -7,6 +7,9 @@
 //
 // With segment_packing::sentence_start no sentence joins another's segment: every sentence starts a segment, so
 // a prefix lookup finds a fact wherever it sits in the running text (at the cost of more, shorter entries).
+// With segment_packing::sentence_keys the segments are greedy's, and each names the sentences that begin inside
+// it after its first (token offset, and the sentence's own tokenization): the pipeline gives each a lookup row of
+// the segment's entry, so every sentence start is a key without more entries.
 //
 // A segment's ids are exactly the tokenization of its text (no special tokens), so what the encoder sees is what
 // the decoder would say.
@@ -40,16 +43,41 @@ concept text_tokenizer = requires(const T& t, std::string_view s, std::span<cons
 enum class segment_packing {
   greedy,          // consecutive sentences of a paragraph while they fit the budget: the fewest entries
   sentence_start,  // one sentence per segment (a long one in budget-sized pieces): every sentence is a key
+  sentence_keys,   // greedy segments, every sentence start inside one an extra lookup row of its entry
 };
 
+inline constexpr segment_packing all_segment_packings[] = {segment_packing::greedy, segment_packing::sentence_start,
+                                                           segment_packing::sentence_keys};
+
 inline const char* to_string(segment_packing p) {
-  return p == segment_packing::greedy ? "greedy" : "sentence_start";
+  switch (p) {
+    case segment_packing::greedy: return "greedy";
+    case segment_packing::sentence_start: return "sentence_start";
+    case segment_packing::sentence_keys: return "sentence_keys";
+  }
+  return "?";
 }
+// The packing named as to_string names it; a value_error naming the choices otherwise.
+inline segment_packing parse_segment_packing(std::string_view name) {
+  std::string choices;
+  for (const auto p : all_segment_packings) {
+    if (name == to_string(p)) return p;
+    choices += std::string(choices.empty() ? "" : ", ") + to_string(p);
+  }
+  throw value_error("segment packing '" + std::string(name) + "' is none of " + choices);
+}
+
+// A sentence that begins inside a segment after its first (segment_packing::sentence_keys).
+struct sentence_key {
+  std::size_t offset = 0;          // where it begins in the segment's ids
+  std::vector<token_id> ids;       // its own tokenization (as a query's would be: no leading space), at most the budget
+};
 
 struct segment {
   std::string text;
   std::vector<token_id> ids;  // the tokenization of text, at most the budget
   bool needle = false;        // set by the task generator on the segment that holds the needle
+  std::vector<sentence_key> keys{};  // segment_packing::sentence_keys: the sentences after the first, in order
 };
 
 template <text_tokenizer Tokenizer>
@@ -76,6 +104,7 @@ class segmenter {
       std::string joined = text_ + " " + std::string(s);
       auto ids = tok_->encode(joined);
       if (ids.size() <= budget_) {
+        if (packing_ == segment_packing::sentence_keys) keys_.push_back(key_of(s, ids));
         text_ = std::move(joined);
         ids_ = std::move(ids);
         return;
@@ -97,9 +126,10 @@ class segmenter {
   // Ends the current segment (if any).
   void flush() {
     if (text_.empty()) return;
-    emit(segment{std::move(text_), std::move(ids_), false});
+    emit(segment{std::move(text_), std::move(ids_), false, std::move(keys_)});
     text_.clear();
     ids_.clear();
+    keys_.clear();
   }
   // A finished segment handed over unchanged (the needle: a paragraph of its own, one segment).
   void add_whole(segment s) {
@@ -117,6 +147,14 @@ class segmenter {
   std::size_t tokens() const { return produced_ + ids_.size(); }
 
  private:
+  // Sentence s joining the segment, whose ids become `joined`: it begins where `joined` leaves the segment's ids
+  // so far (BPE merges no token across the joining space, but the first that differs is the safe place).
+  sentence_key key_of(std::string_view s, const std::vector<token_id>& joined) const {
+    const auto differs = std::mismatch(ids_.begin(), ids_.end(), joined.begin(), joined.end());
+    auto own = tok_->encode(s);
+    if (own.size() > budget_) own.resize(budget_);
+    return sentence_key{static_cast<std::size_t>(differs.first - ids_.begin()), std::move(own)};
+  }
   void emit(segment s) {
     produced_ += s.ids.size();
     out_.push_back(std::move(s));
@@ -127,6 +165,7 @@ class segmenter {
   segment_packing packing_;
   std::string text_;
   std::vector<token_id> ids_;
+  std::vector<sentence_key> keys_;
   std::deque<segment> out_;
   std::size_t produced_ = 0;
 };

@@ -20,13 +20,16 @@
 #include "larimar/core/validate_config.hpp"
 #include "larimar/keys/block_fill.hpp"
 #include "larimar/keys/concepts.hpp"
+#include "larimar/keys/lookup_indexed.hpp"
 #include "larimar/memory/detail/block.hpp"
 #include "larimar/memory/detail/block_solver.hpp"
 #include "larimar/memory/detail/entry_directory.hpp"
 #include "larimar/memory/detail/entry_reads.hpp"
+#include "larimar/memory/detail/extra_lookup_rows.hpp"
 #include "larimar/memory/detail/placement.hpp"
 #include "larimar/memory/detail/ranked_read.hpp"
 #include "larimar/memory/detail/write_transaction.hpp"
+#include "larimar/memory/extra_lookups.hpp"
 #include "larimar/memory/hit.hpp"
 #include "larimar/memory/nearest_index.hpp"
 #include "larimar/memory/top_k.hpp"
@@ -80,15 +83,19 @@ class episodic_store {
   std::size_t block_capacity() const { return keys_.block_capacity(cfg_, max_blocks_); }
   const nearest_index<T, S>& index() const { return index_; }
   const std::vector<std::size_t>& index_entries() const { return entries_.by_position(); }
+  const extra_lookup_rows<T, S>& extra_rows() const { return extra_; }
   std::size_t next_entry() const { return entries_.next_id(); }
   std::uint64_t noise_draws() const { return noise_draws_; }
   const fill_state& fill() const { return fill_; }
 
   // ---- writes -------------------------------------------------------------------------------------------------
 
-  std::vector<std::size_t> write(matrix_ref<const T> latents, matrix_ref<const T> lookups, write_mode how) {
+  // `more`: extra lookup vectors of the written rows (keys::lookup_indexed only), or nullptr.
+  std::vector<std::size_t> write(matrix_ref<const T> latents, matrix_ref<const T> lookups, write_mode how,
+                                 const extra_lookups<T>* more = nullptr) {
     const std::string op = std::string(who_) + (how == write_mode::one_shot ? "::write" : "::write_sequential");
     check_episode(op, latents, lookups);
+    if (more) check_extra(op, *more, latents.rows);
     make_prior();  // a memory loaded without blocks has none yet
     const std::size_t n = latents.rows;
     write_transaction<T, S> tx{{}, {}, {}, fill_};
@@ -144,7 +151,7 @@ class episodic_store {
     }
     // Index vectors, as the key policy chooses between each row's lookup and its address as written (a
     // sequential content write changes addresses as it goes). Rows added here are taken back on failure.
-    const std::size_t index_base = index_.size();
+    const std::size_t index_base = index_.size(), extra_base = extra_.size();
     try {
       index_.reserve(index_base + n);
       for (std::size_t s = 0, row = 0; s < tx.staged.size(); ++s) {
@@ -152,9 +159,11 @@ class episodic_store {
         index_.add(keys_.index_vectors(S::data(lk) + row * lookup_cols(), tx.staged[s].addresses.row(first)), count);
         row += count;
       }
+      if (more) add_extra(*more, n);
       tx.stage_entries(entries_, blocks_, index_base);
     } catch (...) {
       index_.pop_back(index_.size() - index_base);
+      extra_.truncate(extra_base);
       throw;
     }
     tx.commit(blocks_, entries_, fill_);
@@ -165,7 +174,7 @@ class episodic_store {
   // ---- reads --------------------------------------------------------------------------------------------------
 
   read_result read(matrix_ref<const T> queries) const {
-    auto r = ranked_read<Keys>(std::string(who_) + "::read", queries, 1, cfg_, keys_, blocks_, entries_, index_);
+    auto r = ranked_read<Keys>(std::string(who_) + "::read", queries, 1, cfg_, keys_, blocks_, entries_, index_, extra_);
     return read_result{std::move(r.latents), std::move(r.hits)};
   }
   // The k best entries of each query, best first (memory/top_k.hpp gives the order): their hits, and what the query
@@ -174,7 +183,7 @@ class episodic_store {
     const std::string op = std::string(who_) + "::read";
     if (k == 0)
       throw value_error(op + ": k must be at least 1 (the number of entries to return per query), got 0");
-    return ranked_read<Keys>(op, queries, k, cfg_, keys_, blocks_, entries_, index_);
+    return ranked_read<Keys>(op, queries, k, cfg_, keys_, blocks_, entries_, index_, extra_);
   }
   // z = w·M at the address each of these entries was written at.
   matrix read_entries(std::span<const std::size_t> ids) const {
@@ -210,6 +219,7 @@ class episodic_store {
     blocks_[loc.block] = std::move(next);
     entries_.remove(id, moved ? blocks_[loc.block].entry[loc.row] : id, index_.size() - 1);
     index_.swap_remove(loc.position);
+    extra_.remove_owner(id);
   }
 
   // ---- blocks as stored, and what the state-file codec needs ----------------------------------------------------
@@ -241,11 +251,16 @@ class episodic_store {
   // A state file's blocks, index and counters become the store's; `context` prefixes the format_error for entries
   // and index rows that disagree, and for a mean this memory's solver cannot serve reads from.
   void restore(std::vector<block> blocks, nearest_index<T, S> index, std::vector<std::size_t> index_entry,
-               std::size_t next_entry, std::uint64_t noise_draws, fill_state fill, const std::string& context) {
+               std::size_t next_entry, std::uint64_t noise_draws, fill_state fill, const std::string& context,
+               extra_lookup_rows<T, S> extra = {}) {
     if (blocks.size() > max_blocks_)
       throw format_error(context + std::to_string(blocks.size()) + " blocks; this memory holds at most " +
                          std::to_string(max_blocks_));
     auto entries = entry_directory::restored(blocks, std::move(index_entry), index.size(), next_entry, context);
+    if (!extra.empty() && !keys::lookup_indexed<Keys, T, S>)
+      throw format_error(context + std::to_string(extra.size()) + " extra lookup rows, but key policy " + Keys::name +
+                         " takes none (its index does not hold lookups)");
+    extra.check(entries, context);
     const auto solve = solver_view();
     for (std::size_t i = 0; i < blocks.size(); ++i) {
       blocks[i].pack(cfg_.memory_precision);
@@ -259,6 +274,7 @@ class episodic_store {
     }
     blocks_ = std::move(blocks);
     index_ = std::move(index);
+    extra_ = std::move(extra);
     entries_ = std::move(entries);
     noise_draws_ = noise_draws;
     fill_ = {fill.size > 0 ? std::min(fill.size, block_capacity()) : block_capacity(), fill.streak};
@@ -270,7 +286,8 @@ class episodic_store {
   episodic_store(const memory_config& cfg, std::size_t max_blocks, Solver solver, const char* who, matrix* keys)
       : cfg_(cfg), max_blocks_(max_blocks), solver_(std::move(solver)),
         keys_(key_state_for(keys ? single_slot(cfg) : cfg, solver_)),
-        index_(Keys::index_dim(cfg_), cfg_.quantized_lookup, cfg_.lookup_precision), who_(who) {
+        index_(Keys::index_dim(cfg_), cfg_.quantized_lookup, cfg_.lookup_precision),
+        extra_(Keys::index_dim(cfg_), cfg_.quantized_lookup, cfg_.lookup_precision), who_(who) {
     if (keys) {
       keys_.address_matrix() = std::move(*keys);
       fill_ = {block_capacity(), 0};
@@ -301,6 +318,41 @@ class episodic_store {
       require_cols(op, "lookup vectors", lookups, cfg_.lookup_dim(), "lookup size");
       require_finite(op, "lookup vectors", lookups);
     }
+  }
+
+  // Extra lookup vectors for a write of n rows: only keys whose index holds lookups take them; one row each, of
+  // the lookup size, finite, naming a row of the write.
+  void check_extra(const std::string& op, const extra_lookups<T>& more, std::size_t n) const {
+    if constexpr (!keys::lookup_indexed<Keys, T, S>) {
+      throw value_error(op + ": key policy " + Keys::name +
+                        " takes no extra lookup vectors (its index does not hold each entry's lookup)");
+    } else {
+      if (more.vectors.rows != more.rows.size())
+        throw shape_error(op + ": " + std::to_string(more.vectors.rows) + " extra lookup vectors but " +
+                          std::to_string(more.rows.size()) + " rows naming their entries");
+      if (more.rows.empty()) return;
+      require_cols(op, "extra lookup vectors", more.vectors, cfg_.lookup_dim(), "lookup size");
+      require_finite(op, "extra lookup vectors", more.vectors);
+      for (std::size_t i = 0; i < more.rows.size(); ++i)
+        if (more.rows[i] >= n)
+          throw value_error(op + ": extra lookup vector " + std::to_string(i) + " names row " +
+                            std::to_string(more.rows[i]) + " of a write of " + std::to_string(n) + " rows");
+    }
+  }
+  // The checked extra vectors of a write of n rows into the extra index: owners are the ids the write's rows get
+  // (next_entry + row), ordinals count each row's vectors from 1 in the order given.
+  void add_extra(const extra_lookups<T>& more, std::size_t n) {
+    const std::size_t e = more.rows.size();
+    if (e == 0) return;
+    std::vector<std::size_t> owner(e), ordinal(e), count(n, 0);
+    for (std::size_t i = 0; i < e; ++i) {
+      owner[i] = entries_.next_id() + more.rows[i];
+      ordinal[i] = ++count[more.rows[i]];
+    }
+    auto v = S::template make<T>(e, lookup_cols());
+    S::upload(more.vectors.data, more.vectors.size(), S::data(v));
+    extra_.reserve(e);
+    extra_.add(S::data(v), e, owner, ordinal);
   }
 
   // Blocks and slots for n rows from block `from` on, each offered the block capacity (or, for one-shot writes of
@@ -343,6 +395,7 @@ class episodic_store {
   keys_state keys_;
   std::vector<block> blocks_;
   nearest_index<T, S> index_;
+  extra_lookup_rows<T, S> extra_;  // extra lookup vectors of entries (keys::lookup_indexed), beside index_
   entry_directory entries_;
   std::vector<T> prior_;  // M₀ on the host (make_prior)
   std::uint64_t noise_draws_ = 0;

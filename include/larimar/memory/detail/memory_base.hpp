@@ -43,6 +43,21 @@ class memory_base {
   std::vector<std::size_t> write_sequential(matrix_ref<const T> latents, matrix_ref<const T> lookups) {
     return store_.write(latents, lookups, write_mode::sequential);
   }
+  // Either write with extra lookup vectors (memory/extra_lookups.hpp), for keys whose index holds lookups: a query
+  // that matches one of a row's extra vectors reads that row's entry, as if it had matched its own lookup. A write
+  // that throws (bad extra vectors included) leaves the memory as it was.
+  std::vector<std::size_t> write(matrix_ref<const T> latents, matrix_ref<const T> lookups,
+                                 const extra_lookups<T>& more)
+    requires keys::lookup_indexed<Keys, T, Storage>
+  {
+    return store_.write(latents, lookups, write_mode::one_shot, &more);
+  }
+  std::vector<std::size_t> write_sequential(matrix_ref<const T> latents, matrix_ref<const T> lookups,
+                                            const extra_lookups<T>& more)
+    requires keys::lookup_indexed<Keys, T, Storage>
+  {
+    return store_.write(latents, lookups, write_mode::sequential, &more);
+  }
   // Batched read: each query row is looked up (key policy) and read back, z = w·M.
   read_result read(matrix_ref<const T> queries) const { return store_.read(queries); }
   // Top-k read: each query's k best entries, best first (score descending, equal scores by lower entry id), with
@@ -54,6 +69,8 @@ class memory_base {
   void forget(std::size_t id) { store_.forget(id); }
 
   std::size_t size() const { return store_.size(); }
+  // Extra lookup vectors held for the entries (0 unless written with extra_lookups).
+  std::size_t extra_lookup_count() const { return store_.extra_rows().size(); }
   bool empty() const { return store_.empty(); }
   bool contains(std::size_t id) const { return store_.contains(id); }
   const memory_config& config() const { return store_.config(); }

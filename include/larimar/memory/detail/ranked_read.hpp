@@ -2,7 +2,8 @@
 // read() and read(queries, k): the index's k best rows per query, as hits, and the reads at them. Row q·k + j of
 // the latents reads query q at its j-th hit: at the query's own address in the hit's block, for key policies that
 // give queries one (hits in one block then read the same latent), else at the address the hit's entry was written
-// at.
+// at. Entries with extra lookup rows: a query's k best are the k best entries by their best row (their own or an
+// extra one), each once; hit::lookup says which row matched.
 #include <algorithm>
 #include <cstddef>
 #include <numeric>
@@ -15,17 +16,43 @@
 #include "larimar/core/validate.hpp"
 #include "larimar/memory/detail/block.hpp"
 #include "larimar/memory/detail/entry_directory.hpp"
+#include "larimar/memory/detail/extra_lookup_rows.hpp"
+#include "larimar/memory/detail/top_k_select.hpp"
 #include "larimar/memory/hit.hpp"
 #include "larimar/memory/nearest_index.hpp"
 #include "larimar/memory/top_k.hpp"
 
 namespace larimar::detail {
 
+// Each query's k hits (its entries' own rows, best first) merged with its best extra rows: the k best entries,
+// each by its best row, in the rank of memory/top_k.hpp (a tie between an entry's own row and an extra one goes to
+// its own).
+template <class T, class S>
+void merge_extra_rows(std::vector<hit<T>>& hits, std::size_t q, std::size_t k,
+                      const std::vector<std::vector<typename nearest_index<T, S>::match>>& extra_matches,
+                      const extra_lookup_rows<T, S>& extra, const entry_directory& entries,
+                      const std::vector<block_state<T, S>>& blocks) {
+  std::vector<hit<T>> candidates;
+  for (std::size_t i = 0; i < q; ++i) {
+    candidates.assign(hits.begin() + static_cast<std::ptrdiff_t>(i * k),
+                      hits.begin() + static_cast<std::ptrdiff_t>((i + 1) * k));
+    for (const auto& m : extra_matches[i]) {
+      const std::size_t id = extra.owners()[m.position];
+      const auto& loc = entries.at(id);
+      candidates.push_back(hit<T>{id, loc.block, blocks[loc.block].slot[loc.row], m.score, extra.ordinals()[m.position]});
+    }
+    top_k_list<T> best(k, true);
+    for (std::size_t c = 0; c < candidates.size(); ++c) best.offer(candidates[c].score, candidates[c].entry, c);
+    const auto kept = best.take_sorted();
+    for (std::size_t j = 0; j < kept.size(); ++j) hits[i * k + j] = candidates[kept[j].position];
+  }
+}
+
 template <class Keys, class T, class S>
 top_k_result<T, typename S::template matrix<T>> ranked_read(
     const std::string& op, matrix_ref<const T> queries, std::size_t k, const memory_config& cfg,
     const typename Keys::template state<T, S>& keys, const std::vector<block_state<T, S>>& blocks,
-    const entry_directory& entries, const nearest_index<T, S>& index) {
+    const entry_directory& entries, const nearest_index<T, S>& index, const extra_lookup_rows<T, S>& extra) {
   using matrix = typename S::template matrix<T>;
   const std::size_t cols = Keys::lookup_cols(cfg);
   require_nonempty(op, "queries", queries);
@@ -49,6 +76,7 @@ top_k_result<T, typename S::template matrix<T>> ranked_read(
     const auto& loc = entries.at(id);
     out.hits[i] = hit<T>{id, loc.block, blocks[loc.block].slot[loc.row], matches[i].score};
   }
+  if (!extra.empty() && !own_address) merge_extra_rows(out.hits, q, k, extra.search(S::data(qd), q, k), extra, entries, blocks);
   // Group the rows by block so each block is one GEMM.
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t{0});
