@@ -69,18 +69,25 @@ struct episode {
   xt::xtensor<T, 2> extra() const { return test::gaussian<T>(owners.size(), L, 73); }
 };
 
+const memory_config kConfig{.slots = 16, .code_size = episode::C, .lookup_size = episode::L, .seed = 5};
+
+// The episode written once into a sharded memory with its extra rows: what most cases start from.
+template <class T, class S>
+struct written {
+  episode e;
+  xt::xtensor<T, 2> z = episode::latents<T>(), look = episode::lookups<T>(), extra = e.extra<T>();
+  fixed_sharded<T, S> mem{kConfig};
+  std::vector<std::size_t> ids = mem.write(z, look, extra_lookups<T>{extra, e.owners});
+};
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("extra lookup rows: a query that matches an entry's extra row reads that entry, exactly", P,
                    LARIMAR_ALL_SETUPS) {
   using T = typename P::T;
   using S = typename P::S;
-  const episode e;
-  const auto z = episode::latents<T>();
-  const auto look = episode::lookups<T>();
-  const auto extra = e.extra<T>();
-  fixed_sharded<T, S> mem({.slots = 16, .code_size = episode::C, .lookup_size = episode::L, .seed = 5});
-  const auto ids = mem.write(z, look, extra_lookups<T>{extra, e.owners});
+  written<T, S> w;
+  auto& [e, z, look, extra, mem, ids] = w;
   CHECK(mem.size() == episode::n);
   CHECK(mem.extra_lookup_count() == e.owners.size());
   CHECK(mem.block_count() == 3);
@@ -120,7 +127,7 @@ TEST_CASE_TEMPLATE("extra lookup rows: top-k gives k distinct entries, each by i
   xt::xtensor<T, 2> queries = test::gaussian<T>(5, episode::L, 75);
   for (std::size_t q = 0; q < 5; ++q)
     for (std::size_t j = 0; j < episode::L; ++j) queries(q, j) = base(0, j) + T(0.2) * queries(q, j);
-  fixed_sharded<T, S> sharded({.slots = 16, .code_size = episode::C, .lookup_size = episode::L, .seed = 5});
+  fixed_sharded<T, S> sharded(kConfig);
   fixed_plain<T, S> plain({.slots = 64, .code_size = episode::C, .lookup_size = episode::L, .seed = 5});
   const auto ids = sharded.write(z, look, extra_lookups<T>{extra, e.owners});
   plain.write(z, look, extra_lookups<T>{extra, e.owners});
@@ -156,12 +163,8 @@ TEST_CASE_TEMPLATE("extra lookup rows: top-k gives k distinct entries, each by i
 TEST_CASE_TEMPLATE("extra lookup rows: forget removes every row of the entry", P, LARIMAR_FLOAT_SETUPS) {
   using T = typename P::T;
   using S = typename P::S;
-  const episode e;
-  const auto z = episode::latents<T>();
-  const auto look = episode::lookups<T>();
-  const auto extra = e.extra<T>();
-  fixed_sharded<T, S> mem({.slots = 16, .code_size = episode::C, .lookup_size = episode::L, .seed = 5});
-  const auto ids = mem.write(z, look, extra_lookups<T>{extra, e.owners});
+  written<T, S> w;
+  auto& [e, z, look, extra, mem, ids] = w;
   // Entry 7 has 3 extra rows (the owners list holds 7 three times, at rows 9, 10, 11 of `extra`).
   const std::size_t first = static_cast<std::size_t>(std::find(e.owners.begin(), e.owners.end(), 7) - e.owners.begin());
   const auto q = xt::xtensor<T, 2>(xt::view(extra, xt::range(first, first + 3), xt::all()));
@@ -185,7 +188,7 @@ TEST_CASE_TEMPLATE("extra lookup rows: a bad write is refused by name and change
   const auto z = episode::latents<T>();
   const auto look = episode::lookups<T>();
   auto extra = e.extra<T>();
-  fixed_sharded<T, S> mem({.slots = 16, .code_size = episode::C, .lookup_size = episode::L, .seed = 5});
+  fixed_sharded<T, S> mem(kConfig);
   mem.write(xt::xtensor<T, 2>(xt::view(z, xt::range(0, 5), xt::all())),
             xt::xtensor<T, 2>(xt::view(look, xt::range(0, 5), xt::all())));
   const auto before = io::detail::encode(mem);
@@ -206,12 +209,8 @@ TEST_CASE_TEMPLATE("extra lookup rows: save and load keep them (version 3); a me
                    "version 2", P, LARIMAR_ALL_SETUPS) {
   using T = typename P::T;
   using S = typename P::S;
-  const episode e;
-  const auto z = episode::latents<T>();
-  const auto look = episode::lookups<T>();
-  const auto extra = e.extra<T>();
-  fixed_sharded<T, S> mem({.slots = 16, .code_size = episode::C, .lookup_size = episode::L, .seed = 5});
-  const auto ids = mem.write(z, look, extra_lookups<T>{extra, e.owners});
+  written<T, S> w;
+  auto& [e, z, look, extra, mem, ids] = w;
   mem.forget(ids[3]);  // owner positions no longer in write order
   const auto bytes = io::detail::encode(mem);
   std::uint32_t version = 0;
@@ -232,7 +231,7 @@ TEST_CASE_TEMPLATE("extra lookup rows: save and load keep them (version 3); a me
   const auto pb = io::detail::encode(plain);
   CHECK(io::load_bytes<fixed_plain<T, S>>(pb).read(extra).hits[5].entry == plain.read(extra).hits[5].entry);
 
-  fixed_sharded<T, S> none({.slots = 16, .code_size = episode::C, .lookup_size = episode::L, .seed = 5});
+  fixed_sharded<T, S> none(kConfig);
   none.write(z, look);
   const auto nb = io::detail::encode(none);
   std::memcpy(&version, nb.data() + 8, 4);
