@@ -10,6 +10,7 @@ t0=$(date +%s)
 # Each stage's heading says the wall time so far and the CPU seconds (user + system, this script's children) that
 # the stage before it took: where the time of a CI run goes.
 cpu_mark=0 cpu_file=$(mktemp)
+trap 'rm -f "$cpu_file"' EXIT
 stage() {  # `times` runs in this shell (a command substitution would count a subshell's children: none)
   times > "$cpu_file"
   local c; c=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$cpu_file")
