@@ -3,9 +3,9 @@
 # layer's name goes into _larimar_missing_<layer>. In the build tree every package is required; in the package
 # a missing one makes only the components that need it not found (find_package(larimar COMPONENTS ...)).
 #
-#   memory   xtensor (+ xtl), BLAS (OpenBLAS: cblas.h), LAPACK, OpenMP  — core/ storage/host keys/ solver/ memory/
+#   memory   xtensor (+ xtl), BLAS (OpenBLAS: cblas.h), LAPACK, OpenMP  — core/ backend/host storage/host keys/ solver/ memory/
 #                                                                          io/state_file
-#   backend  thrust/CUB headers (CCCL, larimar::cccl), BLAS, OpenMP     — backend/ storage/device
+#   backend  thrust/CUB headers (CCCL, larimar::cccl), BLAS, OpenMP     — backend/{omp,cuda} storage/device
 #   model    backend + nlohmann_json                                    — model/ tokenizer/ io/safetensors
 if(CMAKE_FIND_PACKAGE_NAME STREQUAL "larimar")
   set(_larimar_find_mode QUIET)

@@ -32,7 +32,7 @@ void BM_cublas_sgemm_floor(benchmark::State& st) {
   D::upload(hw.data(), hw.size(), D::data(w));
   D::upload(hz.data(), hz.size(), D::data(z));
   for (auto _ : st) {
-    D::gemm(true, false, K, C, K, 1.0f, D::data(w), K, D::data(z), C, 0.0f, D::data(m), C);
+    D::linalg::gemm(true, false, K, C, K, 1.0f, D::data(w), K, D::data(z), C, 0.0f, D::data(m), C);
     sync();
   }
 }

@@ -28,7 +28,7 @@ void BM_sgemm_floor(benchmark::State& st) {
   const auto w = gaussian(N, K, 1), z = gaussian(N, C, 2);
   xt::xtensor<float, 2> m = xt::zeros<float>({K, C});
   for (auto _ : st) {
-    S::gemm(true, false, K, C, N, 1.0f, w.data(), K, z.data(), C, 0.0f, m.data(), C);
+    S::linalg::gemm(true, false, K, C, N, 1.0f, w.data(), K, z.data(), C, 0.0f, m.data(), C);
     benchmark::DoNotOptimize(m.data());
   }
   st.counters["GFLOP/s"] = benchmark::Counter(2.0 * K * N * C, benchmark::Counter::kIsIterationInvariantRate,
@@ -190,7 +190,7 @@ void BM_sgemv_floor_1M(benchmark::State& st) {
   const auto table = gaussian(50000, 768, 7), q = gaussian(1, 768, 8);
   std::vector<float> out(50000);
   for (auto _ : st) {
-    S::gemm(false, true, 1, 50000, 768, 1.0f, q.data(), 768, table.data(), 768, 0.0f, out.data(), 50000);
+    S::linalg::gemm(false, true, 1, 50000, 768, 1.0f, q.data(), 768, table.data(), 768, 0.0f, out.data(), 50000);
     benchmark::DoNotOptimize(out.data());
   }
 }

@@ -32,7 +32,7 @@ void BM_sgemm_floor(benchmark::State& st) {
   const auto w = gaussian(K * K, 1), z = gaussian(K * C, 2);
   std::vector<float> m(K * C);
   for (auto _ : st) {
-    storage::host::gemm(true, false, K, C, K, 1.0f, w.data(), K, z.data(), C, 0.0f, m.data(), C);
+    storage::host::linalg::gemm(true, false, K, C, K, 1.0f, w.data(), K, z.data(), C, 0.0f, m.data(), C);
     benchmark::DoNotOptimize(m.data());
   }
 }
@@ -127,14 +127,14 @@ const std::vector<float>& table() {
 const std::vector<float>& unit_table() {  // FAISS gets unit rows: inner product = cosine, as ours
   static const auto t = [] {
     auto u = table();
-    storage::host::normalize_rows(u.data(), kRows, C);
+    storage::host::linalg::normalize_rows(u.data(), kRows, C);
     return u;
   }();
   return t;
 }
 std::vector<float> queries(std::size_t q) {
   auto v = gaussian(q * C, 8);
-  storage::host::normalize_rows(v.data(), q, C);
+  storage::host::linalg::normalize_rows(v.data(), q, C);
   return v;
 }
 void set_rate(benchmark::State& st, std::size_t q) {

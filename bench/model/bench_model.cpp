@@ -182,10 +182,10 @@ void BM_weight_product(benchmark::State& state) {
   std::vector<float> w(rows * cols), x(R * cols), y(R * rows);
   for (auto& v : w) v = dist(gen);
   for (auto& v : x) v = dist(gen);
-  const auto matrix = m::weight_matrix<larimar::backend::host>::from_f32(w, rows, cols, f);
-  m::weight_product<larimar::backend::host> product;
+  const auto matrix = m::weight_matrix<larimar::backend::omp>::from_f32(w, rows, cols, f);
+  m::weight_product<larimar::backend::omp> product;
   product.use_cpu_isa(isa);
-  const larimar::backend::blas<larimar::backend::host> blas;
+  const larimar::backend::blas<larimar::backend::omp> blas;
   for (auto _ : state) {
     product(blas, matrix, R, x.data(), cols, 0.f, y.data(), rows);
     benchmark::DoNotOptimize(y.data());

@@ -145,7 +145,7 @@ TEST_CASE("bf16 scan: the query is rounded to bf16 once and the sums stay within
   auto queries = test::gaussian<float>(q, d, 82);
   const auto hits = index.search(queries.data(), q);
   const auto wide = index.search(queries.data(), q, nearest_index<float, S>::scan::widen_gemm);
-  S::normalize_rows(queries.data(), q, d);
+  S::linalg::normalize_rows(queries.data(), q, d);
   double worst = 0, worst_wide = 0;
   for (std::size_t i = 0; i < q; ++i) {
     std::vector<double> qh(d);

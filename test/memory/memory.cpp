@@ -103,13 +103,13 @@ TEST_CASE_TEMPLATE("content keys, sequential: one call of N rows is N calls of o
     for (std::size_t i = 0; i < N; ++i) {
       if (ridge) {
         xt::xtensor<double, 2> g = xt::eye<double>(K) * (sigma * sigma), gp = xt::zeros<double>({K, K});
-        H::gemm(false, true, K, K, C, 1.0, m.data(), C, m.data(), C, 1.0, g.data(), K);
-        H::pinv(g.data(), K, K, 1e-12, gp.data());
-        H::gemm(true, false, C, K, K, 1.0, m.data(), C, gp.data(), K, 0.0, map.data(), K);
+        H::linalg::gemm(false, true, K, K, C, 1.0, m.data(), C, m.data(), C, 1.0, g.data(), K);
+        solver::pseudoinverse{.rcond = 1e-12}.pinv<H>(g.data(), K, K, gp.data());
+        H::linalg::gemm(true, false, C, K, K, 1.0, m.data(), C, gp.data(), K, 0.0, map.data(), K);
       } else {
-        H::pinv(m.data(), K, C, 1e-12, map.data());
+        solver::pseudoinverse{.rcond = 1e-12}.pinv<H>(m.data(), K, C, map.data());
       }
-      H::gemm(false, false, 1, K, C, 1.0, zd.data() + i * C, C, map.data(), K, 0.0, w.data(), K);
+      H::linalg::gemm(false, false, 1, K, C, 1.0, zd.data() + i * C, C, map.data(), K, 0.0, w.data(), K);
       REQUIRE(kalman_step<H>(m.data(), u.data(), K, C, w.data(), zd.data() + i * C, sigma * sigma,
                              kalman_direction::update, scratch.data()));
     }
@@ -162,14 +162,14 @@ TEST_CASE_TEMPLATE("sequential and one-shot writes agree where the math says the
   const auto keysm = host(test::store_of(one).key_state().address_matrix());
   xt::xtensor<double, 2> w = xt::view(keysm, xt::range(0, N), xt::all());
   xt::xtensor<double, 2> wp = xt::zeros<double>({K, N});
-  H::pinv(w.data(), N, K, 1e-12, wp.data());
+  solver::pseudoinverse{.rcond = 1e-12}.pinv<H>(w.data(), N, K, wp.data());
   xt::xtensor<double, 2> proj = xt::eye<double>(K);
-  H::gemm(false, false, K, K, N, -1.0, wp.data(), N, w.data(), K, 1.0, proj.data(), K);
+  H::linalg::gemm(false, false, K, K, N, -1.0, wp.data(), N, w.data(), K, 1.0, proj.data(), K);
   const auto m0v = prior_mean<double>(one.config());
   xt::xtensor<double, 2> m0 = xt::zeros<double>({K, C});
   std::copy(m0v.begin(), m0v.end(), m0.begin());
   xt::xtensor<double, 2> expected = host(one.mean());
-  H::gemm(false, false, K, C, K, 1.0, proj.data(), K, m0.data(), C, 1.0, expected.data(), C);
+  H::linalg::gemm(false, false, K, C, K, 1.0, proj.data(), K, m0.data(), C, 1.0, expected.data(), C);
   CHECK(test::rel_error(host(seq.mean()), expected) < 1e-8);
 }
 
@@ -217,7 +217,7 @@ TEST_CASE_TEMPLATE("forget: the forgotten latent is gone, the others are intact"
     const auto keysm = host(test::store_of(mem).key_state().address_matrix());
     xt::xtensor<T, 2> at = xt::zeros<T>({std::size_t{1}, std::size_t{32}});
     const auto mean = host(mem.mean());
-    H::gemm(false, false, 1, 32, 64, T(1), keysm.data() + 7 * 64, 64, mean.data(), 32, T(0), at.data(), 32);
+    H::linalg::gemm(false, false, 1, 32, 64, T(1), keysm.data() + 7 * 64, 64, mean.data(), 32, T(0), at.data(), 32);
     CHECK(xt::amax(xt::abs(at))() < 1e-4);
     // The slot is free again and is reused by the next write.
     const auto again = mem.write(xt::xtensor<T, 2>(xt::view(z, xt::range(7, 8), xt::all())),
@@ -239,9 +239,9 @@ TEST_CASE_TEMPLATE("forget: the forgotten latent is gone, the others are intact"
       ++r;
     }
     xt::xtensor<T, 2> wp = xt::zeros<T>({std::size_t{64}, std::size_t{49}});
-    H::pinv(w.data(), 49, 64, T(64) * std::numeric_limits<T>::epsilon(), wp.data());
+    solver::pseudoinverse{.rcond = T(64) * std::numeric_limits<T>::epsilon()}.pinv<H>(w.data(), 49, 64, wp.data());
     xt::xtensor<T, 2> expected = xt::zeros<T>({std::size_t{64}, std::size_t{32}});
-    H::gemm(false, false, 64, 32, 49, T(1), wp.data(), 49, zr.data(), 32, T(0), expected.data(), 32);
+    H::linalg::gemm(false, false, 64, 32, 49, T(1), wp.data(), 49, zr.data(), 32, T(0), expected.data(), 32);
     CHECK(test::rel_error(host(mem.mean()), expected) < (std::is_same_v<T, float> ? 1e-4 : 1e-10));
     const std::vector<std::size_t> gone{ids[3]};
     CHECK_THROWS_AS(mem.read_entries(gone), state_error);
@@ -305,14 +305,14 @@ TEST_CASE_TEMPLATE("superposition: with N > K, recall degrades as N/K grows", P,
     const auto ids = mem.write(z, z);
     const auto back = host(mem.read_entries(ids));
     xt::xtensor<float, 2> zn = z, bn = back;
-    H::normalize_rows(zn.data(), n, C);
-    H::normalize_rows(bn.data(), n, C);
+    H::linalg::normalize_rows(zn.data(), n, C);
+    H::linalg::normalize_rows(bn.data(), n, C);
     xt::xtensor<float, 2> sim = xt::zeros<float>({n, n});
-    H::gemm(false, true, n, n, C, 1.0f, bn.data(), C, zn.data(), C, 0.0f, sim.data(), n);
+    H::linalg::gemm(false, true, n, n, C, 1.0f, bn.data(), C, zn.data(), C, 0.0f, sim.data(), n);
     std::size_t hits = 0;
     std::vector<std::size_t> best(n);
     std::vector<float> score(n);
-    H::row_argmax(sim.data(), n, n, best.data(), score.data());
+    H::linalg::row_argmax(sim.data(), n, n, best.data(), score.data());
     for (std::size_t i = 0; i < n; ++i) hits += best[i] == i;
     recall.push_back(static_cast<double>(hits) / static_cast<double>(n));
     error.push_back(test::rel_error(back, z));

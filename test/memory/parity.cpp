@@ -23,12 +23,12 @@ const std::vector<json>& cases() {
   return all;
 }
 
-// The storage's own primitives on host data: upload, compute in S, download.
+// The solver and the storage's own primitives on host data: upload, compute in S, download.
 template <class S, class T>
 xt::xtensor<T, 2> pinv(const xt::xtensor<T, 2>& a, double rcond) {
   const auto da = on<S>(a);
   auto out = S::template make<T>(a.shape()[1], a.shape()[0]);
-  S::pinv(S::data(da), a.shape()[0], a.shape()[1], static_cast<T>(rcond), S::data(out));
+  solver::pseudoinverse{.rcond = rcond}.template pinv<S>(S::data(da), a.shape()[0], a.shape()[1], S::data(out));
   return host(out);
 }
 
@@ -36,8 +36,8 @@ template <class S, class T>
 xt::xtensor<T, 2> matmul(const xt::xtensor<T, 2>& a, const xt::xtensor<T, 2>& b) {
   const auto da = on<S>(a), db = on<S>(b);
   auto c = S::template make<T>(a.shape()[0], b.shape()[1]);
-  S::gemm(false, false, a.shape()[0], b.shape()[1], a.shape()[1], T(1), S::data(da), a.shape()[1], S::data(db),
-          b.shape()[1], T(0), S::data(c), b.shape()[1]);
+  S::linalg::gemm(false, false, a.shape()[0], b.shape()[1], a.shape()[1], T(1), S::data(da), a.shape()[1], S::data(db),
+                  b.shape()[1], T(0), S::data(c), b.shape()[1]);
   return host(c);
 }
 

@@ -1,5 +1,6 @@
 // The solvers: the iterative one converges to the exact pseudoinverse; the safe start converges where the
-// reference start diverges; the Cholesky path agrees with the SVD. Each runs on every storage.
+// reference start diverges; the Cholesky path agrees with the SVD; a solver written outside the library over the
+// backend primitives serves a memory. Each runs on every storage.
 #include <doctest/doctest.h>
 
 #include <vector>
@@ -20,7 +21,69 @@ xt::xtensor<T, 2> pinv_in(const Solver& solver, const xt::xtensor<T, 2>& a) {
   solver.template pinv<S>(S::data(da), a.shape()[0], a.shape()[1], S::data(out));
   return host(out);
 }
+
+// A solver written here, outside the library, over the storage's backend primitives alone (S::linalg): the
+// ridge (Tikhonov) inverse a⁺_λ = aᵀ·(a·aᵀ + λ·I)⁻¹ of a wide a, a tall a through its transpose.
+struct ridge_solver {
+  static constexpr const char* name = "ridge";
+  double lambda = 1e-3;
+
+  template <class S, class T>
+  void pinv(const T* a, std::size_t m, std::size_t n, T* out) const {
+    using L = typename S::linalg;
+    if (m > n) {
+      auto at = S::template make<T>(n, m);
+      L::transpose(a, m, n, S::data(at));
+      auto x = S::template make<T>(m, n);
+      pinv<S>(S::data(at), n, m, S::data(x));
+      L::transpose(S::data(x), m, n, out);
+      return;
+    }
+    auto g = S::template make<T>(m, m);
+    L::set_identity(S::data(g), m, m, static_cast<T>(lambda));
+    L::gemm(false, true, m, m, n, T(1), a, n, a, n, T(1), S::data(g), m);  // G = a·aᵀ + λ·I
+    if (!L::cholesky(S::data(g), m)) throw value_error("ridge: a·aᵀ + λI is not positive definite");
+    L::transpose(a, m, n, out);  // aᵀ (n×m) is the column-major m×n right-hand side; solved, it is a⁺_λ
+    if (!L::cholesky_solve(static_cast<const T*>(S::data(g)), m, out, n)) throw value_error("ridge: solve failed");
+  }
+};
+static_assert(solver_policy<ridge_solver, double, storage::host> &&
+              solver_policy<ridge_solver, float, storage::device>);
+
+// max |X·(a·aᵀ + λI) − aᵀ| for a wide a (m×n) and X (n×m): the ridge equations, on the host.
+double ridge_residual(const xt::xtensor<double, 2>& a, const xt::xtensor<double, 2>& x, double lambda) {
+  const std::size_t m = a.shape()[0], n = a.shape()[1];
+  double worst = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < m; ++j) {
+      double v = lambda * x(i, j) - a(j, i);
+      for (std::size_t k = 0; k < m; ++k) {
+        double g = 0;
+        for (std::size_t t = 0; t < n; ++t) g += a(k, t) * a(j, t);
+        v += x(i, k) * g;
+      }
+      worst = std::max(worst, std::abs(v));
+    }
+  return worst;
+}
 }  // namespace
+
+TEST_CASE_TEMPLATE("a solver written over the backend primitives: the ridge equations hold, it tends to a⁺, a memory "
+                   "writes with it", P, LARIMAR_DOUBLE_SETUPS) {
+  using S = typename P::S;
+  const auto wide = test::gaussian<double>(12, 30, 31);
+  const auto x = pinv_in<S>(ridge_solver{.lambda = 0.5}, wide);
+  CHECK(ridge_residual(wide, x, 0.5) < 1e-12);
+  CHECK(test::rel_error(x, pinv_in<S>(solver::pseudoinverse{}, wide)) > 1e-3);  // λ = 0.5 really regularises
+  for (const auto& a : {wide, xt::xtensor<double, 2>(xt::transpose(wide))})
+    CHECK(test::rel_error(pinv_in<S>(ridge_solver{.lambda = 1e-10}, a), pinv_in<S>(solver::pseudoinverse{}, a)) < 1e-8);
+  // Gaussian keys are not orthonormal, so a write solves W⁺ with the solver: 8 latents in 16 slots read back.
+  memory<double, S, keys::fixed_nearest, ridge_solver> mem({.slots = 16, .code_size = 8, .keys = key_basis::gaussian},
+                                                           ridge_solver{.lambda = 1e-9});
+  const auto z = test::gaussian<double>(8, 8, 32);
+  mem.write(z, z);
+  CHECK(test::rel_error(host(mem.read(z).latents), z) < 1e-6);
+}
 
 TEST_CASE_TEMPLATE("Ben-Israel–Cohen: the error falls with the steps and reaches the exact pseudoinverse", P,
                    LARIMAR_DOUBLE_SETUPS) {
@@ -88,7 +151,7 @@ TEST_CASE_TEMPLATE("Cholesky normal equations agree with the SVD on a well-condi
   // Rank deficient: the Gram matrix is singular, Cholesky refuses and the SVD answer is returned.
   xt::xtensor<T, 2> low = xt::zeros<T>({10, 30});
   const auto f = test::gaussian<T>(10, 3, 25), g = test::gaussian<T>(3, 30, 26);
-  test::H::gemm(false, false, 10, 30, 3, T(1), f.data(), 3, g.data(), 30, T(0), low.data(), 30);
+  test::H::linalg::gemm(false, false, 10, 30, 3, T(1), f.data(), 3, g.data(), 30, T(0), low.data(), 30);
   CHECK(test::rel_error(pinv_in<S>(chol, low), pinv_in<S>(solver::pseudoinverse{}, low)) < 1e-6);
 }
 

@@ -45,7 +45,7 @@ struct one_hot {
    public:
     using matrix = typename S::template matrix<T>;
     explicit state(const memory_config& cfg) : keys_(S::template make<T>(cfg.slots, cfg.slots)) {
-      S::set_identity(S::data(keys_), cfg.slots, cfg.slots, T(1));
+      S::linalg::set_identity(S::data(keys_), cfg.slots, cfg.slots, T(1));
     }
     std::size_t address_count() const { return S::rows(keys_); }
     const matrix& address_matrix() const { return keys_; }
@@ -88,7 +88,7 @@ struct direct {
    public:
     using matrix = typename S::template matrix<T>;
     explicit state(const memory_config& cfg) : identity_(S::template make<T>(cfg.slots, cfg.slots)) {
-      S::set_identity(S::data(identity_), cfg.slots, cfg.slots, T(1));
+      S::linalg::set_identity(S::data(identity_), cfg.slots, cfg.slots, T(1));
     }
     std::size_t address_count() const { return S::cols(identity_); }
     const matrix& address_matrix() const { return identity_; }

@@ -65,7 +65,7 @@ int main() {
                          larimar::model::weight_format::int8}) {
       const larimar::model::load_options o{f};
       const auto narrow = larimar::model::gpt2_decoder<backend>::load(dir, o);
-      const auto host = larimar::model::gpt2_decoder<larimar::backend::host>::load(dir, o);
+      const auto host = larimar::model::gpt2_decoder<larimar::backend::omp>::load(dir, o);
       const std::string name = larimar::model::weight_format_name(f);
       const auto z = fx::tensor("dec.latent.z1");
       expect_close("decoder " + name + " weights vs host, prompt 1", narrow.logits(prompts[1], z),
@@ -73,7 +73,7 @@ int main() {
       const std::vector<token_id> one{prompts[1].front()};
       expect_close("decoder " + name + " weights vs host, one token", narrow.logits(one, z), host.logits(one, z), 1e-3f);
       const auto e = larimar::model::bert_encoder<backend>::load(dir, o);
-      const auto eh = larimar::model::bert_encoder<larimar::backend::host>::load(dir, o);
+      const auto eh = larimar::model::bert_encoder<larimar::backend::omp>::load(dir, o);
       const std::vector<std::vector<token_id>> seqs{fx::ids(fx::info()["encoder_batch"]["input_ids"][0])};
       expect_close("encoder " + name + " weights vs host, latent", e.encode(seqs).latent, eh.encode(seqs).latent, 1e-3f);
     }

@@ -25,7 +25,7 @@
 
 using namespace larimar;
 using namespace larimar::model;
-using host_matrix = weight_matrix<backend::host>;
+using host_matrix = weight_matrix<backend::omp>;
 namespace fx = model_fixtures;
 
 namespace {
@@ -162,7 +162,7 @@ TEST_CASE("cpu_dispatch: levels, names and the LARIMAR_CPU_ISA cap") {
   CHECK(levels.back() == detected_cpu_isa());
   CHECK(cpu_isa_in_use() <= detected_cpu_isa());
   MESSAGE("this CPU: " << name(detected_cpu_isa()) << "; in use: " << name(cpu_isa_in_use()));
-  weight_product<backend::host> p;
+  weight_product<backend::omp> p;
   if (detected_cpu_isa() < cpu_isa::avx512) CHECK_THROWS_AS(p.use_cpu_isa(cpu_isa::avx512), value_error);
   p.use_cpu_isa(cpu_isa::generic);
   CHECK(p.isa() == cpu_isa::generic);
@@ -389,7 +389,7 @@ TEST_CASE("widen_rows: every format and dispatch path gives exactly the stored v
 }
 
 TEST_CASE("weight_product: BLAS for f32, fused GEMV for <= 4 rows, widened panels + sgemm beyond") {
-  const backend::blas<backend::host> blas;
+  const backend::blas<backend::omp> blas;
   std::uint64_t seed = 5000;
   for (const cpu_isa isa : available_cpu_isas())
     for (const weight_format f : all_formats)
@@ -401,9 +401,9 @@ TEST_CASE("weight_product: BLAS for f32, fused GEMV for <= 4 rows, widened panel
         const auto w = random_values(rows * cols, ++seed, 0.2f);
         const auto m = host_matrix::from_f32(w, rows, cols, f);
         // panels: the default (one panel here), 1000 values (several + a short last one), 1 (a row each)
-        for (const std::size_t panel : {weight_product<backend::host>::default_panel_elements, std::size_t{1000},
+        for (const std::size_t panel : {weight_product<backend::omp>::default_panel_elements, std::size_t{1000},
                                         std::size_t{1}}) {
-          weight_product<backend::host> product;
+          weight_product<backend::omp> product;
           product.use_cpu_isa(isa);
           product.set_panel_elements(panel);
           product.use_int8_activations(false);  // the default, exact on the stored weights (int8 inputs: own test)

@@ -1,14 +1,14 @@
 #pragma once
 // GEMM dispatch for the model code: row-major C[m×n] = alpha·op(A)[m×k]·op(B)[k×n] + beta·C on backend buffers.
-// backend::host calls OpenBLAS (backend/cblas.hpp; a single row goes to gemv, the batch-1 decode hot path);
+// backend::omp calls OpenBLAS (backend/cblas.hpp; a single row goes to gemv, the batch-1 decode hot path);
 // backend::cuda calls cuBLAS with one handle per blas object (not shared between threads). float and double.
+// Kept apart from the backends' static gemm (backend/concepts.hpp): the model holds one blas object per decoder.
 #include <concepts>
 #include <cstddef>
 #include <limits>
 #include <string>
 
 #include "larimar/backend/cblas.hpp"
-#include "larimar/backend/system.hpp"
 #include "larimar/core/error.hpp"
 #include "larimar/core/gpu_status.hpp"
 
@@ -16,11 +16,14 @@ namespace larimar::backend {
 
 enum class transpose : bool { no = false, yes = true };
 
-template <thrust_backend B>
+struct omp;
+struct cuda;
+
+template <class B>
 class blas;
 
 template <>
-class blas<host> {
+class blas<omp> {
  public:
   // lda/ldb/ldc are row strides (elements) of A, B, C as stored.
   template <blas_scalar T>
@@ -34,8 +37,9 @@ class blas<host> {
 template <>
 class blas<cuda> {
  public:
-  // On the calling thread's stream (backend::cuda::policy()), resolved at each call: a handle created on one
-  // thread and used on another (ask_async's worker) issues to the user's stream, not the legacy default one.
+  // On the calling thread's stream (cudaStreamPerThread, as backend::cuda::policy()), resolved at each call: a
+  // handle created on one thread and used on another (ask_async's worker) issues to the user's stream, not the
+  // legacy default one.
   blas() {
     LARIMAR_GPU_CALL(cublasCreate, &handle_);
     try {
@@ -82,9 +86,9 @@ class blas<cuda> {
 };
 #endif
 
-// One BLAS object per thread for code without an object to keep it in (storage::device's static operations):
+// One BLAS object per thread for code without an object to keep it in (backend::cuda's static operations):
 // handles are not safe to share between threads.
-template <thrust_backend B>
+template <class B>
 const blas<B>& thread_blas() {
   thread_local const blas<B> instance;
   return instance;

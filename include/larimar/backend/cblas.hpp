@@ -1,6 +1,6 @@
 #pragma once
 // Row-major GEMM on host memory through CBLAS (OpenBLAS), float and double: the one place the library calls a
-// host BLAS for a matrix product. storage::host, storage::device on thrust's OpenMP system and backend::blas<host>
+// host BLAS for a matrix product. backend::host, backend::omp and backend::blas<omp>
 // (the model code) all come here. A single row (m = 1) goes to gemv, the batch-1 hot path.
 #include <cblas.h>
 

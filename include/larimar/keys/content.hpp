@@ -47,10 +47,10 @@ struct ridge {
   template <class S, class T, class Solver>
   static void map(const Solver&, const T* mean, std::size_t k, std::size_t c, T sigma, T* out) {
     auto at = S::template make<T>(c + k, k);  // aᵀ = [Mᵀ; σI], stacked rows
-    S::transpose(mean, k, c, S::data(at));
-    S::set_identity(S::data(at) + c * k, k, k, sigma);
+    S::linalg::transpose(mean, k, c, S::data(at));
+    S::linalg::set_identity(S::data(at) + c * k, k, k, sigma);
     auto a = S::template make<T>(k, c + k);
-    S::transpose(S::data(at), c + k, k, S::data(a));
+    S::linalg::transpose(S::data(at), c + k, k, S::data(a));
     auto ap = S::template make<T>(c + k, k);
     solver::pseudoinverse{.how = solver::pseudoinverse::method::cholesky}.template pinv<S>(S::data(a), k, c + k,
                                                                                              S::data(ap));
@@ -158,7 +158,7 @@ struct basic_content {
    private:
     void times(const T* rows, std::size_t n, const T* map, T* out) const {  // out (n×K) = rows (n×C)·map (C×K)
       const std::size_t c = S::rows(prior_pinv_), k = S::cols(prior_pinv_);
-      S::gemm(false, false, n, k, c, T(1), rows, c, map, k, T(0), out, k);
+      S::linalg::gemm(false, false, n, k, c, T(1), rows, c, map, k, T(0), out, k);
     }
     matrix prior_pinv_;
   };

@@ -84,7 +84,7 @@ struct prefix_encoding {
     static std::size_t rank_bound(const memory_config& cfg) { return std::min(cfg.slots, cfg.lookup_dim()); }
     void project(const T* lookups, std::size_t n, T* out) const {  // w = k·P, n rows
       const std::size_t l = S::rows(projection_), k = S::cols(projection_);
-      S::gemm(false, false, n, k, l, T(1), lookups, l, S::data(projection_), k, T(0), out, k);
+      S::linalg::gemm(false, false, n, k, l, T(1), lookups, l, S::data(projection_), k, T(0), out, k);
     }
     static constexpr std::uint64_t kSalt = 0x70726566ULL;  // "pref"
     matrix projection_;

@@ -23,16 +23,16 @@ bool kalman_step(T* mean, T* cov, std::size_t K, std::size_t C, const T* w, cons
                  kalman_direction direction, T* scratch) {
   T* wu = scratch;          // 1×K
   T* delta = scratch + K;   // 1×C
-  S::gemm(false, false, 1, K, K, T(1), w, K, cov, K, T(0), wu, K);          // wU = w·U
+  S::linalg::gemm(false, false, 1, K, K, T(1), w, K, cov, K, T(0), wu, K);          // wU = w·U
   S::copy(z, C, delta);
-  S::gemm(false, false, 1, C, K, T(-1), w, K, mean, C, T(1), delta, C);     // Δ = z − w·M
-  const T wuw = S::dot(K, wu, w);
+  S::linalg::gemm(false, false, 1, C, K, T(-1), w, K, mean, C, T(1), delta, C);     // Δ = z − w·M
+  const T wuw = S::linalg::dot(K, wu, w);
   const T sigma = direction == kalman_direction::update ? wuw + noise_var : wuw - noise_var;
-  const T ww = S::dot(K, w, w);
+  const T ww = S::linalg::dot(K, w, w);
   const T floor = T(64) * std::numeric_limits<T>::epsilon() * (std::abs(wuw) + noise_var + ww);
   if (!(std::abs(sigma) > floor)) return false;
-  S::gemm(true, false, K, C, 1, T(1) / sigma, wu, K, delta, C, T(1), mean, C);  // M += cᵀ·Δ
-  S::gemm(true, false, K, K, 1, T(-1) / sigma, wu, K, wu, K, T(1), cov, K);     // U −= cᵀ·wU
+  S::linalg::gemm(true, false, K, C, 1, T(1) / sigma, wu, K, delta, C, T(1), mean, C);  // M += cᵀ·Δ
+  S::linalg::gemm(true, false, K, K, 1, T(-1) / sigma, wu, K, wu, K, T(1), cov, K);     // U −= cᵀ·wU
   return true;
 }
 

@@ -42,7 +42,7 @@ class nearest_index {
   static constexpr bool host_accessible = requires { requires S::host_accessible; };
   // Storage that multiplies 16-bit rows itself (storage::device under CUDA: cublasGemmEx); others widen + GEMM.
   static constexpr bool packed_gemm = std::is_same_v<T, float> && requires(const float* a, const std::uint16_t* b, float* c) {
-    S::gemm_packed_rows(std::size_t{}, std::size_t{}, std::size_t{}, a, b, precision::fp16, c);
+    S::linalg::gemm_packed_rows(std::size_t{}, std::size_t{}, std::size_t{}, a, b, precision::fp16, c);
   };
   static constexpr std::size_t shortlist_size = 32;
   static constexpr std::size_t quantized_max_queries = 4;
@@ -80,14 +80,14 @@ class nearest_index {
       for (std::size_t start = 0; start < n; start += 1024) {
         const std::size_t m = std::min<std::size_t>(n - start, 1024);
         S::copy(vectors + start * dim(), m * dim(), S::data(unit));
-        S::normalize_rows(S::data(unit), m, dim());
-        S::narrow(S::data(unit), m * dim(), dst + start * dim(), stored_);
+        S::linalg::normalize_rows(S::data(unit), m, dim());
+        S::linalg::narrow(S::data(unit), m * dim(), dst + start * dim(), stored_);
       }
       return;
     }
     T* dst = rows_.append(n);
     S::copy(vectors, n * dim(), dst);
-    S::normalize_rows(dst, n, dim());
+    S::linalg::normalize_rows(dst, n, dim());
     if (quantized_) codes_.add(dst, n);
   }
   // Calls fn(rows) with the unit rows as T (storage pointer, size()×dim): the stored rows, or a widened copy.
@@ -95,7 +95,7 @@ class nearest_index {
   void visit_rows(Fn&& fn) const {
     if (!packed()) return fn(static_cast<const T*>(rows_.data()));
     auto wide = S::template make<T>(size(), dim());
-    S::widen(packed_.data(), size() * dim(), S::data(wide), stored_);
+    S::linalg::widen(packed_.data(), size() * dim(), S::data(wide), stored_);
     fn(static_cast<const T*>(S::data(wide)));
   }
   // n raw rows to be filled verbatim (already normalised, as T), for the state-file loader; then rebuild().
@@ -106,7 +106,7 @@ class nearest_index {
   void rebuild() {
     codes_.clear();
     if (packed()) {
-      S::narrow(rows_.data(), rows_.size() * dim(), packed_.append(rows_.size()), stored_);
+      S::linalg::narrow(rows_.data(), rows_.size() * dim(), packed_.append(rows_.size()), stored_);
       rows_ = row_store<T, S>(0);
       return;
     }
@@ -134,7 +134,7 @@ class nearest_index {
     if (q == 0 || size() == 0) return best;
     auto unit = S::template make<T>(q, dim());
     S::copy(queries, q * dim(), S::data(unit));
-    S::normalize_rows(S::data(unit), q, dim());
+    S::linalg::normalize_rows(S::data(unit), q, dim());
 #if defined(LARIMAR_HAVE_BF16_SCAN)
     if constexpr (host_accessible && std::is_same_v<T, float>) {
       if (path == scan::automatic && fused_bf16()) {
@@ -149,7 +149,7 @@ class nearest_index {
       for (std::size_t i = 0; i < q; ++i) {
         const T* u = S::data(unit) + i * dim();
         for (std::size_t r : codes_.shortlist(u, shortlist_size)) {
-          const T score = S::dot(dim(), u, rows_.row(r));  // exact rescoring
+          const T score = S::linalg::dot(dim(), u, rows_.row(r));  // exact rescoring
           if (score > best[i].score) best[i] = match{r, score};
         }
       }
@@ -167,7 +167,7 @@ class nearest_index {
     for (std::size_t start = 0; start < size(); start += chunk) {
       const std::size_t n = std::min(chunk, size() - start);
       score_chunk(S::data(unit), q, start, n, S::data(scores), S::data(tile));
-      S::row_argmax(S::data(scores), q, n, idx.data(), val.data());
+      S::linalg::row_argmax(S::data(scores), q, n, idx.data(), val.data());
       for (std::size_t i = 0; i < q; ++i)
         if (val[i] > best[i].score) best[i] = match{start + idx[i], val[i]};
     }
@@ -188,7 +188,7 @@ class nearest_index {
     if (q == 0 || k == 0) return {};
     auto unit = S::template make<T>(q, dim());
     S::copy(queries, q * dim(), S::data(unit));
-    S::normalize_rows(S::data(unit), q, dim());
+    S::linalg::normalize_rows(S::data(unit), q, dim());
     std::vector<match> out;
     out.reserve(q * k);
 #if defined(LARIMAR_HAVE_BF16_SCAN)
@@ -219,7 +219,7 @@ class nearest_index {
     if (q == 0 || k == 0) return out;
     auto unit = S::template make<T>(q, dim());
     S::copy(queries, q * dim(), S::data(unit));
-    S::normalize_rows(S::data(unit), q, dim());
+    S::linalg::normalize_rows(S::data(unit), q, dim());
     std::vector<detail::top_k_list<T>> best(q, detail::top_k_list<T>(k, true));
     rank(S::data(unit), q, k, keys, best, true);
     for (std::size_t i = 0; i < q; ++i)
@@ -236,7 +236,7 @@ class nearest_index {
       for (std::size_t i = 0; i < q; ++i) {
         const T* u = unit_queries + i * dim();
         for (std::size_t r : codes_.shortlist(u, std::max(shortlist_size, one_per_key ? 4 * k : k)))
-          best[i].offer(S::dot(dim(), u, rows_.row(r)), keys[r], r);  // exact rescoring
+          best[i].offer(S::linalg::dot(dim(), u, rows_.row(r)), keys[r], r);  // exact rescoring
       }
     } else {
       std::size_t chunk = std::max<std::size_t>(1024, (std::size_t{1} << 24) / std::max<std::size_t>(q, 1));
@@ -251,7 +251,7 @@ class nearest_index {
         const std::size_t n = std::min(chunk, size() - start);
         score_chunk(unit_queries, q, start, n, S::data(scores), S::data(tile));
         if (!host_accessible && k == 1 && !one_per_key) {
-          S::row_argmax(S::data(scores), q, n, idx.data(), val.data());
+          S::linalg::row_argmax(S::data(scores), q, n, idx.data(), val.data());
           for (std::size_t i = 0; i < q; ++i) best[i].offer(val[i], keys[start + idx[i]], start + idx[i]);
           continue;
         }
@@ -273,12 +273,12 @@ class nearest_index {
     if (!packed()) {
       rows = rows_.row(start);
     } else if constexpr (packed_gemm) {
-      return S::gemm_packed_rows(q, n, dim(), unit, packed_.row(start), stored_, scores);
+      return S::linalg::gemm_packed_rows(q, n, dim(), unit, packed_.row(start), stored_, scores);
     } else {
-      S::widen(packed_.row(start), n * dim(), tile, stored_);
+      S::linalg::widen(packed_.row(start), n * dim(), tile, stored_);
       rows = tile;
     }
-    S::gemm(false, true, q, n, dim(), T(1), unit, dim(), rows, dim(), T(0), scores, n);
+    S::linalg::gemm(false, true, q, n, dim(), T(1), unit, dim(), rows, dim(), T(0), scores, n);
   }
 
   std::size_t dim_;

@@ -1,6 +1,6 @@
 #pragma once
 // GPT-2 decoder with Larimar's latent conditioning (docs/model.md, docs/model.md), one implementation over thrust:
-// backend::host (OpenMP + OpenBLAS) or backend::cuda (CUDA + cuBLAS).
+// backend::omp (thrust OpenMP + OpenBLAS) or backend::cuda (CUDA + cuBLAS).
 //
 // Blocks are pre-LayerNorm with GELU (tanh form) and a fused q|k|v projection stored in GPT-2's Conv1D layout
 // ([in, out]); the LM head is tied to the token embedding. A latent z (latent_size C) conditions the decoder:
@@ -420,7 +420,7 @@ class gpt2_decoder {
     const float eps = config_.layer_norm_epsilon;
     const float* g = backend::raw<float>(gamma);
     const float* b = backend::raw<float>(beta);
-    if constexpr (std::same_as<Backend, backend::host>) {
+    if constexpr (std::same_as<Backend, backend::omp>) {
       const cpu_isa isa = product_.isa();
       host_rows(R, 4 * E, [&](std::size_t r) {
         row_kernels::layer_norm(isa, hidden + r * E, bias, normed + r * E, g, b, E, eps);
@@ -448,7 +448,7 @@ class gpt2_decoder {
   bool host_prompt_attention(const std::vector<int>& sequence, const std::vector<int>& slot, const float* qkv,
                              const float* keys, const float* values, float* context,
                              const kernels::prompt_attention_shape& shape) const {
-    if constexpr (std::same_as<Backend, backend::host>) {
+    if constexpr (std::same_as<Backend, backend::omp>) {
       if (attention_ != attention_kernel::fused) return false;
       const std::size_t R = sequence.size();
       const auto run_end = [&](std::size_t r0) {
@@ -521,7 +521,7 @@ class gpt2_decoder {
       product_(blas_, ly.attn_weight, R, normed, E, 0.f, qkv, 3 * E);
       float* keys = backend::raw<float>(cache.keys_) + l * cache.layer_block_;
       float* values = backend::raw<float>(cache.values_) + l * cache.layer_block_;
-      if constexpr (std::same_as<Backend, backend::host>) {
+      if constexpr (std::same_as<Backend, backend::omp>) {
         // row by row: the bias add vectorises and the k, v head slices are plain copies (no index arithmetic
         // per element)
         const float* bias = backend::raw<float>(ly.attn_bias);
@@ -559,7 +559,7 @@ class gpt2_decoder {
       product_(blas_, ly.attn_proj_weight, R, context, E, 1.f, hidden, E);
       layer_norm(R, hidden, backend::raw<float>(ly.attn_proj_bias), normed, ly.ln2_weight, ly.ln2_bias);
       product_(blas_, ly.fc_weight, R, normed, E, 0.f, mlp, 4 * E);
-      if constexpr (std::same_as<Backend, backend::host>) {
+      if constexpr (std::same_as<Backend, backend::omp>) {
         const float* bias = backend::raw<float>(ly.fc_bias);
         const cpu_isa isa = product_.isa();
         host_rows(R, 16 * E, [&](std::size_t r) { row_kernels::bias_gelu(isa, mlp + r * 4 * E, bias, 4 * E); });
@@ -591,7 +591,7 @@ class gpt2_decoder {
   buffer<float> wpe_, ln_f_weight_, ln_f_bias_, latent_kv_, latent_kv_bias_, latent_emb_;
   std::vector<layer> layers_;
   attention_kernel attention_ =
-      std::same_as<Backend, backend::host> ? attention_kernel::fused : attention_kernel::split;
+      std::same_as<Backend, backend::omp> ? attention_kernel::fused : attention_kernel::split;
   mutable backend::blas<Backend> blas_;          // cuBLAS handle: one decoder object per thread
   weight_product<Backend> product_;              // the products with the weight matrices (their scratch panel)
   mutable std::vector<std::size_t> all_sequences_;

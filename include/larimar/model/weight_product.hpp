@@ -44,7 +44,7 @@ class weight_product {
  public:
   static constexpr std::size_t fused_max_rows = weight_kernels::max_rows;
   static constexpr std::size_t default_panel_elements =
-      std::same_as<Backend, backend::host> ? std::size_t{1} << 19 : std::size_t{1} << 24;
+      std::same_as<Backend, backend::omp> ? std::size_t{1} << 19 : std::size_t{1} << 24;
   static constexpr std::size_t tile_rows = 64;  // output rows per OpenMP work item of the fused GEMV
 
   // The instruction-set level of the host kernels (default cpu_isa_in_use()); above detected_cpu_isa() is a
@@ -68,7 +68,7 @@ class weight_product {
     using backend::transpose;
     const std::size_t rows = w.rows(), cols = w.cols();
     if (R == 0 || rows == 0) return;
-    if constexpr (std::same_as<Backend, backend::host>) {
+    if constexpr (std::same_as<Backend, backend::omp>) {
       // f32 at the generic level stays with the BLAS's sgemv (vectorised for CPUs we have no path for)
       if (R <= fused_max_rows && (w.format() != weight_format::f32 || isa_ != cpu_isa::generic)) {
         fused(w.view(), R, x, ldx, beta, y, ldy);
@@ -120,7 +120,7 @@ class weight_product {
   }
 
   void widen(const weight_view& v, std::size_t o0, std::size_t o1, float* panel) const {
-    if constexpr (std::same_as<Backend, backend::host>) {
+    if constexpr (std::same_as<Backend, backend::omp>) {
       const std::size_t n = o1 - o0, chunk = 16;
       const auto count = static_cast<std::ptrdiff_t>((n + chunk - 1) / chunk);
       const bool parallel = count > 1 && n * v.cols >= backend::serial_work_limit;

@@ -41,6 +41,7 @@ struct safe {
   // Power iteration on AᵀA from a fixed pseudo-random start.
   template <class S, class T>
   static double spectral_norm_estimate(const T* a, std::size_t m, std::size_t n, int iterations) {
+    using L = typename S::linalg;
     std::vector<T> start(n);
     splitmix64 rng(0x5eed);
     for (auto& x : start) x = static_cast<T>(rng.normal());
@@ -49,12 +50,12 @@ struct safe {
     S::upload(start.data(), n, S::data(v));
     double sigma = 0;
     for (int it = 0; it < iterations; ++it) {
-      const double vn = std::sqrt(static_cast<double>(S::dot(n, S::data(v), S::data(v))));
+      const double vn = std::sqrt(static_cast<double>(L::dot(n, S::data(v), S::data(v))));
       if (vn == 0) return 0;
-      S::axpby(n, static_cast<T>(1.0 / vn), S::data(v), T(0), S::data(v));
-      S::gemm(false, false, m, 1, n, T(1), a, n, S::data(v), 1, T(0), S::data(u), 1);  // u = A·v
-      sigma = std::sqrt(static_cast<double>(S::dot(m, S::data(u), S::data(u))));      // ‖A·v‖ with ‖v‖ = 1
-      S::gemm(true, false, n, 1, m, T(1), a, n, S::data(u), 1, T(0), S::data(v), 1);   // v = Aᵀ·u
+      L::axpby(n, static_cast<T>(1.0 / vn), S::data(v), T(0), S::data(v));
+      L::gemm(false, false, m, 1, n, T(1), a, n, S::data(v), 1, T(0), S::data(u), 1);  // u = A·v
+      sigma = std::sqrt(static_cast<double>(L::dot(m, S::data(u), S::data(u))));      // ‖A·v‖ with ‖v‖ = 1
+      L::gemm(true, false, n, 1, m, T(1), a, n, S::data(u), 1, T(0), S::data(v), 1);   // v = Aᵀ·u
     }
     return sigma;
   }
@@ -72,9 +73,10 @@ struct iteration_report {
 template <class S, class T>
 iteration_report ben_israel_cohen(const T* a, std::size_t m, std::size_t n, T alpha, int steps, double tolerance,
                                   T* out) {
+  using L = typename S::linalg;
   iteration_report report{.steps = 0, .last_change = 0, .alpha = static_cast<double>(alpha)};
-  S::transpose(a, m, n, out);
-  S::axpby(n * m, alpha, out, T(0), out);
+  L::transpose(a, m, n, out);
+  L::axpby(n * m, alpha, out, T(0), out);
   if (m == 0 || n == 0) return report;
   auto next = S::template make<T>(n, m);
   // X·A·X through the cheaper product: A·X is m×m, X·A is n×n.
@@ -83,15 +85,15 @@ iteration_report ben_israel_cohen(const T* a, std::size_t m, std::size_t n, T al
   for (int step = 0; step < steps; ++step) {
     S::copy(out, n * m, S::data(next));
     if (small_left) {
-      S::gemm(false, false, m, m, n, T(1), a, n, out, m, T(0), S::data(t), m);                  // t = A·X
-      S::gemm(false, false, n, m, m, T(-1), out, m, S::data(t), m, T(2), S::data(next), m);     // 2X − X·t
+      L::gemm(false, false, m, m, n, T(1), a, n, out, m, T(0), S::data(t), m);                  // t = A·X
+      L::gemm(false, false, n, m, m, T(-1), out, m, S::data(t), m, T(2), S::data(next), m);     // 2X − X·t
     } else {
-      S::gemm(false, false, n, n, m, T(1), out, m, a, n, T(0), S::data(t), n);                  // t = X·A
-      S::gemm(false, false, n, m, n, T(-1), S::data(t), n, out, m, T(2), S::data(next), m);     // 2X − t·X
+      L::gemm(false, false, n, n, m, T(1), out, m, a, n, T(0), S::data(t), n);                  // t = X·A
+      L::gemm(false, false, n, m, n, T(-1), S::data(t), n, out, m, T(2), S::data(next), m);     // 2X − t·X
     }
-    const double norm_next = std::sqrt(static_cast<double>(S::dot(n * m, S::data(next), S::data(next))));
-    S::axpby(n * m, T(1), S::data(next), T(-1), out);  // out = next − X
-    const double change = std::sqrt(static_cast<double>(S::dot(n * m, out, out)));
+    const double norm_next = std::sqrt(static_cast<double>(L::dot(n * m, S::data(next), S::data(next))));
+    L::axpby(n * m, T(1), S::data(next), T(-1), out);  // out = next − X
+    const double change = std::sqrt(static_cast<double>(L::dot(n * m, out, out)));
     S::copy(S::data(next), n * m, out);
     report.steps = step + 1;
     report.last_change = norm_next > 0 ? change / norm_next : change;

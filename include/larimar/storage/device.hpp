@@ -1,27 +1,21 @@
 #pragma once
-// storage::device — the memory in thrust device vectors: on the GPU when compiled by nvcc (THRUST_DEVICE_SYSTEM
-// CUDA: GEMMs through cuBLAS, the pseudoinverse and the Cholesky solve through cuSOLVER), and on thrust's
-// OpenMP/CPP system otherwise, where "device" memory is host memory and BLAS/LAPACK do the work. It satisfies the same storage_policy concept
+// storage::device — the memory in the vectors of the active thrust backend (backend::active): on the GPU when
+// compiled by nvcc (backend::cuda: cuBLAS, cuSOLVER), and on thrust's OpenMP/CPP system otherwise (backend::omp),
+// where "device" memory is host memory and BLAS/LAPACK do the work. It satisfies the same storage_policy concept
 // as storage::host, so every memory algorithm runs on it unchanged.
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <cstddef>
-#include <cstdint>
 #include <limits>
-#include <new>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <thrust/copy.h>
-#include <thrust/fill.h>
 
 #include "larimar/backend/system.hpp"
 #include "larimar/core/error.hpp"
-#include "larimar/core/precision.hpp"
 #include "larimar/storage/concepts.hpp"
-#include "larimar/storage/detail/device_linalg.hpp"
 
 namespace larimar::storage {
 
@@ -98,9 +92,11 @@ class device_matrix {
  public:
   device_matrix() = default;
   device_matrix(std::size_t rows, std::size_t cols)
-      : bytes_(detail::matrix_bytes<T>(rows, cols)), data_(detail::scratch<T>(rows * cols)), rows_(rows), cols_(cols) {}
+      : bytes_(detail::matrix_bytes<T>(rows, cols)), data_(backend::scratch<backend::active, T>(rows * cols)),
+        rows_(rows), cols_(cols) {}
   device_matrix(const device_matrix& o)
-      : bytes_(o.bytes_), data_(detail::allocate_buffer<T>(o.data_.size(), [&](buffer& b) { b = o.data_; })),
+      : bytes_(o.bytes_),
+        data_(backend::allocate_buffer<backend::active, T>(o.data_.size(), [&](buffer& b) { b = o.data_; })),
         rows_(o.rows_), cols_(o.cols_) {}
   device_matrix(device_matrix&&) noexcept = default;
   device_matrix& operator=(const device_matrix& o) {
@@ -120,7 +116,7 @@ class device_matrix {
   void resize_rows(std::size_t rows) {  // keeps the leading rows; on failure the matrix is unchanged
     if (rows == rows_) return;
     detail::device_bytes bytes(detail::matrix_bytes<T>(rows, cols_));
-    buffer grown = detail::scratch<T>(rows * cols_);
+    buffer grown = backend::scratch<backend::active, T>(rows * cols_);
     const std::size_t keep = std::min(rows, rows_) * cols_;
     if (keep) thrust::copy(data_.begin(), data_.begin() + static_cast<std::ptrdiff_t>(keep), grown.begin());
     data_.swap(grown);
@@ -140,91 +136,14 @@ class device_matrix {
   std::size_t rows_ = 0, cols_ = 0;
 };
 
-namespace detail {
-// Functors for thrust kernels: at namespace scope, since CUDA kernels cannot name private types.
-template <class T>
-struct diagonal_op {
-  T* dst;
-  std::size_t cols;
-  T diag;
-  LARIMAR_HOST_DEVICE void operator()(std::size_t i) const { dst[i * cols + i] = diag; }
-};
-template <class T>
-struct axpby_op {
-  T a;
-  const T* x;
-  T b;
-  T* y;
-  LARIMAR_HOST_DEVICE void operator()(std::size_t i) const { y[i] = a * x[i] + b * y[i]; }
-};
-template <class T>
-struct normalize_op {
-  T* a;
-  std::size_t cols;
-  LARIMAR_HOST_DEVICE void operator()(std::size_t r) const {
-    T* row = a + r * cols;
-    T s(0);
-    for (std::size_t j = 0; j < cols; ++j) s += row[j] * row[j];
-    if (s > T(0)) {
-      const T inv = T(1) / std::sqrt(s);
-      for (std::size_t j = 0; j < cols; ++j) row[j] *= inv;
-    }
-  }
-};
-// Arg-max of one slice of one row: slice c of row r covers columns [c·cols/slices, (c+1)·cols/slices).
-template <class T>
-struct argmax_slice_op {
-  const T* s;
-  std::size_t cols, slices;
-  std::size_t* idx;
-  T* val;
-  LARIMAR_HOST_DEVICE void operator()(std::size_t k) const {
-    const std::size_t r = k / slices, c = k % slices;
-    const std::size_t begin = c * cols / slices, end = (c + 1) * cols / slices;
-    const T* row = s + r * cols;
-    std::size_t best = begin;
-    for (std::size_t j = begin + 1; j < end; ++j)
-      if (row[j] > row[best]) best = j;
-    idx[k] = best;
-    val[k] = row[best];
-  }
-};
-template <class T>
-struct dot_chunk_op {
-  const T* x;
-  const T* y;
-  std::size_t n, chunks;
-  T* partial;
-  LARIMAR_HOST_DEVICE void operator()(std::size_t c) const {
-    T s(0);
-    for (std::size_t i = c * n / chunks; i < (c + 1) * n / chunks; ++i) s += x[i] * y[i];
-    partial[c] = s;
-  }
-};
-template <class T>
-struct nonfinite_chunk_op {
-  const T* a;
-  std::size_t n, chunks;
-  int* bad;
-  LARIMAR_HOST_DEVICE void operator()(std::size_t c) const {
-    int b = 0;
-    for (std::size_t i = c * n / chunks; i < (c + 1) * n / chunks; ++i) b |= !std::isfinite(a[i]);
-    bad[c] = b;
-  }
-};
-}  // namespace detail
-
 struct device {
   static constexpr const char* name = "device";
+  using linalg = backend::active;
   // With the OpenMP/CPP system the device pointers are host pointers (host-side scans may use them).
-  static constexpr bool host_accessible = THRUST_DEVICE_SYSTEM != THRUST_DEVICE_SYSTEM_CUDA;
+  static constexpr bool host_accessible = linalg::host_accessible;
 
   template <class T>
   using matrix = device_matrix<T>;
-
-  static constexpr std::size_t reduction_chunks = 256;
-  // The execution policy of the active thrust system (defined first: its return type is deduced).
-  static auto policy() { return backend::active::policy(); }
 
   template <class T>
   static matrix<T> make(std::size_t rows, std::size_t cols) { return matrix<T>(rows, cols); }
@@ -250,126 +169,9 @@ struct device {
   template <class T>
   static void copy(const T* src, std::size_t n, T* dst) {
     if (n == 0 || src == dst) return;
-    thrust::copy(policy(), thrust::device_pointer_cast(src), thrust::device_pointer_cast(src) + n,
+    thrust::copy(linalg::policy(), thrust::device_pointer_cast(src), thrust::device_pointer_cast(src) + n,
                  thrust::device_pointer_cast(dst));
   }
-  template <class T>
-  static void fill(T* dst, std::size_t n, T value) {
-    if (n) thrust::fill_n(policy(), thrust::device_pointer_cast(dst), n, value);
-  }
-  template <class T>
-  static void transpose(const T* a, std::size_t rows, std::size_t cols, T* out) {
-    detail::device_transpose(a, rows, cols, out);
-  }
-  template <class T>
-  static void set_identity(T* dst, std::size_t rows, std::size_t cols, T diag) {
-    fill(dst, rows * cols, T(0));
-    backend::for_each_index<backend::active>(rows < cols ? rows : cols, detail::diagonal_op<T>{dst, cols, diag});
-  }
-
-  template <class T>
-  static void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
-                   std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
-    detail::device_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  }
-  template <class T>
-  static void axpby(std::size_t n, T a, const T* x, T b, T* y) {
-    backend::for_each_index<backend::active>(n, detail::axpby_op<T>{a, x, b, y});
-  }
-  // Reductions as chunked partial results + a host sum, not thrust::reduce: its OpenMP path binds a reference
-  // through a null policy pointer (undefined behaviour that UBSan reports inside CCCL).
-  template <class T>
-  static T dot(std::size_t n, const T* x, const T* y) {
-    if (n == 0) return T(0);
-    const std::size_t chunks = std::min<std::size_t>(reduction_chunks, n);
-    auto partial = detail::scratch<T>(chunks);
-    backend::for_each_index<backend::active>(
-        chunks, detail::dot_chunk_op<T>{x, y, n, chunks, thrust::raw_pointer_cast(partial.data())}, n / chunks + 1);
-    std::vector<T> h(chunks);
-    thrust::copy(partial.begin(), partial.end(), h.begin());
-    T s(0);
-    for (T v : h) s += v;
-    return s;
-  }
-  template <class T>
-  static void normalize_rows(T* a, std::size_t rows, std::size_t cols) {
-    backend::for_each_index<backend::active>(rows, detail::normalize_op<T>{a, cols}, cols);
-  }
-  // Every row is cut into slices of about argmax_slice columns, each slice's arg-max is one thread (so one query
-  // over 50,000 scores is ~200 threads, not one), and the host picks the best slice of each row; ties go to the
-  // lowest column, as std::max_element on the host storage.
-  static constexpr std::size_t argmax_slice = 256;
-  template <class T>
-  static void row_argmax(const T* s, std::size_t rows, std::size_t cols, std::size_t* idx, T* val) {
-    if (rows == 0 || cols == 0) return;
-    const std::size_t slices = (cols + argmax_slice - 1) / argmax_slice;
-    auto di = detail::scratch<std::size_t>(rows * slices);
-    auto dv = detail::scratch<T>(rows * slices);
-    backend::for_each_index<backend::active>(
-        rows * slices,
-        detail::argmax_slice_op<T>{s, cols, slices, thrust::raw_pointer_cast(di.data()), thrust::raw_pointer_cast(dv.data())},
-        argmax_slice);
-    std::vector<std::size_t> hi(rows * slices);
-    std::vector<T> hv(rows * slices);
-    thrust::copy(di.begin(), di.end(), hi.begin());
-    thrust::copy(dv.begin(), dv.end(), hv.begin());
-    for (std::size_t r = 0; r < rows; ++r) {
-      std::size_t best = r * slices;
-      for (std::size_t k = best + 1; k < (r + 1) * slices; ++k)
-        if (hv[k] > hv[best]) best = k;
-      idx[r] = hi[best];
-      val[r] = hv[best];
-    }
-  }
-  template <class T>
-  static bool all_finite(const T* a, std::size_t n) {
-    if (n == 0) return true;
-    const std::size_t chunks = std::min<std::size_t>(reduction_chunks, n);
-    auto bad = detail::scratch<int>(chunks, 0);
-    backend::for_each_index<backend::active>(
-        chunks, detail::nonfinite_chunk_op<T>{a, n, chunks, thrust::raw_pointer_cast(bad.data())}, n / chunks + 1);
-    std::vector<int> h(chunks);
-    thrust::copy(bad.begin(), bad.end(), h.begin());
-    for (int b : h)
-      if (b) return false;
-    return true;
-  }
-  // Stored-format conversions (core/precision.hpp): element-parallel kernels on the GPU; on the OpenMP/CPP system
-  // the host's bulk conversions (F16C where the CPU has it) on the host-accessible pointers.
-  template <class T>
-  static void narrow(const T* src, std::size_t n, std::uint16_t* dst, precision p) {
-    if constexpr (host_accessible)
-      larimar::detail::narrow_on_host(src, n, dst, p);
-    else
-      backend::for_each_index<backend::active>(n, larimar::detail::narrow_op<T>{src, dst, p});
-  }
-  template <class T>
-  static void widen(const std::uint16_t* src, std::size_t n, T* dst, precision p) {
-    if constexpr (host_accessible)
-      larimar::detail::widen_on_host(src, n, dst, p);
-    else
-      backend::for_each_index<backend::active>(n, larimar::detail::widen_op<T>{src, dst, p});
-  }
-#if THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CUDA
-  // Scores against rows kept in 16 bits (nearest_index's packed lookups): c[m×n] = a[m×k] · b[n×k]ᵀ, b in p's
-  // format, in one cublasGemmEx on 16-bit operands with fp32 accumulation (tensor cores; a is rounded to p's
-  // format first, so the query side rounds too). Without it (OpenMP/CPP system) nearest_index widens b and calls
-  // gemm, as for host storage.
-  static void gemm_packed_rows(std::size_t m, std::size_t n, std::size_t k, const float* a, const std::uint16_t* b,
-                               precision p, float* c) {
-    detail::device_gemm_packed_rows(m, n, k, a, b, p, c);
-  }
-#endif
-  template <class T>
-  static void pinv(const T* a, std::size_t m, std::size_t n, T rcond, T* out) {
-    detail::device_pinv(a, m, n, rcond, out);
-  }
-  template <class T>
-  static bool cholesky_solve_gram(const T* a, std::size_t m, std::size_t n, T* b, std::size_t nrhs) {
-    return detail::device_cholesky_solve_gram(a, m, n, b, nrhs);
-  }
-
-
 };
 
 static_assert(storage_policy<device, float> && storage_policy<device, double>);

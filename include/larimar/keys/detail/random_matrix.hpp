@@ -8,7 +8,7 @@
 
 #include "larimar/core/error.hpp"
 #include "larimar/core/seeded_matrix.hpp"
-#include "larimar/storage/detail/host_lapack.hpp"
+#include "larimar/backend/host/lapack.hpp"
 
 namespace larimar::keys::detail {
 
@@ -24,9 +24,9 @@ std::vector<T> orthonormal_rows(std::size_t rows, std::size_t cols, std::uint64_
                       std::to_string(cols) + " dimensions; use key_basis::gaussian for superposition");
   return remembered<T>('q', rows, cols, 1.0, seed, [&] {
     auto a = larimar::detail::draw_gaussian<T>(rows, cols, 1.0, seed);
-    const int info = storage::detail::orthonormalize_columns(storage::detail::to_int(cols, "slots"),
-                                                             storage::detail::to_int(rows, "addresses"), a.data(),
-                                                             storage::detail::to_int(cols, "slots"));
+    const int info = backend::lapack::orthonormalize_columns(backend::lapack::to_int(cols, "slots"),
+                                                             backend::lapack::to_int(rows, "addresses"), a.data(),
+                                                             backend::lapack::to_int(cols, "slots"));
     if (info != 0) throw error("keys: QR orthonormalisation failed (LAPACK info " + std::to_string(info) + ")");
     return a;
   });

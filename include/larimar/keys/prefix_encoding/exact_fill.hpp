@@ -87,7 +87,7 @@ class exact_fill {
   std::size_t first_repeat(const Trial& b, std::size_t first, std::size_t count) const {
     const std::size_t k = cfg_.slots, c = cfg_.code_size, n = first + count;
     auto g = S::template make<T>(n, n);
-    S::gemm(false, true, n, n, k, T(1), b.addresses(), k, b.addresses(), k, T(0), S::data(g), n);
+    S::linalg::gemm(false, true, n, n, k, T(1), b.addresses(), k, b.addresses(), k, T(0), S::data(g), n);
     std::vector<T> gh(n * n), z(n * c);
     S::download(S::data(g), n * n, gh.data());
     S::download(b.latents(), n * c, z.data());
@@ -114,12 +114,12 @@ class exact_fill {
     typename S::template matrix<T> rounded;  // memory_precision fp16/bf16: the mean as the block will keep it
     if (cfg_.memory_precision != precision::full) {
       auto pm = S::template make<std::uint16_t>(cfg_.slots, c);
-      S::narrow(b.mean(), cfg_.slots * c, S::data(pm), cfg_.memory_precision);
+      S::linalg::narrow(b.mean(), cfg_.slots * c, S::data(pm), cfg_.memory_precision);
       rounded = S::template make<T>(cfg_.slots, c);
-      S::widen(S::data(pm), cfg_.slots * c, S::data(rounded), cfg_.memory_precision);
+      S::linalg::widen(S::data(pm), cfg_.slots * c, S::data(rounded), cfg_.memory_precision);
       mean = S::data(rounded);
     }
-    S::gemm(false, false, n, c, cfg_.slots, T(1), b.addresses(), cfg_.slots, mean, c, T(-1), S::data(r), c);
+    S::linalg::gemm(false, false, n, c, cfg_.slots, T(1), b.addresses(), cfg_.slots, mean, c, T(-1), S::data(r), c);
     std::vector<T> hr(n * c), hz(n * c);
     S::download(S::data(r), n * c, hr.data());
     S::download(b.latents(), n * c, hz.data());

@@ -40,8 +40,8 @@ class block_solver {
   // The one-shot write of b's rows from `first` on (already in its log).
   void write_one_shot(block& b, std::size_t first) const {
     if (keys_.orthonormal()) {
-      S::gemm(true, false, cfg_.slots, cfg_.code_size, b.size() - first, T(1), b.addresses.row(first), cfg_.slots,
-              b.latents.row(first), cfg_.code_size, T(1), S::data(b.mean), cfg_.code_size);
+      S::linalg::gemm(true, false, cfg_.slots, cfg_.code_size, b.size() - first, T(1), b.addresses.row(first),
+                      cfg_.slots, b.latents.row(first), cfg_.code_size, T(1), S::data(b.mean), cfg_.code_size);
     } else {
       solve_one_shot(b);
     }
@@ -49,8 +49,8 @@ class block_solver {
   // One-shot forget of the row written at address w with latent z (already out of b's log).
   void forget_one_shot(block& b, const T* w, const T* z) const {
     if (keys_.orthonormal())
-      S::gemm(true, false, cfg_.slots, cfg_.code_size, 1, T(-1), w, cfg_.slots, z, cfg_.code_size, T(1),
-              S::data(b.mean), cfg_.code_size);
+      S::linalg::gemm(true, false, cfg_.slots, cfg_.code_size, 1, T(-1), w, cfg_.slots, z, cfg_.code_size, T(1),
+                      S::data(b.mean), cfg_.code_size);
     else
       solve_one_shot(b);
   }
@@ -59,9 +59,9 @@ class block_solver {
     const std::size_t n = b.size();
     auto wp = S::template make<T>(cfg_.slots, n);
     solver_.template pinv<S>(b.addresses.data(), n, cfg_.slots, S::data(wp));
-    S::gemm(false, false, cfg_.slots, cfg_.code_size, n, T(1), S::data(wp), n, b.latents.data(), cfg_.code_size, T(0),
-            S::data(b.mean), cfg_.code_size);
-    if (!S::all_finite(S::data(b.mean), cfg_.slots * cfg_.code_size))
+    S::linalg::gemm(false, false, cfg_.slots, cfg_.code_size, n, T(1), S::data(wp), n, b.latents.data(), cfg_.code_size,
+                    T(0), S::data(b.mean), cfg_.code_size);
+    if (!S::linalg::all_finite(S::data(b.mean), cfg_.slots * cfg_.code_size))
       throw value_error(std::string(who_) + ": the " + Solver::name +
                         " solver produced a non-finite memory (an iterative solver outside its convergence region?)");
   }
@@ -95,13 +95,45 @@ class block_solver {
       S::upload(prior_.data(), prior_.size(), S::data(b.mean));
     }
     if (S::rows(b.covariance) == 0) b.covariance = S::template make<T>(cfg_.slots, cfg_.slots);
-    S::set_identity(S::data(b.covariance), cfg_.slots, cfg_.slots, static_cast<T>(prior_variance(cfg_)));
+    S::linalg::set_identity(S::data(b.covariance), cfg_.slots, cfg_.slots, static_cast<T>(prior_variance(cfg_)));
     if (b.size() == 0) b.mode = write_mode::none;
   }
   matrix prior_covariance() const {
     auto u = S::template make<T>(cfg_.slots, cfg_.slots);
-    S::set_identity(S::data(u), cfg_.slots, cfg_.slots, static_cast<T>(prior_variance(cfg_)));
+    S::linalg::set_identity(S::data(u), cfg_.slots, cfg_.slots, static_cast<T>(prior_variance(cfg_)));
     return u;
+  }
+
+  // The block `old` without its row `row`, settled: forget undoes a one-shot write by solving again (or
+  // subtracting, for orthonormal keys), a noisy sequential one by a Kalman downdate, a noise-free one by replay.
+  block without_row(const block& old, std::size_t row) const {
+    block next = old.unpacked();
+    next.remove_row(row);
+    if (next.size() == 0) {
+      reset_to_prior(next);
+    } else if (next.mode == write_mode::one_shot) {
+      forget_one_shot(next, old.addresses.row(row), old.latents.row(row));
+    } else if (cfg_.observation_noise > 0) {
+      if (!kalman(next, old.addresses.row(row), old.latents.row(row), kalman_direction::downdate)) replay(next);
+    } else {
+      replay(next);  // noise-free observations cannot be subtracted: rebuild from the prior without this one
+    }
+    settle(next);
+    return next;
+  }
+  // A state file's blocks as this memory keeps them: packed, with their read maps; a mean this solver cannot
+  // serve reads from is a format_error prefixed by `context`.
+  void restore(std::vector<block>& blocks, const std::string& context) const {
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      blocks[i].pack(cfg_.memory_precision);
+      try {  // the read map needs M⁺ from this memory's solver
+        refresh_read_map(blocks[i]);
+      } catch (const format_error&) {
+        throw;
+      } catch (const error& e) {
+        throw format_error(context + "block " + std::to_string(i) + "'s mean cannot serve reads: " + e.what());
+      }
+    }
   }
 
   // b as it rests after a change: packed, with the read map of its new mean.

@@ -27,8 +27,8 @@ typename S::template matrix<T> read_at_entries(const std::string& op, std::span<
     const auto& b = blocks[loc.block];
     const T* mean = b.is_packed() && widened == loc.block ? S::data(wide) : b.mean_in(wide);
     if (b.is_packed()) widened = loc.block;
-    S::gemm(false, false, 1, cfg.code_size, cfg.slots, T(1), b.addresses.row(loc.row), cfg.slots, mean, cfg.code_size,
-            T(0), S::data(out) + i * cfg.code_size, cfg.code_size);
+    S::linalg::gemm(false, false, 1, cfg.code_size, cfg.slots, T(1), b.addresses.row(loc.row), cfg.slots, mean,
+                    cfg.code_size, T(0), S::data(out) + i * cfg.code_size, cfg.code_size);
   }
   return out;
 }

@@ -2,8 +2,9 @@
 // The machinery behind memory and sharded_memory: a sequence of blocks of K slots, one key-policy state shared
 // by all blocks, and one nearest-neighbour index over every written entry that picks block and slot for a query.
 // A plain memory is a store limited to one block. The parts: block.hpp (a block and its packed mean),
-// block_solver.hpp (a block's memory from its log), placement.hpp, write_transaction.hpp, entry_directory.hpp,
-// ranked_read.hpp; the key policy decides everything about addresses (keys/concepts.hpp).
+// block_solver.hpp (a block's memory from its log), episode_input.hpp (a write's checks and staged latents),
+// block_filler.hpp and placement.hpp (where rows go), write_transaction.hpp, entry_directory.hpp, ranked_read.hpp
+// and entry_reads.hpp; the key policy decides everything about addresses (keys/concepts.hpp).
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -15,16 +16,16 @@
 #include "larimar/core/error.hpp"
 #include "larimar/core/matrix_ref.hpp"
 #include "larimar/core/prior.hpp"
-#include "larimar/core/random.hpp"
-#include "larimar/core/validate.hpp"
 #include "larimar/core/validate_config.hpp"
 #include "larimar/keys/block_fill.hpp"
 #include "larimar/keys/concepts.hpp"
 #include "larimar/keys/lookup_indexed.hpp"
 #include "larimar/memory/detail/block.hpp"
+#include "larimar/memory/detail/block_filler.hpp"
 #include "larimar/memory/detail/block_solver.hpp"
 #include "larimar/memory/detail/entry_directory.hpp"
 #include "larimar/memory/detail/entry_reads.hpp"
+#include "larimar/memory/detail/episode_input.hpp"
 #include "larimar/memory/detail/extra_lookup_rows.hpp"
 #include "larimar/memory/detail/placement.hpp"
 #include "larimar/memory/detail/ranked_read.hpp"
@@ -94,23 +95,17 @@ class episodic_store {
   std::vector<std::size_t> write(matrix_ref<const T> latents, matrix_ref<const T> lookups, write_mode how,
                                  const extra_lookups<T>* more = nullptr) {
     const std::string op = std::string(who_) + (how == write_mode::one_shot ? "::write" : "::write_sequential");
-    check_episode(op, latents, lookups);
-    if (more) check_extra(op, *more, latents.rows);
+    check_episode<Keys>(op, cfg_, latents, lookups);
+    if (more) check_extra<Keys, T, S>(op, cfg_, *more, latents.rows);
     make_prior();  // a memory loaded without blocks has none yet
     const std::size_t n = latents.rows;
+    const auto filler =
+        block_filler<T, S, Keys, Solver>{cfg_, keys_, blocks_, max_blocks_, block_capacity(), solver_view()};
     write_transaction<T, S> tx{{}, {}, {}, fill_};
-    tx.plan = place(op, n, how, tx.fill, blocks_.empty() ? 0 : blocks_.size() - 1);
+    tx.plan = filler.place(op, n, how, tx.fill, blocks_.empty() ? 0 : blocks_.size() - 1);
 
     // Everything below works on copies until the commit, so a failure leaves the store as it was.
-    auto z = S::template make<T>(n, cfg_.code_size);
-    if (cfg_.sample_noise && cfg_.observation_noise > 0) {
-      std::vector<T> noisy(latents.data, latents.data + latents.size());
-      splitmix64 rng(cfg_.seed ^ (0x6e6f697365ULL + 0x9e3779b97f4a7c15ULL * (noise_draws_ + 1)));
-      for (auto& x : noisy) x += static_cast<T>(cfg_.observation_noise * rng.normal());
-      S::upload(noisy.data(), noisy.size(), S::data(z));
-    } else {
-      S::upload(latents.data, latents.size(), S::data(z));  // no host copy on the deterministic path
-    }
+    const auto z = staged_latents<S>(cfg_, latents, noise_draws_ + 1);
     auto lk = S::template make<T>(n, lookup_cols());
     if constexpr (Keys::lookups_are_latents)
       S::copy(S::data(z), n * cfg_.code_size, S::data(lk));
@@ -133,9 +128,9 @@ class episodic_store {
           throw state_error(op + ": block " + std::to_string(at) +
                             " was written sequentially; one block keeps one write mode (forget undoes each differently)");
         if (next.mode == write_mode::none)  // M = W⁺·Z ignores the prior: start the sum from zero
-          S::fill(S::data(next.mean), cfg_.slots * cfg_.code_size, T(0));
+          S::linalg::fill(S::data(next.mean), cfg_.slots * cfg_.code_size, T(0));
         next.mode = write_mode::one_shot;
-        if (keys_.orthonormal() || !fill_exactly(tx, s, next, rows, first)) solve.write_one_shot(next, first);
+        if (keys_.orthonormal() || !filler.fill_exactly(tx, s, next, rows, first)) solve.write_one_shot(next, first);
       } else {
         if (next.mode == write_mode::one_shot)
           throw state_error(op + ": block " + std::to_string(at) +
@@ -147,7 +142,7 @@ class episodic_store {
       tx.staged.push_back(std::move(next));
       row += tx.plan.blocks[s].count();
       if (s + 1 == tx.plan.blocks.size() && row < n)  // the next block under the current fill: O(n) per write in all
-        tx.plan.extend(place(op, std::min(n - row, fill_cap(tx.fill)), how, tx.fill, at + 1));
+        tx.plan.extend(filler.place(op, std::min(n - row, filler.offer(tx.fill)), how, tx.fill, at + 1));
     }
     // Index vectors, as the key policy chooses between each row's lookup and its address as written (a
     // sequential content write changes addresses as it goes). Rows added here are taken back on failure.
@@ -159,7 +154,7 @@ class episodic_store {
         index_.add(keys_.index_vectors(S::data(lk) + row * lookup_cols(), tx.staged[s].addresses.row(first)), count);
         row += count;
       }
-      if (more) add_extra(*more, n);
+      if (more) extra_.add_write(*more, n, entries_.next_id());
       tx.stage_entries(entries_, blocks_, index_base);
     } catch (...) {
       index_.pop_back(index_.size() - index_base);
@@ -198,21 +193,8 @@ class episodic_store {
 
   void forget(std::size_t id) {
     const entry_location loc = entries_.locate(std::string(who_) + "::forget", id);
-    const auto solve = solver_view();
     const block& old = blocks_[loc.block];
-    block next = old.unpacked();
-    next.remove_row(loc.row);
-    if (next.size() == 0) {
-      solve.reset_to_prior(next);
-    } else if (next.mode == write_mode::one_shot) {
-      solve.forget_one_shot(next, old.addresses.row(loc.row), old.latents.row(loc.row));
-    } else if (cfg_.observation_noise > 0) {
-      if (!solve.kalman(next, old.addresses.row(loc.row), old.latents.row(loc.row), kalman_direction::downdate))
-        solve.replay(next);
-    } else {
-      solve.replay(next);  // noise-free observations cannot be subtracted: rebuild from the prior without this one
-    }
-    solve.settle(next);
+    block next = solver_view().without_row(old, loc.row);
 
     // Commit.
     const bool moved = loc.row != old.size() - 1;
@@ -261,17 +243,7 @@ class episodic_store {
       throw format_error(context + std::to_string(extra.size()) + " extra lookup rows, but key policy " + Keys::name +
                          " takes none (its index does not hold lookups)");
     extra.check(entries, context);
-    const auto solve = solver_view();
-    for (std::size_t i = 0; i < blocks.size(); ++i) {
-      blocks[i].pack(cfg_.memory_precision);
-      try {  // the read map needs M⁺ from this memory's solver: a mean it cannot invert is not loadable
-        solve.refresh_read_map(blocks[i]);
-      } catch (const format_error&) {
-        throw;
-      } catch (const error& e) {
-        throw format_error(context + "block " + std::to_string(i) + "'s mean cannot serve reads: " + e.what());
-      }
-    }
+    solver_view().restore(blocks, context);
     blocks_ = std::move(blocks);
     index_ = std::move(index);
     extra_ = std::move(extra);
@@ -308,87 +280,6 @@ class episodic_store {
   block_solver<T, S, Keys, Solver> solver_view() const { return {cfg_, solver_, keys_, prior_, who_}; }
   std::size_t lookup_cols() const { return Keys::lookup_cols(cfg_); }
 
-  void check_episode(const std::string& op, matrix_ref<const T> latents, matrix_ref<const T> lookups) const {
-    require_nonempty(op, "latents", latents);
-    require_cols(op, "latents", latents, cfg_.code_size, "code_size");
-    require_finite(op, "latents", latents);
-    if constexpr (!Keys::lookups_are_latents) {
-      require_nonempty(op, "lookup vectors", lookups);
-      require_same_rows(op, "latents", latents, "lookup vectors", lookups);
-      require_cols(op, "lookup vectors", lookups, cfg_.lookup_dim(), "lookup size");
-      require_finite(op, "lookup vectors", lookups);
-    }
-  }
-
-  // Extra lookup vectors for a write of n rows: only keys whose index holds lookups take them; one row each, of
-  // the lookup size, finite, naming a row of the write.
-  void check_extra(const std::string& op, const extra_lookups<T>& more, std::size_t n) const {
-    if constexpr (!keys::lookup_indexed<Keys, T, S>) {
-      throw value_error(op + ": key policy " + Keys::name +
-                        " takes no extra lookup vectors (its index does not hold each entry's lookup)");
-    } else {
-      if (more.vectors.rows != more.rows.size())
-        throw shape_error(op + ": " + std::to_string(more.vectors.rows) + " extra lookup vectors but " +
-                          std::to_string(more.rows.size()) + " rows naming their entries");
-      if (more.rows.empty()) return;
-      require_cols(op, "extra lookup vectors", more.vectors, cfg_.lookup_dim(), "lookup size");
-      require_finite(op, "extra lookup vectors", more.vectors);
-      for (std::size_t i = 0; i < more.rows.size(); ++i)
-        if (more.rows[i] >= n)
-          throw value_error(op + ": extra lookup vector " + std::to_string(i) + " names row " +
-                            std::to_string(more.rows[i]) + " of a write of " + std::to_string(n) + " rows");
-    }
-  }
-  // The checked extra vectors of a write of n rows into the extra index: owners are the ids the write's rows get
-  // (next_entry + row), ordinals count each row's vectors from 1 in the order given.
-  void add_extra(const extra_lookups<T>& more, std::size_t n) {
-    const std::size_t e = more.rows.size();
-    if (e == 0) return;
-    std::vector<std::size_t> owner(e), ordinal(e), count(n, 0);
-    for (std::size_t i = 0; i < e; ++i) {
-      owner[i] = entries_.next_id() + more.rows[i];
-      ordinal[i] = ++count[more.rows[i]];
-    }
-    auto v = S::template make<T>(e, lookup_cols());
-    S::upload(more.vectors.data, more.vectors.size(), S::data(v));
-    extra_.reserve(e);
-    extra_.add(S::data(v), e, owner, ordinal);
-  }
-
-  // Blocks and slots for n rows from block `from` on, each offered the block capacity (or, for one-shot writes of
-  // exactly filling keys, what the fill offers).
-  write_plan place(const std::string& op, std::size_t n, write_mode how, const fill_state& fill, std::size_t from) const {
-    const std::size_t cap = fills_while_exact() && how == write_mode::one_shot ? fill_cap(fill) : block_capacity();
-    return plan_write(op, n, how, blocks_, max_blocks_, keys_, cap, from);
-  }
-
-  // Key policies whose blocks take rows only while the write stays exact (keys::exact_filling), in this memory.
-  bool fills_while_exact() const {
-    if constexpr (keys::exact_filling<Keys, T, S>) return keys_.fills_exactly(max_blocks_);
-    return false;
-  }
-  std::size_t fill_cap(const fill_state& f) const {
-    if constexpr (keys::exact_filling<Keys, T, S>) return keys_.offer(cfg_, f, block_capacity());
-    return block_capacity();
-  }
-  // Exactly filling keys: block s of the plan keeps the offered rows that stay exact; the plan past it is dropped
-  // when it kept fewer or the fill changed (write() plans the rest under the new fill). False: not such keys.
-  bool fill_exactly(write_transaction<T, S>& tx, std::size_t s, block& next, const staged_rows<T, S>& rows,
-                    std::size_t first) const {
-    if constexpr (keys::exact_filling<Keys, T, S>) {
-      if (!fills_while_exact()) return false;
-      const fill_state before = tx.fill;
-      const auto solve = solver_view();
-      auto one_shot = [&solve](block& b) { solve.solve_one_shot(b); };
-      staged_trial<T, S, decltype(one_shot)> trial{next, rows, first, one_shot};
-      const std::size_t offered = tx.plan.blocks[s].count();
-      const std::size_t kept = keys_.fill_block(cfg_, trial, first, offered, tx.fill);
-      if (kept < offered || tx.fill != before) tx.plan.cut(s, kept);
-      return true;
-    }
-    return false;
-  }
-
   memory_config cfg_;
   std::size_t max_blocks_;
   Solver solver_;
@@ -399,7 +290,7 @@ class episodic_store {
   entry_directory entries_;
   std::vector<T> prior_;  // M₀ on the host (make_prior)
   std::uint64_t noise_draws_ = 0;
-  // Exactly filling keys (fill_exactly); saved with the state, so a loaded memory places its next writes as the
+  // Exactly filling keys (block_filler); saved with the state, so a loaded memory places its next writes as the
   // original would.
   fill_state fill_{block_capacity(), 0};
   const char* who_;

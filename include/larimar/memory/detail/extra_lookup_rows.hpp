@@ -13,6 +13,7 @@
 #include "larimar/core/error.hpp"
 #include "larimar/core/precision.hpp"
 #include "larimar/memory/detail/entry_directory.hpp"
+#include "larimar/memory/extra_lookups.hpp"
 #include "larimar/memory/nearest_index.hpp"
 
 namespace larimar::detail {
@@ -46,6 +47,21 @@ class extra_lookup_rows {
     index_.add(vectors, n);
     owner_.insert(owner_.end(), owner.begin(), owner.end());
     ordinal_.insert(ordinal_.end(), ordinal.begin(), ordinal.end());
+  }
+  // The checked extra vectors of a write of n rows whose first row becomes entry `first_id`: owners are the ids
+  // the write's rows get (first_id + row), ordinals count each row's vectors from 1 in the order given.
+  void add_write(const extra_lookups<T>& more, std::size_t n, std::size_t first_id) {
+    const std::size_t e = more.rows.size();
+    if (e == 0) return;
+    std::vector<std::size_t> owner(e), ordinal(e), count(n, 0);
+    for (std::size_t i = 0; i < e; ++i) {
+      owner[i] = first_id + more.rows[i];
+      ordinal[i] = ++count[more.rows[i]];
+    }
+    auto v = S::template make<T>(e, more.vectors.cols);
+    S::upload(more.vectors.data, more.vectors.size(), S::data(v));
+    reserve(e);
+    add(S::data(v), e, owner, ordinal);
   }
   // Back to the first `rows` rows (a failed write takes its rows back).
   void truncate(std::size_t rows) {

@@ -17,7 +17,7 @@ class packed_mean {
   template <class T>
   packed_mean(const T* mean, std::size_t k, std::size_t c, precision format)
       : values_(S::template make<std::uint16_t>(k, c)), format_(format) {
-    S::narrow(mean, k * c, S::data(values_), format_);
+    S::linalg::narrow(mean, k * c, S::data(values_), format_);
   }
 
   bool empty() const { return format_ == precision::full; }
@@ -27,7 +27,7 @@ class packed_mean {
   // Widens the rounded mean into `out` (rows()×cols() values of T, in S's space).
   template <class T>
   void widen(T* out) const {
-    S::widen(S::data(values_), rows() * cols(), out, format_);
+    S::linalg::widen(S::data(values_), rows() * cols(), out, format_);
   }
 
  private:

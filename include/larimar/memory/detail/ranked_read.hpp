@@ -95,8 +95,9 @@ top_k_result<T, typename S::template matrix<T>> ranked_read(
     const std::size_t b = out.hits[order[start]].block;
     std::size_t end = start;
     while (end < n && out.hits[order[end]].block == b) ++end;
-    S::gemm(false, false, end - start, cfg.code_size, cfg.slots, T(1), S::data(wg) + start * cfg.slots, cfg.slots,
-            blocks[b].mean_in(wide), cfg.code_size, T(0), S::data(zg) + start * cfg.code_size, cfg.code_size);
+    S::linalg::gemm(false, false, end - start, cfg.code_size, cfg.slots, T(1), S::data(wg) + start * cfg.slots,
+                    cfg.slots, blocks[b].mean_in(wide), cfg.code_size, T(0), S::data(zg) + start * cfg.code_size,
+                    cfg.code_size);
     start = end;
   }
   for (std::size_t i = 0; i < n; ++i)
