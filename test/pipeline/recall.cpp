@@ -8,6 +8,7 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -188,9 +189,31 @@ TEST_CASE("sentence_keys, random encoder: a needle as the first, a middle or the
   keyed_device.write_text(text);
   const auto greedy_ids = greedy.write_text(text);
   REQUIRE(keyed_ids.size() == greedy_ids.size());
-  CHECK(keyed.memory().extra_lookup_count() == 32);  // the second sentence of each paragraph, and two more
   const auto segs = segment_text(random_models()->tokenizer(), text, keyed.options().segment_tokens,
                                  segment_packing::sentence_keys);
+  // 32 sentences start inside a segment (the second of each paragraph, and two more), but the second sentences
+  // repeat ten words: each distinct lookup prefix is indexed once, by the first entry that has it.
+  std::set<std::vector<model::token_id>> seen;
+  std::size_t starts = 0, distinct = 0;
+  const auto prefix = [&](const std::vector<model::token_id>& ids) {
+    return std::vector<model::token_id>(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(ids.size(), 4)));
+  };
+  for (const auto& sg : segs) {
+    seen.insert(prefix(sg.ids));
+    for (const auto& k : sg.keys) starts += 1, distinct += seen.insert(prefix(k.ids)).second;
+  }
+  CHECK(starts == 32);
+  CHECK(distinct <= 14);
+  CHECK(keyed.memory().extra_lookup_count() == distinct);
+  {  // a repeated sentence is found in the first segment that holds it
+    const auto first = static_cast<std::size_t>(std::find_if(segs.begin(), segs.end(), [](const segment& sg) {
+                                                  return sg.text.find("Some amber stones") != std::string::npos;
+                                                }) - segs.begin());
+    REQUIRE(first < segs.size());
+    const auto r = keyed.read(std::vector<std::string>{"Some amber stones lie"});
+    CHECK(r.hits[0].entry == keyed_ids[first]);
+    CHECK(r.hits[0].score > 0.9999f);
+  }
   const auto at = static_cast<std::size_t>(std::find_if(segs.begin(), segs.end(), [&](const segment& s) {
                                              return s.text.rfind(needles[0], 0) == 0;
                                            }) - segs.begin());

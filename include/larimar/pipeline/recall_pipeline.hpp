@@ -39,6 +39,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -153,6 +154,7 @@ class recall_pipeline {
   void clear() {
     memory_ = Memory(memory_cfg());
     key_offsets_.clear();
+    indexed_prefixes_.clear();
     tokens_ = 0;
     reset_timings();
   }
@@ -173,15 +175,27 @@ class recall_pipeline {
     std::vector<float> latents(n * C);
     models_->latents(ids, latents);
     std::vector<float> lookups;
-    std::vector<std::size_t> key_rows;  // sentence_keys: the segment of each extra lookup row, encoded after the n
+    std::vector<std::size_t> key_rows;       // sentence_keys: the segment of each extra lookup row, encoded after the n
+    std::vector<std::uint32_t> key_offset;   // and where its sentence begins in the segment
+    std::unordered_set<std::string> prefixes;  // the prefixes this batch indexes
     if (opt_.lookup == lookup_kind::prefix) {
       for (auto& s : ids) s.resize(std::min(s.size(), opt_.prefix_tokens));
       if (opt_.packing == segment_packing::sentence_keys)
-        for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t i = 0; i < n; ++i) {
+          prefixes.insert(prefix_key(ids[i]));
           for (const auto& k : batch[i].keys) {
-            ids.emplace_back(k.ids.begin(), k.ids.begin() + static_cast<std::ptrdiff_t>(std::min(k.ids.size(), opt_.prefix_tokens)));
+            std::vector<model::token_id> p(k.ids.begin(),
+                                           k.ids.begin() + static_cast<std::ptrdiff_t>(std::min(k.ids.size(), opt_.prefix_tokens)));
+            // A prefix indexed before, by this entry or an earlier one, encodes to the same lookup vector: a query
+            // that matches it finds that earlier row, so the copy is skipped. Repetitive text (a passkey's filler)
+            // would otherwise add an index row per repeated sentence and slow every read.
+            const auto key = prefix_key(p);
+            if (indexed_prefixes_.contains(key) || !prefixes.insert(key).second) continue;
+            ids.push_back(std::move(p));
             key_rows.push_back(i);
+            key_offset.push_back(static_cast<std::uint32_t>(k.offset));
           }
+        }
       lookups.resize(ids.size() * C);
       models_->latents(ids, lookups);
     }
@@ -198,7 +212,14 @@ class recall_pipeline {
       entries = memory_.write(z, own);
     }
     for (const auto& s : batch) tokens_ += s.ids.size();
-    if (!key_rows.empty()) record_key_offsets(batch, entries);
+    if (opt_.packing == segment_packing::sentence_keys) {  // only now written: a failed write records nothing
+      for (std::size_t r = 0; r < key_rows.size(); ++r) {
+        const std::size_t e = entries[key_rows[r]];
+        if (e >= key_offsets_.size()) key_offsets_.resize(e + 1);
+        key_offsets_[e].push_back(key_offset[r]);  // ordinal r' of entry e is its r'-th extra row, in this order
+      }
+      indexed_prefixes_.merge(prefixes);
+    }
     time_.encode += seconds(t0, t1);
     time_.write += seconds(t1, clock::now());
     return entries;
@@ -384,14 +405,9 @@ class recall_pipeline {
   }
 
  private:
-  // sentence_keys: where each extra lookup row's sentence begins in its segment, by entry id and ordinal.
-  void record_key_offsets(std::span<const segment> batch, const std::vector<std::size_t>& entries) {
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (batch[i].keys.empty()) continue;
-      if (entries[i] >= key_offsets_.size()) key_offsets_.resize(entries[i] + 1);
-      auto& offsets = key_offsets_[entries[i]];
-      for (const auto& k : batch[i].keys) offsets.push_back(static_cast<std::uint32_t>(k.offset));
-    }
+  // sentence_keys: a lookup prefix's token ids as bytes, the key of indexed_prefixes_.
+  static std::string prefix_key(std::span<const model::token_id> ids) {
+    return {reinterpret_cast<const char*>(ids.data()), ids.size_bytes()};
   }
   // Where the sentence a hit matched begins in its segment (0: the segment's own prefix).
   std::size_t matched_offset(const hit<float>& h) const {
@@ -616,7 +632,8 @@ class recall_pipeline {
   pipeline_options opt_;
   Memory memory_;
   std::size_t tokens_ = 0;
-  std::vector<std::vector<std::uint32_t>> key_offsets_;  // sentence_keys: record_key_offsets
+  std::vector<std::vector<std::uint32_t>> key_offsets_;  // sentence_keys: each extra row's offset, by entry, ordinal
+  std::unordered_set<std::string> indexed_prefixes_;     // sentence_keys: every lookup prefix the memory indexes
   mutable stage_timings time_;  // decode: in decoding_
   std::shared_ptr<decoder_state> decoding_ = std::make_shared<decoder_state>();
 };
