@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -92,9 +93,19 @@ void check_reads(const Dist& dist, const Single& ref, const std::vector<float>& 
     REQUIRE(ta.k == tb.k);
     REQUIRE(ta.hits.size() == tb.hits.size());
     std::size_t differ = 0;
-    for (std::size_t i = 0; i < ta.hits.size(); ++i)
-      differ += ta.hits[i].entry != tb.hits[i].entry || ta.hits[i].block != tb.hits[i].block ||
-                ta.hits[i].slot != tb.hits[i].slot || !same_score(ta.hits[i].score, tb.hits[i].score);
+    std::string first;  // the first hit that differs, for the report
+    for (std::size_t i = 0; i < ta.hits.size(); ++i) {
+      const bool bad = ta.hits[i].entry != tb.hits[i].entry || ta.hits[i].block != tb.hits[i].block ||
+                       ta.hits[i].slot != tb.hits[i].slot || !same_score(ta.hits[i].score, tb.hits[i].score);
+      if (bad && differ++ == 0) {
+        char scores[64];
+        std::snprintf(scores, sizeof scores, "%a vs %a", static_cast<double>(ta.hits[i].score),
+                      static_cast<double>(tb.hits[i].score));
+        first = "k " + std::to_string(k) + " hit " + std::to_string(i) + ": entry " + std::to_string(ta.hits[i].entry) +
+                " vs " + std::to_string(tb.hits[i].entry) + ", score " + scores;
+      }
+    }
+    INFO(first);
     CHECK(differ == 0);
     CHECK(same_values(ta.latents.data(), tb.latents.data(), ta.hits.size() * kCfg.code_size));
   }
@@ -192,8 +203,14 @@ TEST_CASE("distributed memory: bad calls are refused on every rank, with the mem
     const auto other = make_episode(5, world_rank() == 1 ? 2 : 1);
     CHECK_THROWS_WITH_AS(dist.write(latents(other), lookups(other)), doctest::Contains("different episodes"),
                          larimar::value_error);
+    // Rank 1 calls write_sequential where the others call write: refused too.
+    const auto same = make_episode(4, 3);
+    CHECK_THROWS_WITH_AS(world_rank() == 1 ? dist.write_sequential(latents(same), lookups(same))
+                                           : dist.write(latents(same), lookups(same)),
+                         doctest::Contains("the ranks made different calls"), larimar::value_error);
   }
   CHECK(dist.size() == 5);
+  CHECK(dist.block_mode(0) == larimar::write_mode::one_shot);
   auto cfg = kCfg;
   cfg.sample_noise = true;
   cfg.observation_noise = 0.1;
@@ -240,6 +257,132 @@ TEST_CASE("distributed save and load on the same ranks: the same reads, and writ
   check_reads(back, ref, make_queries(eps, 48, 9));
 }
 
+namespace {
+// Sequential writes with observation noise: forget undoes a Kalman step by a downdate (noise-free ones replay).
+const larimar::memory_config kSeqCfg = [] {
+  auto c = kCfg;
+  c.observation_noise = 0.1;
+  return c;
+}();
+// Calls of both modes, so that blocks are cut by mode changes as well as by size (152 entries in 14 blocks).
+struct call {
+  std::size_t n;
+  bool sequential;
+};
+const std::vector<call> kMixed{{7, false}, {40, true}, {3, false}, {16, false},
+                               {33, true}, {1, true},  {50, false}, {2, true}};
+template <class M>
+std::vector<std::size_t> write_as(M& mem, const episode& e, bool sequential) {
+  return sequential ? mem.write_sequential(latents(e), lookups(e)) : mem.write(latents(e), lookups(e));
+}
+void check_modes(const Dist& dist, const Single& ref) {
+  REQUIRE(dist.block_count() == ref.block_count());
+  for (std::size_t b = 0; b < ref.block_count(); ++b) {
+    CAPTURE(b);
+    CHECK(dist.block_mode(b) == ref.block_mode(b));
+  }
+}
+// The mixed context, written to both, with reads checked after every other call.
+void fill_mixed(Dist& dist, Single& ref, std::vector<episode>& eps) {
+  std::uint64_t seed = 300;
+  for (std::size_t i = 0; i < kMixed.size(); ++i) {
+    eps.push_back(make_episode(kMixed[i].n, seed++));
+    CHECK(write_as(dist, eps.back(), kMixed[i].sequential) == write_as(ref, eps.back(), kMixed[i].sequential));
+    if (i % 2 == 1) check_reads(dist, ref, make_queries(eps, 40, 20 + i));
+  }
+}
+// What the mixed test saves, after the context: forgets in one-shot and sequential blocks (a Kalman downdate) and
+// of all of the last block (it then takes either mode), then a one-shot and a sequential write.
+const std::vector<std::size_t> kMixedForget{2, 9, 30, 47, 99, 130, 150, 151};
+const std::vector<call> kMixedAfter{{5, false}, {20, true}};
+// The saved mixed memory's reference, in one process.
+Single mixed_reference(std::vector<episode>& eps) {
+  Single ref(kSeqCfg);
+  std::uint64_t seed = 300;
+  for (const call& c : kMixed) eps.push_back(make_episode(c.n, seed++)), write_as(ref, eps.back(), c.sequential);
+  for (std::size_t id : kMixedForget) ref.forget(id);
+  seed = 400;
+  for (const call& c : kMixedAfter) eps.push_back(make_episode(c.n, seed++)), write_as(ref, eps.back(), c.sequential);
+  return ref;
+}
+}  // namespace
+
+TEST_CASE("distributed write_sequential: mixed modes are sharded_memory's, through forget, save and load") {
+  exact = world_size() == 1;  // written on one rank: the same BLAS calls as one process
+  Dist dist(MPI_COMM_WORLD, kSeqCfg);
+  Single ref(kSeqCfg);
+  std::vector<episode> eps;
+  fill_mixed(dist, ref, eps);
+  CHECK(dist.size() == 152);
+  CHECK(dist.block_count() == 14);
+  if (world_size() == 1) CHECK(dist.runs().size() == 1);  // mode changes start no run: one index, as in one process
+  check_modes(dist, ref);
+  using larimar::write_mode;
+  CHECK(dist.block_mode(0) == write_mode::one_shot);
+  CHECK(dist.block_mode(1) == write_mode::sequential);  // block 0 had room, but holds one-shot entries
+  CHECK(dist.block_mode(4) == write_mode::one_shot);
+  CHECK(dist.block_mode(13) == write_mode::sequential);
+  // A read changes nothing: the same queries give the same bits again.
+  const auto queries = make_queries(eps, 48, 30);
+  const larimar::matrix_ref<const float> qs(queries.data(), 48, kCfg.lookup_size);
+  const auto first = dist.read(qs, 5);
+  const auto again = dist.read(qs, 5);
+  CHECK(same_bits(first.latents.data(), again.latents.data(), first.hits.size() * kCfg.code_size));
+  for (std::size_t i = 0; i < first.hits.size(); ++i) CHECK(same_bits(&first.hits[i].score, &again.hits[i].score, 1));
+
+  // Forget in one-shot and sequential blocks (a Kalman downdate), and all of the last block: it takes either mode.
+  for (std::size_t id : kMixedForget) dist.forget(id), ref.forget(id);
+  CHECK(dist.block_mode(13) == write_mode::none);
+  check_modes(dist, ref);
+  check_reads(dist, ref, make_queries(eps, 64, 31));
+  std::uint64_t seed = 400;
+  for (const call& c : kMixedAfter) {
+    eps.push_back(make_episode(c.n, seed++));
+    CHECK(write_as(dist, eps.back(), c.sequential) == write_as(ref, eps.back(), c.sequential));
+    if (!c.sequential) CHECK(dist.block_count() == 14);  // the emptied block took the one-shot rows
+  }
+  CHECK(dist.block_count() == 16);
+  check_modes(dist, ref);
+  {
+    std::vector<episode> again_eps;
+    const auto replayed = mixed_reference(again_eps);
+    check_reads(dist, replayed, make_queries(eps, 16, 36));  // the reference the reload runs rebuild is this one
+  }
+  check_reads(dist, ref, make_queries(eps, 64, 32));
+  const std::vector<std::size_t> some{0, 10, 40, 60, 128, 149, 152, 160, 176};
+  CHECK(same_values(dist.read_entries(some).data(), ref.read_entries(some).data(), some.size() * kCfg.code_size));
+
+  // Saved here (the reload runs load it on other rank counts), and loaded on one rank fewer.
+  const auto dir = save_root() / ("mixed-np" + std::to_string(world_size()));
+  fresh_dir(dir);
+  larimar::distributed::save(dist, dir);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const int fewer = std::max(1, world_size() - 1);
+  MPI_Comm sub;
+  MPI_Comm_split(MPI_COMM_WORLD, world_rank() < fewer ? 0 : MPI_UNDEFINED, world_rank(), &sub);
+  if (sub != MPI_COMM_NULL) {
+    exact = world_size() == 1;  // one rank's save on one rank: the same single run
+    auto back = larimar::distributed::load<Dist>(sub, dir);
+    CHECK(back.ranks() == fewer);
+    check_modes(back, ref);
+    check_reads(back, ref, make_queries(eps, 64, 33));
+    auto ref2 = ref;
+    auto eps2 = eps;
+    seed = 410;
+    for (const call& c : {call{9, true}, call{12, false}, call{30, true}}) {
+      eps2.push_back(make_episode(c.n, seed++));
+      CHECK(write_as(back, eps2.back(), c.sequential) == write_as(ref2, eps2.back(), c.sequential));
+    }
+    for (std::size_t id : {1u, 35u, 157u, 180u, 200u}) back.forget(id), ref2.forget(id);
+    check_modes(back, ref2);
+    check_reads(back, ref2, make_queries(eps2, 64, 34));
+    MPI_Comm_free(&sub);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  exact = world_size() == 1;
+  check_reads(dist, ref, make_queries(eps, 32, 35));  // the saved memory is as it was
+}
+
 TEST_CASE("distributed load of saves made on other numbers of ranks") {
   exact = world_size() == 1;  // written on one rank: the same BLAS calls as one process
   // Each run of this suite saved its own (test above); CTest runs 1, 2, 3 ranks before the reloads.
@@ -264,6 +407,31 @@ TEST_CASE("distributed load of saves made on other numbers of ranks") {
     auto eps2 = eps;
     eps2.push_back(more);
     check_reads(back, ref2, make_queries(eps2, 48, 11));
+    ++loaded;
+  }
+  CHECK(loaded >= 1);
+  // The mixed-mode saves (write_sequential test): their block modes come back, and writes of both modes go on.
+  std::vector<episode> mixed_eps;
+  const Single mixed = mixed_reference(mixed_eps);
+  loaded = 0;
+  for (int r = 1; r <= 4; ++r) {
+    const auto dir = save_root() / ("mixed-np" + std::to_string(r));
+    if (!std::filesystem::exists(dir / "manifest.lrmd")) continue;
+    CAPTURE(r);
+    exact = world_size() == 1 && r == 1;
+    auto back = larimar::distributed::load<Dist>(MPI_COMM_WORLD, dir);
+    check_modes(back, mixed);
+    check_reads(back, mixed, make_queries(mixed_eps, 48, 12));
+    auto ref2 = mixed;
+    auto eps2 = mixed_eps;
+    std::uint64_t seed = 920;
+    for (const call& c : {call{3, true}, call{18, false}}) {
+      eps2.push_back(make_episode(c.n, seed++));
+      CHECK(write_as(back, eps2.back(), c.sequential) == write_as(ref2, eps2.back(), c.sequential));
+    }
+    back.forget(170), ref2.forget(170);
+    check_modes(back, ref2);
+    check_reads(back, ref2, make_queries(eps2, 48, 13));
     ++loaded;
   }
   CHECK(loaded >= 1);
@@ -303,6 +471,125 @@ TEST_CASE("distributed load refuses a corrupt manifest and a replaced state file
   CHECK_THROWS_AS(larimar::distributed::load<Dist>(MPI_COMM_WORLD, dir / "missing"), larimar::io_error);
 }
 
+namespace {
+std::string file_bytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+void put_file(const std::filesystem::path& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+// A manifest body with a valid CRC-32 trailer: hostile content that the checksum does not catch.
+std::string sealed(std::string body) {
+  const std::uint32_t crc = larimar::io::crc32(body.data(), body.size());
+  body.append(reinterpret_cast<const char*>(&crc), 4);
+  return body;
+}
+// The block table starts after magic (8), version (4), element bytes (4), generation, ranks, block slots and the
+// block count (8 each); a version-2 block is u32 owner, u32 slots used, u8 mode.
+constexpr std::size_t kBlockTable = 48;
+std::uint64_t manifest_blocks(const std::string& m) {
+  std::uint64_t n = 0;
+  std::memcpy(&n, m.data() + 40, 8);
+  return n;
+}
+std::string with_mode(const std::string& m, std::size_t block, std::uint8_t mode) {
+  std::string body = m.substr(0, m.size() - 4);
+  body[kBlockTable + 9 * block + 8] = static_cast<char>(mode);
+  return sealed(body);
+}
+// The same manifest in version 1 (no modes), as saves made before write_sequential are.
+std::string as_version1(const std::string& m) {
+  const std::uint64_t n = manifest_blocks(m);
+  std::string body = m.substr(0, kBlockTable);
+  const std::uint32_t one = 1;
+  std::memcpy(body.data() + 8, &one, 4);
+  for (std::uint64_t b = 0; b < n; ++b) body += m.substr(kBlockTable + 9 * b, 8);
+  body += m.substr(kBlockTable + 9 * n, m.size() - 4 - (kBlockTable + 9 * n));
+  return sealed(body);
+}
+// Rank 0 puts `bytes` as the manifest of `dir`; every rank then expects load to refuse it with `what`.
+void check_refused(const std::filesystem::path& dir, const std::string& bytes, const char* what) {
+  if (world_rank() == 0) put_file(dir / "manifest.lrmd", bytes);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const std::string expected = what;
+  CAPTURE(expected);
+  CHECK_THROWS_WITH_AS(larimar::distributed::load<Dist>(MPI_COMM_WORLD, dir), doctest::Contains(what),
+                       larimar::format_error);
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+}  // namespace
+
+TEST_CASE("distributed load: manifest version 2's block modes are checked, version 1 still loads as one-shot") {
+  exact = world_size() == 1;  // written on one rank: the same BLAS calls as one process
+  Dist dist(MPI_COMM_WORLD, kSeqCfg);
+  Single ref(kSeqCfg);
+  std::vector<episode> eps;
+  fill_mixed(dist, ref, eps);
+  const auto dir = save_root() / ("hostile-np" + std::to_string(world_size()));
+  fresh_dir(dir);
+  larimar::distributed::save(dist, dir);
+  MPI_Barrier(MPI_COMM_WORLD);
+  // Every rank reads the manifest (rank 0 alone writes it) so that each can build the same hostile bytes.
+  const std::string good = file_bytes(dir / "manifest.lrmd");
+  MPI_Barrier(MPI_COMM_WORLD);  // every rank has read it before rank 0 replaces it
+  REQUIRE(good.size() > kBlockTable + 9 * 14);
+  std::uint32_t version = 0;
+  std::memcpy(&version, good.data() + 8, 4);
+  CHECK(version == 2);
+  CHECK(manifest_blocks(good) == 14);
+  CHECK(static_cast<int>(good[kBlockTable + 8]) == 1);       // block 0: one-shot
+  CHECK(static_cast<int>(good[kBlockTable + 9 + 8]) == 2);   // block 1: sequential
+
+  check_refused(dir, with_mode(good, 0, 7), "block 0 has unknown write mode 7");
+  check_refused(dir, with_mode(good, 3, 0), "block 3 holds entries but no write mode");
+  check_refused(dir, with_mode(good, 1, 1), "block 1 is one-shot in the manifest but sequential in state file");
+  check_refused(dir, with_mode(good, 4, 2), "block 4 is sequential in the manifest but one-shot in state file");
+  check_refused(dir, sealed(good.substr(0, 30)), "truncated at ranks");
+  check_refused(dir, sealed(good.substr(0, kBlockTable + 9 * 5 + 3)), "blocks: 14 claimed, the file is too short");
+  check_refused(dir, sealed(good.substr(0, good.size() - 4 - 9)), "the file is too short");
+  {
+    std::string v3 = good.substr(0, good.size() - 4);
+    v3[8] = 3;
+    check_refused(dir, sealed(v3), "manifest version 3, this build reads versions 1 and 2");
+  }
+  // Version 1 knew one-shot blocks only: a save with sequential blocks is not one.
+  check_refused(dir, as_version1(good), "is one-shot in the manifest but sequential in state file");
+
+  // The refusals changed nothing: the memory, and its save, read as before.
+  if (world_rank() == 0) put_file(dir / "manifest.lrmd", good);
+  MPI_Barrier(MPI_COMM_WORLD);
+  check_reads(dist, ref, make_queries(eps, 32, 40));
+  auto back = larimar::distributed::load<Dist>(MPI_COMM_WORLD, dir);
+  check_modes(back, ref);
+  check_reads(back, ref, make_queries(eps, 32, 41));
+
+  // A one-shot memory saved with a version-1 manifest: its blocks load as one-shot (none where emptied), and
+  // sequential writes then open new blocks as in sharded_memory.
+  Dist old(MPI_COMM_WORLD, kCfg);
+  Single old_ref(kCfg);
+  std::vector<episode> old_eps;
+  fill(old, old_ref, old_eps);
+  const auto v1 = save_root() / ("version1-np" + std::to_string(world_size()));
+  fresh_dir(v1);
+  larimar::distributed::save(old, v1);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const std::string v1_bytes = as_version1(file_bytes(v1 / "manifest.lrmd"));
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (world_rank() == 0) put_file(v1 / "manifest.lrmd", v1_bytes);
+  MPI_Barrier(MPI_COMM_WORLD);
+  auto loaded = larimar::distributed::load<Dist>(MPI_COMM_WORLD, v1);
+  for (std::size_t b = 0; b < loaded.block_count(); ++b) CHECK(loaded.block_mode(b) == larimar::write_mode::one_shot);
+  check_modes(loaded, old_ref);
+  check_reads(loaded, old_ref, make_queries(old_eps, 32, 42));
+  for (const call& c : {call{6, true}, call{4, false}, call{19, true}}) {
+    old_eps.push_back(make_episode(c.n, 950 + c.n));
+    CHECK(write_as(loaded, old_eps.back(), c.sequential) == write_as(old_ref, old_eps.back(), c.sequential));
+  }
+  check_modes(loaded, old_ref);
+  check_reads(loaded, old_ref, make_queries(old_eps, 48, 43));
+}
+
 TEST_CASE("distributed reads stay sharded_memory's when the index is scanned in several chunks") {
   exact = world_size() == 1;  // written on one rank: the same BLAS calls as one process
   // 16,384 queries make the index scan in chunks of 1,024 rows, at other offsets on each rank than in one process.
@@ -331,3 +618,4 @@ TEST_CASE("distributed reads stay sharded_memory's when the index is scanned in 
     CHECK(same_values(a.latents.data(), b.latents.data(), a.hits.size() * 16));
   }
 }
+

@@ -3,7 +3,8 @@
 // the same calls: the blocks (owner and slots used), which block each range of entry ids went to, which entries
 // are alive. From it each rank computes, without communication, where the rows of a write go: the rule of the
 // single-process sharded memory with fixed keys (top up the last block with its free slots, then open new blocks
-// of A slots each), so that every block receives the same rows, in the same order, in the same calls.
+// of A slots each; a last block written in the other mode is not topped up), so that every block receives the same
+// rows, in the same order, in the same calls.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -11,12 +12,14 @@
 #include <vector>
 
 #include "larimar/core/error.hpp"
+#include "larimar/memory/write_mode.hpp"
 
 namespace larimar::distributed::detail {
 
 struct block_info {
-  std::uint32_t owner;  // rank
-  std::uint32_t used;   // slots in use
+  std::uint32_t owner;                 // rank
+  std::uint32_t used;                  // slots in use
+  write_mode mode = write_mode::none;  // none exactly when used == 0, as in the block's local memory
 };
 
 // Entry ids [first, first + count) were written to `block`.
@@ -46,10 +49,12 @@ class directory {
     return static_cast<std::uint32_t>(block % static_cast<std::size_t>(ranks));
   }
 
-  // Where n rows of a one-shot write go: the last block's free slots first, then new blocks.
-  std::vector<planned_segment> plan(std::size_t n) const {
+  // Where n rows of a write in mode `how` go: the last block's free slots first (unless it holds entries of the
+  // other mode: a block keeps one mode, so sharded_memory opens a new one), then new blocks.
+  std::vector<planned_segment> plan(std::size_t n, write_mode how) const {
     std::vector<planned_segment> out;
     std::size_t row = 0, b = blocks_.empty() ? 0 : blocks_.size() - 1;
+    if (!blocks_.empty() && blocks_[b].mode != write_mode::none && blocks_[b].mode != how) ++b;
     while (row < n) {
       const std::size_t room = b < blocks_.size() ? slots_ - blocks_[b].used : slots_;
       const std::size_t take = std::min(room, n - row);
@@ -60,11 +65,12 @@ class directory {
     return out;
   }
 
-  // Records a write planned by plan(n); new blocks go to new_block_owner.
-  void commit(const std::vector<planned_segment>& segments, std::size_t n, int ranks) {
+  // Records a write planned by plan(n, how); new blocks go to new_block_owner.
+  void commit(const std::vector<planned_segment>& segments, std::size_t n, int ranks, write_mode how) {
     for (const auto& s : segments) {
       if (s.block == blocks_.size()) blocks_.push_back({new_block_owner(s.block, ranks), 0});
       blocks_[s.block].used += static_cast<std::uint32_t>(s.count);
+      blocks_[s.block].mode = how;
       ranges_.push_back({next_entry_ + s.row, s.count, s.block});
     }
     alive_.resize(alive_.size() + n, 1);
@@ -80,11 +86,12 @@ class directory {
     return static_cast<std::size_t>((it - 1)->block);
   }
   std::uint32_t owner_of_block(std::size_t b) const { return blocks_.at(b).owner; }
+  write_mode mode_of_block(std::size_t b) const { return blocks_.at(b).mode; }
 
   void forget(std::uint64_t id, std::size_t block) {
     alive_[id] = 0;
     --live_;
-    --blocks_[block].used;
+    if (--blocks_[block].used == 0) blocks_[block].mode = write_mode::none;  // an emptied block takes either mode
   }
 
   // The state files' view.

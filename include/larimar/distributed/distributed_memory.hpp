@@ -44,6 +44,7 @@
 #include "larimar/memory/hit.hpp"
 #include "larimar/memory/sharded_memory.hpp"
 #include "larimar/memory/top_k.hpp"
+#include "larimar/memory/write_mode.hpp"
 
 namespace larimar::distributed {
 
@@ -86,9 +87,10 @@ class distributed_memory {
   };
   using top_k_result = larimar::top_k_result<T, matrix>;
 
-  // A run: consecutive blocks of this rank in one local sharded memory. A rank has one, unless a forget left free
-  // slots in its last block while writes moved on to other blocks: the local memory would top that block up, the
-  // global rule does not, so the next block of this rank starts a new run.
+  // A run: consecutive blocks of this rank in one local sharded memory. A rank has one, unless its last block still
+  // has free slots while writes moved on to other blocks (after a forget there, or after a write of the other mode
+  // opened blocks past it): when a write of that block's mode gives this rank a new block, the local memory would
+  // top the old one up, the global rule does not, so the new block starts a new run.
   struct run {
     local_memory mem;
     std::vector<std::size_t> blocks;            // global block of each local block
@@ -119,6 +121,8 @@ class distributed_memory {
   std::size_t block_capacity() const { return dir_.block_slots(); }
   // Where global block b lives.
   int block_owner(std::size_t b) const { return static_cast<int>(dir_.owner_of_block(b)); }
+  // How global block b was written (none once all its entries are forgotten), on every rank.
+  write_mode block_mode(std::size_t b) const { return dir_.mode_of_block(b); }
   // Entries held on this rank.
   std::size_t local_size() const {
     std::size_t n = 0;
@@ -131,88 +135,12 @@ class distributed_memory {
   // ones sharded_memory would return. A failure on any rank fails the call on every rank, and the rows written
   // elsewhere are forgotten again (docs/distributed.md: the means may then differ from before by rounding).
   std::vector<std::size_t> write(matrix_ref<const T> latents, matrix_ref<const T> lookups) {
-    const std::string op = "distributed_memory::write";
-    comm_->require_usable(op);
-    larimar::detail::require_nonempty(op, "latents", latents);
-    larimar::detail::require_cols(op, "latents", latents, cfg_.code_size, "code_size");
-    larimar::detail::require_nonempty(op, "lookup vectors", lookups);
-    larimar::detail::require_same_rows(op, "latents", latents, "lookup vectors", lookups);
-    larimar::detail::require_cols(op, "lookup vectors", lookups, cfg_.lookup_dim(), "lookup size");
-    larimar::detail::require_finite(op, "latents", latents);
-    larimar::detail::require_finite(op, "lookup vectors", lookups);
-    same_everywhere(op, latents, lookups);
-
-    const std::size_t n = latents.rows, c = cfg_.code_size, l = cfg_.lookup_dim();
-    const auto plan = dir_.plan(n);
-    const int me = rank();
-    // This rank's segments, grouped by the run each goes to.
-    std::vector<std::pair<std::size_t, std::vector<detail::planned_segment>>> work;  // (run, segments)
-    std::vector<std::size_t> new_runs;
-    std::size_t latest = latest_run();
-    for (const auto& s : plan) {
-      const bool exists = s.block < dir_.block_count();
-      const int owner = exists ? block_owner(s.block) : static_cast<int>(detail::directory::new_block_owner(s.block, ranks()));
-      if (owner != me) continue;
-      std::size_t target;
-      if (exists) {
-        target = block_run_.at(s.block);
-      } else {
-        const run& r = runs_[latest];
-        if (!r.blocks.empty() && used_after(r.blocks.back(), plan) < dir_.block_slots()) {
-          runs_.push_back(run{local_memory(cfg_, solver_), {}, {}});
-          latest = runs_.size() - 1;
-          new_runs.push_back(latest);
-        }
-        target = latest;
-      }
-      if (work.empty() || work.back().first != target) work.push_back({target, {}});
-      work.back().second.push_back(s);
-    }
-
-    std::vector<std::vector<std::size_t>> local_ids(work.size());
-    std::string failure;
-    try {
-      for (std::size_t w = 0; w < work.size(); ++w) {
-        std::size_t rows = 0;
-        for (const auto& s : work[w].second) rows += s.count;
-        std::vector<T> z(rows * c), k(rows * l);
-        std::size_t at = 0;
-        for (const auto& s : work[w].second) {
-          std::copy_n(latents.data + s.row * c, s.count * c, z.data() + at * c);
-          std::copy_n(lookups.data + s.row * l, s.count * l, k.data() + at * l);
-          at += s.count;
-        }
-        local_ids[w] = runs_[work[w].first].mem.write(matrix_ref<const T>(z.data(), rows, c),
-                                                      matrix_ref<const T>(k.data(), rows, l));
-      }
-    } catch (const error& e) {
-      failure = e.what();
-    }
-    if (const auto what = comm_->first_failure(failure, op + ": the outcome on every rank"); !what.empty()) {
-      for (std::size_t w = 0; w < work.size(); ++w)  // undo what this rank wrote
-        for (auto it = local_ids[w].rbegin(); it != local_ids[w].rend(); ++it) runs_[work[w].first].mem.forget(*it);
-      for (auto it = new_runs.rbegin(); it != new_runs.rend(); ++it) runs_.erase(runs_.begin() + static_cast<std::ptrdiff_t>(*it));
-      throw state_error(op + ": failed on " + what + "; nothing was written");
-    }
-
-    // Commit.
-    const std::uint64_t first_id = dir_.next_entry();
-    for (std::size_t w = 0; w < work.size(); ++w) {
-      run& r = runs_[work[w].first];
-      std::size_t at = 0;
-      for (const auto& s : work[w].second) {
-        if (r.blocks.empty() || r.blocks.back() != s.block) {
-          r.blocks.push_back(s.block);
-          block_run_[s.block] = work[w].first;
-        }
-        r.ranges.push_back({first_id + s.row, local_ids[w][at], s.count});
-        at += s.count;
-      }
-    }
-    dir_.commit(plan, n, ranks());
-    std::vector<std::size_t> ids(n);
-    for (std::size_t i = 0; i < n; ++i) ids[i] = static_cast<std::size_t>(first_id + i);
-    return ids;
+    return write_episode("distributed_memory::write", latents, lookups, write_mode::one_shot);
+  }
+  // Sequential write (one Kalman step per segment, from the prior), placed and failing as write() does. A block
+  // keeps one mode: a write in the other mode opens a new block, as in sharded_memory.
+  std::vector<std::size_t> write_sequential(matrix_ref<const T> latents, matrix_ref<const T> lookups) {
+    return write_episode("distributed_memory::write_sequential", latents, lookups, write_mode::sequential);
   }
 
   read_result read(matrix_ref<const T> queries) const {
@@ -326,16 +254,108 @@ class distributed_memory {
   }
 
  private:
-  // Every rank must pass the same episode: a mismatch would split the directory silently.
-  void same_everywhere(const std::string& op, matrix_ref<const T> latents, matrix_ref<const T> lookups) {
+  // Every rank must pass the same episode to the same call: a mismatch would split the directory silently.
+  void same_everywhere(const std::string& op, matrix_ref<const T> latents, matrix_ref<const T> lookups,
+                       write_mode how) {
     const std::uint64_t crc = (std::uint64_t{io::crc32(latents.data, latents.size() * sizeof(T))} << 32) |
                               io::crc32(lookups.data, lookups.size() * sizeof(T));
-    const std::uint64_t in[4] = {latents.rows, crc, ~std::uint64_t{latents.rows}, ~crc};
-    std::uint64_t out[4] = {};
-    comm_->allreduce(in, out, 4, MPI_UINT64_T, MPI_MIN, op + ": comparing the episode across ranks");
-    if (out[0] != ~out[2] || out[1] != ~out[3])
+    const std::uint64_t mode = static_cast<std::uint64_t>(how);
+    const std::uint64_t in[6] = {latents.rows, crc, mode, ~std::uint64_t{latents.rows}, ~crc, ~mode};
+    std::uint64_t out[6] = {};  // the minimum of v and of ~v: equal everywhere exactly when out[i] == ~out[i + 3]
+    comm_->allreduce(in, out, 6, MPI_UINT64_T, MPI_MIN, op + ": comparing the episode across ranks");
+    if (out[2] != ~out[5])
+      throw value_error(op + ": the ranks made different calls (write on some, write_sequential on others; every "
+                        "rank must make the same call)");
+    if (out[0] != ~out[3] || out[1] != ~out[4])
       throw value_error(op + ": the ranks passed different episodes (every rank must pass the same latents and "
                         "lookups; each keeps the rows of its own blocks)");
+  }
+
+  // write() and write_sequential(): the global placement, then one call per local memory of this rank.
+  std::vector<std::size_t> write_episode(const std::string& op, matrix_ref<const T> latents,
+                                         matrix_ref<const T> lookups, write_mode how) {
+    comm_->require_usable(op);
+    larimar::detail::require_nonempty(op, "latents", latents);
+    larimar::detail::require_cols(op, "latents", latents, cfg_.code_size, "code_size");
+    larimar::detail::require_nonempty(op, "lookup vectors", lookups);
+    larimar::detail::require_same_rows(op, "latents", latents, "lookup vectors", lookups);
+    larimar::detail::require_cols(op, "lookup vectors", lookups, cfg_.lookup_dim(), "lookup size");
+    larimar::detail::require_finite(op, "latents", latents);
+    larimar::detail::require_finite(op, "lookup vectors", lookups);
+    same_everywhere(op, latents, lookups, how);
+
+    const std::size_t n = latents.rows, c = cfg_.code_size, l = cfg_.lookup_dim();
+    const auto plan = dir_.plan(n, how);
+    const int me = rank();
+    // This rank's segments, grouped by the run each goes to.
+    std::vector<std::pair<std::size_t, std::vector<detail::planned_segment>>> work;  // (run, segments)
+    std::vector<std::size_t> new_runs;
+    std::size_t latest = latest_run();
+    for (const auto& s : plan) {
+      const bool exists = s.block < dir_.block_count();
+      const int owner = exists ? block_owner(s.block) : static_cast<int>(detail::directory::new_block_owner(s.block, ranks()));
+      if (owner != me) continue;
+      std::size_t target;
+      if (exists) {
+        target = block_run_.at(s.block);
+      } else {
+        const run& r = runs_[latest];
+        if (!r.blocks.empty() && tops_up(r.blocks.back(), plan, how)) {
+          runs_.push_back(run{local_memory(cfg_, solver_), {}, {}});
+          latest = runs_.size() - 1;
+          new_runs.push_back(latest);
+        }
+        target = latest;
+      }
+      if (work.empty() || work.back().first != target) work.push_back({target, {}});
+      work.back().second.push_back(s);
+    }
+
+    std::vector<std::vector<std::size_t>> local_ids(work.size());
+    std::string failure;
+    try {
+      for (std::size_t w = 0; w < work.size(); ++w) {
+        std::size_t rows = 0;
+        for (const auto& s : work[w].second) rows += s.count;
+        std::vector<T> z(rows * c), k(rows * l);
+        std::size_t at = 0;
+        for (const auto& s : work[w].second) {
+          std::copy_n(latents.data + s.row * c, s.count * c, z.data() + at * c);
+          std::copy_n(lookups.data + s.row * l, s.count * l, k.data() + at * l);
+          at += s.count;
+        }
+        const matrix_ref<const T> zs(z.data(), rows, c), ks(k.data(), rows, l);
+        local_memory& mem = runs_[work[w].first].mem;
+        local_ids[w] = how == write_mode::one_shot ? mem.write(zs, ks) : mem.write_sequential(zs, ks);
+      }
+    } catch (const error& e) {
+      failure = e.what();
+    }
+    if (const auto what = comm_->first_failure(failure, op + ": the outcome on every rank"); !what.empty()) {
+      for (std::size_t w = 0; w < work.size(); ++w)  // undo what this rank wrote
+        for (auto it = local_ids[w].rbegin(); it != local_ids[w].rend(); ++it) runs_[work[w].first].mem.forget(*it);
+      for (auto it = new_runs.rbegin(); it != new_runs.rend(); ++it) runs_.erase(runs_.begin() + static_cast<std::ptrdiff_t>(*it));
+      throw state_error(op + ": failed on " + what + "; nothing was written");
+    }
+
+    // Commit.
+    const std::uint64_t first_id = dir_.next_entry();
+    for (std::size_t w = 0; w < work.size(); ++w) {
+      run& r = runs_[work[w].first];
+      std::size_t at = 0;
+      for (const auto& s : work[w].second) {
+        if (r.blocks.empty() || r.blocks.back() != s.block) {
+          r.blocks.push_back(s.block);
+          block_run_[s.block] = work[w].first;
+        }
+        r.ranges.push_back({first_id + s.row, local_ids[w][at], s.count});
+        at += s.count;
+      }
+    }
+    dir_.commit(plan, n, ranks(), how);
+    std::vector<std::size_t> ids(n);
+    for (std::size_t i = 0; i < n; ++i) ids[i] = static_cast<std::size_t>(first_id + i);
+    return ids;
   }
 
   // The run new blocks of this rank go to: the one holding this rank's highest block (or an empty one).
@@ -352,11 +372,16 @@ class distributed_memory {
     }
     return best;
   }
-  std::size_t used_after(std::size_t block, const std::vector<detail::planned_segment>& plan) const {
+  // Whether a local memory whose last block is `block` would put this write's rows for a new block into it, where
+  // the global rule opens a new one: `block` keeps free slots after the plan and holds no entries of the other mode
+  // (sharded_memory skips such a block). Only then does the new block need a new run: a needless run would split
+  // one rank's index in two, whose scores a BLAS rounds otherwise than one process's single index.
+  bool tops_up(std::size_t block, const std::vector<detail::planned_segment>& plan, write_mode how) const {
     std::size_t used = dir_.blocks()[block].used;
+    write_mode mode = dir_.mode_of_block(block);
     for (const auto& s : plan)
-      if (s.block == block) used += s.count;
-    return used;
+      if (s.block == block) used += s.count, mode = how;
+    return used < dir_.block_slots() && (mode == write_mode::none || mode == how);
   }
 
   static std::uint64_t to_local(const run& r, std::uint64_t id) {

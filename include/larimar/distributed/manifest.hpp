@@ -2,6 +2,8 @@
 // The manifest of a distributed memory's save (docs/distributed.md, State files): what every rank needs to know
 // (the directory: blocks, id ranges, live entries) and, per run, its state file (name, size, CRC-32), which rank
 // wrote it, its global blocks and its id ranges. Little-endian, CRC-32 trailer; read as hostile input.
+// Version 2 adds each block's write mode (one byte after its slots used); version 1, written before
+// write_sequential was offered, still loads, its blocks one-shot (none when empty).
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -12,12 +14,17 @@
 #include "larimar/core/error.hpp"
 #include "larimar/distributed/directory.hpp"
 #include "larimar/io/checksum.hpp"
+#include "larimar/memory/write_mode.hpp"
 
 namespace larimar::distributed::detail {
 
 inline constexpr char kManifestMagic[8] = {'L', 'R', 'M', 'D', 'I', 'S', 'T', '1'};
-inline constexpr std::uint32_t kManifestVersion = 1;
+inline constexpr std::uint32_t kManifestVersion = 2;  // what save writes; load reads 1 and 2
 inline constexpr const char* kManifestName = "manifest.lrmd";
+
+inline const char* mode_name(write_mode m) {
+  return m == write_mode::one_shot ? "one-shot" : m == write_mode::sequential ? "sequential" : "none";
+}
 
 struct run_record {
   std::uint32_t rank = 0, run = 0;  // who wrote it, and its place among that rank's runs
@@ -97,7 +104,7 @@ inline std::vector<char> encode_manifest(const manifest& m) {
   w.put(m.ranks);
   w.put(m.block_slots);
   w.put(std::uint64_t{m.blocks.size()});
-  for (const auto& b : m.blocks) w.put(b.owner), w.put(b.used);
+  for (const auto& b : m.blocks) w.put(b.owner), w.put(b.used), w.put(static_cast<std::uint8_t>(b.mode));
   w.put(std::uint64_t{m.ranges.size()});
   for (const auto& r : m.ranges) w.put(r.first), w.put(r.count), w.put(r.block);
   w.put(std::uint64_t{m.alive.size()});
@@ -127,19 +134,32 @@ inline manifest decode_manifest(std::string_view bytes, const std::string& conte
   if (io::crc32(bytes.data(), bytes.size() - 4) != stored) r.fail("checksum mismatch (the manifest is corrupt)");
   r = manifest_reader(bytes.substr(0, bytes.size() - 4), context);
   r.take(8, "magic");
-  if (const auto v = r.get<std::uint32_t>("version"); v != kManifestVersion)
-    r.fail("manifest version " + std::to_string(v) + ", this build reads version " + std::to_string(kManifestVersion));
+  const auto version = r.get<std::uint32_t>("version");
+  if (version != 1 && version != 2)
+    r.fail("manifest version " + std::to_string(version) + ", this build reads versions 1 and 2");
   manifest m;
   m.element_bytes = r.get<std::uint32_t>("element size");
   m.generation = r.get<std::uint64_t>("generation");
   m.ranks = r.get<std::uint64_t>("ranks");
   m.block_slots = r.get<std::uint64_t>("block slots");
-  m.blocks.resize(r.count(8, "blocks"));
-  for (auto& b : m.blocks) {
+  m.blocks.resize(r.count(version == 1 ? 8 : 9, "blocks"));
+  for (std::size_t i = 0; i < m.blocks.size(); ++i) {
+    auto& b = m.blocks[i];
     b.owner = r.get<std::uint32_t>("block owner");
     b.used = r.get<std::uint32_t>("block slots used");
     if (b.owner >= m.ranks) r.fail("a block's owner " + std::to_string(b.owner) + " is not below the ranks " + std::to_string(m.ranks));
     if (b.used > m.block_slots) r.fail("a block uses more slots than a block has");
+    if (version == 1) {  // every write was one-shot then
+      b.mode = b.used > 0 ? write_mode::one_shot : write_mode::none;
+      continue;
+    }
+    const auto mode = r.get<std::uint8_t>("block write mode");
+    if (mode > static_cast<std::uint8_t>(write_mode::sequential))
+      r.fail("block " + std::to_string(i) + " has unknown write mode " + std::to_string(mode) +
+             " (0 none, 1 one-shot, 2 sequential)");
+    b.mode = static_cast<write_mode>(mode);
+    if ((b.used == 0) != (b.mode == write_mode::none))
+      r.fail("block " + std::to_string(i) + (b.used == 0 ? " holds no entry but has a write mode" : " holds entries but no write mode"));
   }
   m.ranges.resize(r.count(24, "id ranges"));
   std::uint64_t expect = 0;
