@@ -14,3 +14,13 @@ function(larimar_strict target)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
   endif()
 endfunction()
+
+# larimar_use_pch(target): compile the target's C++ sources after the shared precompiled header
+# (test/pch.hpp: xtensor, thrust, nlohmann_json; its target larimar_test_pch is in CMakeLists.txt),
+# so that those third-party headers are parsed once per build, not once per translation unit (about a tenth of a
+# heavy suite's CPU time at -O2). Only where the suites are built; the target must have the suites' flags.
+function(larimar_use_pch target)
+  if(LARIMAR_BUILD_TESTS)
+    target_precompile_headers(${target} REUSE_FROM larimar_test_pch)
+  endif()
+endfunction()
