@@ -20,6 +20,7 @@
 #include "larimar/distributed/state_files.hpp"
 #include "larimar/keys/fixed_nearest.hpp"
 #include "larimar/solver/pseudoinverse.hpp"
+#include "larimar/storage/device.hpp"
 #include "larimar/storage/host.hpp"
 
 namespace {
@@ -72,7 +73,8 @@ bool same_values(const float* a, const float* b, std::size_t n) {
 bool same_score(float a, float b) { return same_values(&a, &b, 1); }
 
 // Every read of `dist` equals `ref`'s: top-1 and top-k (k = 1, 3, 7, and more than the entries).
-void check_reads(const Dist& dist, const Single& ref, const std::vector<float>& queries) {
+template <class D, class R>
+void check_reads(const D& dist, const R& ref, const std::vector<float>& queries) {
   const std::size_t q = queries.size() / kCfg.lookup_size;
   larimar::matrix_ref<const float> qs(queries.data(), q, kCfg.lookup_size);
   REQUIRE(dist.size() == ref.size());
@@ -619,3 +621,40 @@ TEST_CASE("distributed reads stay sharded_memory's when the index is scanned in 
   }
 }
 
+
+TEST_CASE("distributed write that fails on one rank: every rank keeps its memory as it was, no empty block left") {
+  // The device storage's memory limit, set on the last rank only, makes that rank's part of the write fail while
+  // the others' succeed: they must take their rows back and drop the blocks they opened.
+  using DistDev = larimar::distributed::distributed_memory<float, larimar::storage::device,
+                                                           larimar::keys::fixed_nearest, larimar::solver::pseudoinverse>;
+  using SingleDev = larimar::sharded_memory<float, larimar::storage::device, larimar::keys::fixed_nearest,
+                                           larimar::solver::pseudoinverse>;
+  exact = world_size() == 1;
+  DistDev dist(MPI_COMM_WORLD, kCfg);
+  SingleDev ref(kCfg);
+  std::vector<episode> eps{make_episode(20, 500)};
+  CHECK(dist.write(latents(eps[0]), lookups(eps[0])) == ref.write(latents(eps[0]), lookups(eps[0])));
+  const std::size_t blocks = dist.block_count(), size = dist.size();
+  // Rows for a block on every rank: each rank has a part of the failing write.
+  const auto big = make_episode(kCfg.slots * static_cast<std::size_t>(world_size() + 1), 501);
+  if (world_rank() == world_size() - 1) larimar::storage::device_memory::set_limit(larimar::storage::device_memory::in_use() + 64);
+  CHECK_THROWS_WITH_AS(dist.write(latents(big), lookups(big)), doctest::Contains("nothing was written"),
+                       larimar::state_error);
+  larimar::storage::device_memory::set_limit(0);
+  CHECK(dist.size() == size);
+  CHECK(dist.block_count() == blocks);
+  unsigned long local_blocks = 0, all_blocks = 0;  // the ranks' blocks together are the directory's: none empty
+  for (const auto& r : dist.runs()) local_blocks += r.mem.block_count();
+  MPI_Allreduce(&local_blocks, &all_blocks, 1, MPI_UNSIGNED_LONG, MPI_SUM, MPI_COMM_WORLD);
+  CHECK(all_blocks == blocks);
+  check_reads(dist, ref, make_queries(eps, 24, 31));
+  // The memory goes on as if the failed write had not been made; saved, it loads.
+  CHECK(dist.write(latents(big), lookups(big)) == ref.write(latents(big), lookups(big)));
+  eps.push_back(big);
+  check_reads(dist, ref, make_queries(eps, 40, 32));
+  const auto dir = save_root() / ("failed-write-np" + std::to_string(world_size()));
+  fresh_dir(dir);
+  larimar::distributed::save(dist, dir);
+  auto back = larimar::distributed::load<DistDev>(MPI_COMM_WORLD, dir);
+  check_reads(back, ref, make_queries(eps, 40, 33));
+}

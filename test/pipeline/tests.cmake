@@ -1,6 +1,6 @@
 # Pipeline area (include/larimar/pipeline, tools/recall): segmentation, tasks, memory-only recall with a random
 # encoder, end-to-end plumbing with models/larimar-tiny, and the larimar-recall command's error handling.
-foreach(_t text recall)
+foreach(_t text recall latent_path)
   larimar_add_test(test_pipeline_${_t} ${CMAKE_CURRENT_LIST_DIR}/${_t}.cpp)
   target_compile_definitions(test_pipeline_${_t} PRIVATE LARIMAR_MODEL_DIR="${PROJECT_SOURCE_DIR}/models/larimar-tiny")
 endforeach()

@@ -1,6 +1,7 @@
 #pragma once
 // What the thrust backends (backend::omp, backend::cuda) share: their concept, the buffer type, the parallel
 // loop, host transfers and scratch allocation, written once over a backend tag that names its vector and policy.
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <new>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include <thrust/copy.h>
+#include <thrust/device_ptr.h>
 #include <thrust/device_vector.h>
 #include <thrust/execution_policy.h>
 #include <thrust/for_each.h>
@@ -77,6 +79,20 @@ void download(const Vector& from, std::size_t offset, std::span<T> to) {
   if (!to.empty())
     thrust::copy(from.begin() + static_cast<std::ptrdiff_t>(offset),
                  from.begin() + static_cast<std::ptrdiff_t>(offset + to.size()), to.data());
+}
+// The same between host pointers and raw pointers into B's memory: a plain copy where B's pointers are host
+// pointers, else through thrust's device pointers (B is then the device system: backend::cuda).
+template <thrust_backend B, class T>
+void copy_to_device(const T* from, std::size_t n, T* to) {
+  if (n == 0) return;
+  if constexpr (B::host_accessible) std::copy(from, from + n, to);
+  else thrust::copy(from, from + n, thrust::device_pointer_cast(to));
+}
+template <thrust_backend B, class T>
+void copy_to_host(const T* from, std::size_t n, T* to) {
+  if (n == 0) return;
+  if constexpr (B::host_accessible) std::copy(from, from + n, to);
+  else thrust::copy(thrust::device_pointer_cast(from), thrust::device_pointer_cast(from) + n, to);
 }
 // Grows (never shrinks) a scratch buffer so that repeated calls reuse one allocation.
 template <class Vector>

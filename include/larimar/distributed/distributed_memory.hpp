@@ -312,6 +312,8 @@ class distributed_memory {
     }
 
     std::vector<std::vector<std::size_t>> local_ids(work.size());
+    std::vector<std::size_t> blocks_before(work.size());
+    for (std::size_t w = 0; w < work.size(); ++w) blocks_before[w] = runs_[work[w].first].mem.block_count();
     std::string failure;
     try {
       for (std::size_t w = 0; w < work.size(); ++w) {
@@ -332,8 +334,11 @@ class distributed_memory {
       failure = e.what();
     }
     if (const auto what = comm_->first_failure(failure, op + ": the outcome on every rank"); !what.empty()) {
-      for (std::size_t w = 0; w < work.size(); ++w)  // undo what this rank wrote
-        for (auto it = local_ids[w].rbegin(); it != local_ids[w].rend(); ++it) runs_[work[w].first].mem.forget(*it);
+      for (std::size_t w = 0; w < work.size(); ++w) {  // undo what this rank wrote, and the blocks it opened
+        local_memory& mem = runs_[work[w].first].mem;
+        for (auto it = local_ids[w].rbegin(); it != local_ids[w].rend(); ++it) mem.forget(*it);
+        mem.drop_empty_blocks(blocks_before[w]);
+      }
       for (auto it = new_runs.rbegin(); it != new_runs.rend(); ++it) runs_.erase(runs_.begin() + static_cast<std::ptrdiff_t>(*it));
       throw state_error(op + ": failed on " + what + "; nothing was written");
     }

@@ -38,6 +38,9 @@ class sharded_memory : public detail::memory_base<T, Storage, Keys, Solver> {
   matrix block_mean(std::size_t b) const { return store_.block_mean(b); }  // K×C in T
   // How block b was written (none once every entry of it is forgotten); a write in the other mode opens a new block.
   write_mode block_mode(std::size_t b) const { return store_.block_at(b).mode; }
+  // Drops the blocks from `keep` on, which must be empty (a write's rows forgotten again: how the distributed
+  // memory undoes a write that failed on another rank); a state_error names a block that is not.
+  void drop_empty_blocks(std::size_t keep) { store_.drop_empty_blocks(keep); }
 };
 
 }  // namespace larimar

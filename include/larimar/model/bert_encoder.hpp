@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "larimar/backend/blas.hpp"
+#include "larimar/backend/device_ref.hpp"
 #include "larimar/backend/system.hpp"
 #include "larimar/core/error.hpp"
 #include "larimar/io/safetensors.hpp"
@@ -23,6 +24,7 @@
 #include "larimar/model/kernels/activation.hpp"
 #include "larimar/model/kernels/attention.hpp"
 #include "larimar/model/kernels/embedding.hpp"
+#include "larimar/model/kernels/latent_rows.hpp"
 #include "larimar/model/kernels/layer_norm.hpp"
 #include "larimar/model/token.hpp"
 #include "larimar/model/weight_format.hpp"
@@ -160,7 +162,32 @@ class bert_encoder {
   // token_types: empty (all 0) or one sequence of type ids per input, of the same length.
   encoding encode(std::span<const std::vector<token_id>> sequences,
                   std::span<const std::vector<token_id>> token_types = {}) const {
-    const std::string op = "bert_encoder::encode";
+    const std::size_t max_length = stage("bert_encoder::encode", sequences, token_types);
+    run(sequences.size(), max_length);
+    return collect(sequences.size());
+  }
+
+  // Latents in this encoder's backend memory (rows × latent_size), as the latent path passes them on.
+  using latent_view = backend::device_ref<Backend, float>;
+  // The latent means of a batch written into `out` (sequences.size() × latent_size, in the backend's memory):
+  // hidden states, pooled outputs and latents stay where they are (encode() brings them all to the host).
+  void encode_latents(std::span<const std::vector<token_id>> sequences, latent_view out) const {
+    const std::string op = "bert_encoder::encode_latents";
+    if (latent_size_ == 0) throw state_error(op + ": this encoder has no latent head (latent_size 0)");
+    if (out.rows != sequences.size() || out.cols != latent_size_)
+      throw shape_error(op + ": the output is " + std::to_string(out.rows) + "x" + std::to_string(out.cols) + " for " +
+                        std::to_string(sequences.size()) + " sequences of latent_size " + std::to_string(latent_size_));
+    const std::size_t max_length = stage(op, sequences, {});
+    run(sequences.size(), max_length);
+    backend::for_each_index<Backend>(out.size(),
+                                     kernels::latent_means{out.data, backend::raw<float>(work_.latent), latent_size_});
+  }
+
+ private:
+  // Checks a batch and lays out its packed rows on the host (token, position, type, sequence start and length);
+  // returns the longest sequence's length.
+  std::size_t stage(const std::string& op, std::span<const std::vector<token_id>> sequences,
+                    std::span<const std::vector<token_id>> token_types) const {
     if (sequences.empty()) throw shape_error(op + ": no sequences");
     if (!token_types.empty() && token_types.size() != sequences.size())
       throw shape_error(op + ": " + std::to_string(token_types.size()) + " token-type sequences for " +
@@ -208,8 +235,10 @@ class bert_encoder {
         w.host_length.push_back(static_cast<int>(sequences[b].size()));
       }
     }
-    return forward(sequences.size(), max_length);
+    return max_length;
   }
+
+ public:
 
   // Hugging Face style input: ids/mask/types are [batch × length] row-major; the mask must be right padding
   // (1...1 0...0 per row, at least one 1); types may be empty (all 0).
@@ -249,7 +278,8 @@ class bert_encoder {
     buffer<float> out_bias, out_ln_weight, out_ln_bias;
   };
 
-  encoding forward(std::size_t B, std::size_t max_length) const {
+  // The forward pass of a staged batch of B sequences, up to the latent head's output (w.latent), on the backend.
+  void run(std::size_t B, std::size_t max_length) const {
     auto& w = work_;
     const std::size_t R = w.host_token.size(), H = config_.hidden_size, I = config_.intermediate_size;
     const std::size_t heads = config_.num_attention_heads, D = config_.head_dim();
@@ -328,6 +358,13 @@ class bert_encoder {
       backend::for_each_index<Backend>(B * H, kernels::mean_pool{pooled, hidden, backend::raw<int>(w.seq_start),
                                                                  backend::raw<int>(w.seq_length), H});
     }
+    if (latent_size_ > 0)
+      product_(blas_, latent_head_, B, pooled, P, 0.f, backend::raw<float>(w.latent), 2 * latent_size_);
+  }
+  // A run's results brought to the host.
+  encoding collect(std::size_t B) const {
+    const auto& w = work_;
+    const std::size_t R = w.host_token.size(), H = config_.hidden_size, P = config_.pooled_size();
     encoding out;
     out.batch = B;
     out.hidden_size = H;
@@ -341,9 +378,9 @@ class bert_encoder {
     backend::download(w.hidden, 0, std::span<float>(out.hidden_states));
     backend::download(w.pooled, 0, std::span<float>(out.pooled));
     if (latent_size_ > 0) {
-      product_(blas_, latent_head_, B, pooled, P, 0.f, backend::raw<float>(w.latent), 2 * latent_size_);
       out.latent.resize(B * 2 * latent_size_);
       backend::download(w.latent, 0, std::span<float>(out.latent));
+      backend::note_latent_crossing<Backend>(backend::crossing::to_host, out.latent.size());
     }
     return out;
   }

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "larimar/backend/blas.hpp"
+#include "larimar/backend/device_ref.hpp"
 #include "larimar/backend/system.hpp"
 #include "larimar/core/error.hpp"
 #include "larimar/io/safetensors.hpp"
@@ -51,6 +52,8 @@ class gpt2_decoder {
 
  public:
   using cache_type = kv_cache<Backend>;
+  // Latents in this decoder's backend memory (rows × latent_size): generate/prefill condition on them in place.
+  using latent_view = backend::device_ref<Backend, const float>;
 
   // A model directory: ours (config.json with a "decoder" section + decoder.safetensors) or a plain Hugging Face
   // GPT-2 directory (config.json + model.safetensors). options.weights: the format the weight matrices are held
@@ -174,33 +177,12 @@ class gpt2_decoder {
   // prompt b). Writes the logits of each prompt's last token to logits ([batch × vocab]).
   void prefill(cache_type& cache, std::span<const std::vector<token_id>> prompts, std::span<const float> latents,
                std::span<float> logits) const {
-    const std::string op = "gpt2_decoder::prefill";
-    check_prompts(op, prompts, latents, cache.capacity());
-    if (prompts.size() != cache.batch())
-      throw shape_error(op + ": " + std::to_string(prompts.size()) + " prompts for a cache of batch " +
-                        std::to_string(cache.batch()));
-    check_logits_size(op, logits, prompts.size());
-
-    const bool conditioned = !latents.empty();
-    const std::size_t offset = conditioned ? slots_ : 0;
-    auto& w = cache.work_;
-    w.host_token.clear();
-    w.host_position.clear();
-    w.host_sequence.clear();
-    w.host_logit_rows.clear();
-    for (std::size_t b = 0; b < prompts.size(); ++b) {
-      for (std::size_t t = 0; t < prompts[b].size(); ++t) {
-        w.host_token.push_back(prompts[b][t]);
-        w.host_position.push_back(static_cast<int>(offset + t));
-        w.host_sequence.push_back(static_cast<int>(b));
-      }
-      w.host_logit_rows.push_back(static_cast<int>(w.host_token.size() - 1));
-    }
-    if (conditioned) write_latents(cache, latents);
-    cache.conditioned_ = conditioned;
-    forward(cache, logits);
-    for (std::size_t b = 0; b < prompts.size(); ++b) cache.length_[b] = offset + prompts[b].size();
-    cache.started_ = true;
+    prefill_from(cache, prompts, latents, logits);
+  }
+  // The same with the latents in this decoder's backend memory (the latent path: a memory read on the same device).
+  void prefill(cache_type& cache, std::span<const std::vector<token_id>> prompts, latent_view latents,
+               std::span<float> logits) const {
+    prefill_from(cache, prompts, latents, logits);
   }
   std::vector<float> prefill(cache_type& cache, std::span<const std::vector<token_id>> prompts,
                              std::span<const float> latents = {}) const {
@@ -249,6 +231,70 @@ class gpt2_decoder {
   // samples with its own random stream (seed, b), so results do not depend on the batch composition.
   std::vector<generation> generate(std::span<const std::vector<token_id>> prompts, std::span<const float> latents,
                                    const generation_options& options) const {
+    return generate_from(prompts, latents, options);
+  }
+  // The same with the latents in this decoder's backend memory: nothing crosses to the host but the sampled tokens'
+  // logits.
+  std::vector<generation> generate(std::span<const std::vector<token_id>> prompts, latent_view latents,
+                                   const generation_options& options) const {
+    return generate_from(prompts, latents, options);
+  }
+  generation generate(std::span<const token_id> prompt, std::span<const float> latent,
+                      const generation_options& options) const {
+    const std::vector<std::vector<token_id>> prompts{std::vector<token_id>(prompt.begin(), prompt.end())};
+    return generate(std::span<const std::vector<token_id>>(prompts), latent, options).front();
+  }
+
+ private:
+  // Latents as a call gives them: host values, or values already in the backend's memory (the latent path).
+  struct latents_in {
+    const float* data = nullptr;
+    std::size_t values = 0;
+    bool on_device = false;
+    latents_in(std::span<const float> host) : data(host.data()), values(host.size()) {}  // NOLINT: both convert
+    latents_in(latent_view d) : data(d.data), values(d.size()), on_device(true) {}     // NOLINT
+    bool empty() const { return values == 0; }
+    std::size_t size() const { return values; }
+  };
+  std::vector<float> download_values(const latents_in& latents) const {
+    std::vector<float> host(latents.size());
+    backend::copy_to_host<Backend>(latents.data, latents.size(), host.data());
+    return host;
+  }
+
+  void prefill_from(cache_type& cache, std::span<const std::vector<token_id>> prompts, const latents_in& latents,
+                    std::span<float> logits) const {
+    const std::string op = "gpt2_decoder::prefill";
+    check_prompts(op, prompts, latents, cache.capacity());
+    if (prompts.size() != cache.batch())
+      throw shape_error(op + ": " + std::to_string(prompts.size()) + " prompts for a cache of batch " +
+                        std::to_string(cache.batch()));
+    check_logits_size(op, logits, prompts.size());
+
+    const bool conditioned = !latents.empty();
+    const std::size_t offset = conditioned ? slots_ : 0;
+    auto& w = cache.work_;
+    w.host_token.clear();
+    w.host_position.clear();
+    w.host_sequence.clear();
+    w.host_logit_rows.clear();
+    for (std::size_t b = 0; b < prompts.size(); ++b) {
+      for (std::size_t t = 0; t < prompts[b].size(); ++t) {
+        w.host_token.push_back(prompts[b][t]);
+        w.host_position.push_back(static_cast<int>(offset + t));
+        w.host_sequence.push_back(static_cast<int>(b));
+      }
+      w.host_logit_rows.push_back(static_cast<int>(w.host_token.size() - 1));
+    }
+    if (conditioned) write_latents(cache, latents);
+    cache.conditioned_ = conditioned;
+    forward(cache, logits);
+    for (std::size_t b = 0; b < prompts.size(); ++b) cache.length_[b] = offset + prompts[b].size();
+    cache.started_ = true;
+  }
+
+  std::vector<generation> generate_from(std::span<const std::vector<token_id>> prompts, const latents_in& latents,
+                                        const generation_options& options) const {
     const std::string op = "gpt2_decoder::generate";
     options.sampling.validate(op);
     check_prompts(op, prompts, latents, config_.n_positions);
@@ -264,7 +310,7 @@ class gpt2_decoder {
     cache_type cache = new_cache(prompts.size(), std::min(capacity, config_.n_positions));
     const std::size_t V = config_.vocab_size;
     std::vector<float> logits(prompts.size() * V);
-    prefill(cache, prompts, latents, logits);
+    prefill_from(cache, prompts, latents, logits);
 
     std::vector<token_sampler> samplers;
     samplers.reserve(prompts.size());
@@ -298,13 +344,7 @@ class gpt2_decoder {
     }
     return out;
   }
-  generation generate(std::span<const token_id> prompt, std::span<const float> latent,
-                      const generation_options& options) const {
-    const std::vector<std::vector<token_id>> prompts{std::vector<token_id>(prompt.begin(), prompt.end())};
-    return generate(std::span<const std::vector<token_id>>(prompts), latent, options).front();
-  }
 
- private:
   struct layer {
     buffer<float> ln1_weight, ln1_bias;
     weight_matrix<Backend> attn_weight;
@@ -319,15 +359,22 @@ class gpt2_decoder {
 
   // Everything a prefill/generate call could reject, before any state changes.
   void check_prompts(const std::string& op, std::span<const std::vector<token_id>> prompts,
-                     std::span<const float> latents, std::size_t capacity) const {
+                     const latents_in& latents, std::size_t capacity) const {
     if (!latents.empty()) {
       if (mode_ == latent_mode::none)
         throw state_error(op + ": this decoder has no latent projection (latent_mode none); pass no latent");
       if (latents.size() != prompts.size() * latent_size_)
         throw shape_error(op + ": " + std::to_string(latents.size()) + " latent values for " +
                           std::to_string(prompts.size()) + " prompts of latent_size " + std::to_string(latent_size_));
-      for (std::size_t i = 0; i < latents.size(); ++i)
-        if (!std::isfinite(latents[i]))
+      // On the device the backend checks; only a failure brings the values to the host, to name the place.
+      std::vector<float> host;
+      const float* z = latents.data;
+      if (latents.on_device) {
+        if (Backend::all_finite(latents.data, latents.size())) z = nullptr;
+        else host = download_values(latents), z = host.data();
+      }
+      for (std::size_t i = 0; z && i < latents.size(); ++i)
+        if (!std::isfinite(z[i]))
           throw value_error(op + ": latent " + std::to_string(i / latent_size_) + " has a non-finite value at " +
                             std::to_string(i % latent_size_));
     }
@@ -389,13 +436,18 @@ class gpt2_decoder {
   }
 
   // latent_kv(z) (+ bias) into slots 0..S-1 of every layer; latent_emb(z) kept for the embedding mode.
-  void write_latents(cache_type& cache, std::span<const float> latents) const {
+  void write_latents(cache_type& cache, const latents_in& latents) const {
     const std::size_t B = latents.size() / latent_size_, E = config_.n_embd, L = config_.n_layer, S = slots_;
     auto& w = cache.work_;
-    backend::ensure_size(w.latent_in, latents.size());
     backend::ensure_size(w.latent_out, B * L * S * E);
-    backend::upload(latents, w.latent_in);
-    blas_.gemm(transpose::no, transpose::yes, B, L * S * E, latent_size_, 1.f, backend::raw<float>(w.latent_in),
+    const float* z = latents.data;  // on the device: the projections read the caller's rows
+    if (!latents.on_device) {
+      backend::ensure_size(w.latent_in, latents.size());
+      backend::upload(std::span<const float>(latents.data, latents.size()), w.latent_in);
+      backend::note_latent_crossing<Backend>(backend::crossing::to_device, latents.size());
+      z = backend::raw<float>(w.latent_in);
+    }
+    blas_.gemm(transpose::no, transpose::yes, B, L * S * E, latent_size_, 1.f, z,
                latent_size_, backend::raw<float>(latent_kv_), latent_size_, 0.f, backend::raw<float>(w.latent_out),
                L * S * E);
     backend::for_each_index<Backend>(
@@ -406,7 +458,7 @@ class gpt2_decoder {
                                  cache.batch(), E, config_.head_dim(), config_.n_head, cache.capacity()});
     if (mode_ == latent_mode::kv_embedding) {
       backend::ensure_size(cache.latent_embedding_, cache.batch() * E);
-      blas_.gemm(transpose::no, transpose::yes, B, E, latent_size_, 1.f, backend::raw<float>(w.latent_in),
+      blas_.gemm(transpose::no, transpose::yes, B, E, latent_size_, 1.f, z,
                  latent_size_, backend::raw<float>(latent_emb_), latent_size_, 0.f,
                  backend::raw<float>(cache.latent_embedding_), E);
     }

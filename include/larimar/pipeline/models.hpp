@@ -18,10 +18,12 @@
 #include <utility>
 #include <vector>
 
+#include "larimar/backend/device_ref.hpp"
 #include "larimar/core/error.hpp"
 #include "larimar/model/bert_encoder.hpp"
 #include "larimar/model/config.hpp"
 #include "larimar/model/gpt2_decoder.hpp"
+#include "larimar/model/kernels/latent_rows.hpp"
 #include "larimar/pipeline/random_encoder.hpp"
 #include "larimar/tokenizer/byte_level_bpe.hpp"
 
@@ -78,17 +80,21 @@ class recall_models {
     return enc_.config().max_position_embeddings - specials_.size() - specials_after_;
   }
 
+  // Latents in the models' backend memory: how the latent path hands a batch to a memory and a decoder there.
+  using latent_view = backend::device_ref<Backend, float>;
+
   // Latent means of token sequences (each 1..max_segment_tokens() ids, no special tokens), written row-major
-  // into `out` (n × latent_size). Each distinct sequence is encoded once while it stays in the cache.
-  void latents(std::span<const std::vector<model::token_id>> seqs, std::span<float> out) const {
+  // into `out` (n × latent_size) in the backend's memory. Each distinct sequence is encoded once while it stays in
+  // the cache, which is kept in the backend's memory too.
+  void latents(std::span<const std::vector<model::token_id>> seqs, latent_view out) const {
     const std::size_t C = latent_;
-    if (out.size() != seqs.size() * C)
-      throw shape_error("recall_models::latents: output has " + std::to_string(out.size()) + " values, expected " +
-                        std::to_string(seqs.size() * C));
-    std::vector<std::size_t> slot(seqs.size());
+    if (out.rows != seqs.size() || out.cols != C)
+      throw shape_error("recall_models::latents: output is " + std::to_string(out.rows) + "x" +
+                        std::to_string(out.cols) + ", expected " + std::to_string(seqs.size()) + "x" + std::to_string(C));
+    std::vector<std::int64_t> source(seqs.size());  // row of the pool, or pool rows + row of the fresh latents
     std::vector<std::vector<model::token_id>> todo;
     std::unordered_map<std::string, std::size_t> pending;  // key -> index in todo
-    std::vector<std::size_t> todo_of(seqs.size(), npos);
+    const std::size_t pooled = cached_rows();
     for (std::size_t i = 0; i < seqs.size(); ++i) {
       if (seqs[i].empty() || seqs[i].size() > max_segment_tokens())
         throw shape_error("recall_models::latents: sequence " + std::to_string(i) + " has " +
@@ -96,40 +102,49 @@ class recall_models {
                           std::to_string(max_segment_tokens()));
       const auto key = key_of(seqs[i]);
       if (const auto it = cache_.find(key); it != cache_.end()) {
-        slot[i] = it->second;
+        source[i] = static_cast<std::int64_t>(it->second);
         ++hits_;
         continue;
       }
       const auto [it, fresh] = pending.emplace(key, todo.size());
       if (fresh) todo.push_back(with_specials(seqs[i]));
-      todo_of[i] = it->second;
+      source[i] = static_cast<std::int64_t>(pooled + it->second);
     }
-    // Encode the misses in chunks; cache them (the cache is emptied when it would pass its limit).
-    std::vector<float> fresh_latents(todo.size() * C);
+    // Encode the misses in chunks, then gather every row from the pool or the fresh latents.
+    auto fresh_latents = backend::scratch<Backend, float>(todo.size() * C);
     for (std::size_t at = 0; at < todo.size(); at += encode_chunk) {
       const std::size_t n = std::min(encode_chunk, todo.size() - at);
-      const auto e = enc_.encode(std::span<const std::vector<model::token_id>>(todo).subspan(at, n));
-      for (std::size_t b = 0; b < n; ++b) {
-        const auto m = e.latent_mean(b);
-        std::copy(m.begin(), m.end(), fresh_latents.begin() + static_cast<std::ptrdiff_t>((at + b) * C));
-      }
+      enc_.encode_latents(std::span<const std::vector<model::token_id>>(todo).subspan(at, n),
+                          backend::device_view<Backend>(backend::raw<float>(fresh_latents) + at * C, n, C));
     }
     misses_ += todo.size();
-    for (std::size_t i = 0; i < seqs.size(); ++i) {
-      const float* src = todo_of[i] == npos ? pool_.data() + slot[i] * C : fresh_latents.data() + todo_of[i] * C;
-      std::copy(src, src + C, out.begin() + static_cast<std::ptrdiff_t>(i * C));
-    }
+    gather(out.data, source, pooled, fresh_latents);
     if (cache_limit_ == 0) return;
     if (cache_.size() + todo.size() > cache_limit_) {
       cache_.clear();
       pool_.clear();
     }
+    std::vector<std::int64_t> kept;  // rows of the fresh latents the cache keeps, in pool order
     for (const auto& [key, t] : pending) {
       if (cache_.size() >= cache_limit_) break;
-      cache_.emplace(key, pool_.size() / C);
-      pool_.insert(pool_.end(), fresh_latents.begin() + static_cast<std::ptrdiff_t>(t * C),
-                   fresh_latents.begin() + static_cast<std::ptrdiff_t>((t + 1) * C));
+      cache_.emplace(key, cached_rows() + kept.size());
+      kept.push_back(static_cast<std::int64_t>(t));
     }
+    if (kept.empty()) return;
+    const std::size_t base = cached_rows(), need = (base + kept.size()) * C;
+    if (pool_.capacity() < need) pool_.reserve(std::max(need, 2 * pool_.capacity()));
+    pool_.resize(need);
+    gather(backend::raw<float>(pool_) + base * C, kept, 0, fresh_latents);  // 0 pooled: all from the fresh rows
+  }
+  // The same into host memory: one crossing of the batch to the host.
+  void latents(std::span<const std::vector<model::token_id>> seqs, std::span<float> out) const {
+    if (out.size() != seqs.size() * latent_)
+      throw shape_error("recall_models::latents: output has " + std::to_string(out.size()) + " values, expected " +
+                        std::to_string(seqs.size() * latent_));
+    auto on_device = backend::scratch<Backend, float>(out.size());
+    latents(seqs, backend::device_view<Backend>(backend::raw<float>(on_device), seqs.size(), latent_));
+    backend::download(on_device, 0, out);
+    backend::note_latent_crossing<Backend>(backend::crossing::to_host, out.size());
   }
   std::vector<float> latents(std::span<const std::vector<model::token_id>> seqs) const {
     std::vector<float> out(seqs.size() * latent_);
@@ -151,7 +166,6 @@ class recall_models {
   static constexpr std::size_t encode_chunk = 64;  // sequences per encoder call
 
  private:
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
   static model::model_config checked_config(const std::filesystem::path& dir) {
     const auto cfg = model::load_model_config(dir / "config.json");
@@ -166,6 +180,18 @@ class recall_models {
   }
   static tokenizer_type load_tokenizer(const std::filesystem::path& dir) {
     return tokenizer_type::from_files(dir / "vocab.json", dir / "merges.txt");
+  }
+  std::size_t cached_rows() const { return pool_.size() / latent_; }
+  // out[i] = pool row source[i] (source < pooled) or fresh row source[i] − pooled, in the backend's memory.
+  void gather(float* out, const std::vector<std::int64_t>& source, std::size_t pooled,
+              const backend::device_buffer<Backend, float>& fresh) const {
+    if (source.empty()) return;
+    auto index = backend::scratch<Backend, std::int64_t>(source.size());
+    backend::upload(std::span<const std::int64_t>(source), index);
+    backend::for_each_index<Backend>(source.size() * latent_,
+                                     model::kernels::gather_rows_of_two{out, backend::raw<float>(pool_), pooled,
+                                                                        backend::raw<float>(fresh),
+                                                                        backend::raw<std::int64_t>(index), latent_});
   }
   static std::string key_of(const std::vector<model::token_id>& ids) {
     return std::string(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(model::token_id));
@@ -185,7 +211,7 @@ class recall_models {
   std::size_t specials_after_ = 0;         // [SEP]
   std::size_t cache_limit_ = std::size_t{1} << 17;
   mutable std::unordered_map<std::string, std::size_t> cache_;  // ids -> row in pool_
-  mutable std::vector<float> pool_;
+  mutable backend::device_buffer<Backend, float> pool_;         // the cached latents, in the backend's memory
   mutable std::size_t hits_ = 0, misses_ = 0;
   std::unique_ptr<std::mutex> decoder_mutex_ = std::make_unique<std::mutex>();  // movable models
 };

@@ -13,9 +13,10 @@
 //   auto all = p.ask("The pass key is", 4);     // the distinct answers of the 4 best entries, best first
 //
 // The memory's storage and the models' backend are independent template parameters: memory on the host with the
-// models on the GPU (the paper's setting), everything on the GPU, or everything on the host. Only the read
-// latents cross from the memory to the decoder (Q×C floats per batch of queries), and the write takes host
-// latents from the encoder.
+// models on the GPU (the paper's setting), everything on the GPU, or everything on the host. With the memory in
+// the models' backend memory (storage::device_on<Backend>) the latents go encoder → memory → decoder in place and
+// none crosses to the host (`latents_in_place`); with the memory elsewhere a batch crosses once each way: the
+// encoder's latents to the memory, the read latents to the decoder.
 //
 // Overlap: ask_async() reads at once and generates on a worker thread, so the caller can clear() and write the
 // next context while the decoder runs. Under nvcc with --default-stream per-thread (our CUDA targets) the worker's
@@ -52,6 +53,7 @@
 #include "larimar/memory/top_k.hpp"
 #include "larimar/model/generation.hpp"
 #include "larimar/pipeline/lookup_kind.hpp"
+#include "larimar/pipeline/latent_rows.hpp"
 #include "larimar/pipeline/models.hpp"
 #include "larimar/pipeline/segmenter.hpp"
 
@@ -124,6 +126,25 @@ class recall_pipeline {
   using ranked_reading = host_top_k<float>;  // (Q·k)×C latents on the host, each query's k best entries
   using answer = recall_answer;
 
+  // The latent path: the memory's storage is in the models' backend memory and takes rows there, so a latent
+  // never visits the host between the encoder, the memory and the decoder.
+  static constexpr bool latents_in_place =
+      std::same_as<typename storage::linalg, Backend> &&
+      requires(Memory& m, const Memory& cm, backend::device_ref<Backend, const float> d) {
+        m.write(d, d);
+        cm.read(d);
+        cm.read(d, std::size_t{1});
+      };
+
+ private:
+  // Latents between the memory and the decoder, where the latent path keeps them (latent_rows.hpp).
+  using rows = latent_rows<Backend, latents_in_place>;
+  // The encoder's output for a write: in the backend's memory on the latent path, else on the host.
+  using latent_buffer =
+      std::conditional_t<latents_in_place, backend::device_buffer<Backend, float>, std::vector<float>>;
+
+ public:
+
   recall_pipeline(std::shared_ptr<const models_type> models, pipeline_options options = {})
       : models_(std::move(models)), opt_(checked(options, *models_)), memory_(memory_cfg()) {}
 
@@ -172,9 +193,8 @@ class recall_pipeline {
                           std::to_string(opt_.segment_tokens));
       ids[i] = batch[i].ids;
     }
-    std::vector<float> latents(n * C);
-    models_->latents(ids, latents);
-    std::vector<float> lookups;
+    latent_buffer latents = encode_all(ids, n);
+    latent_buffer lookups;
     std::vector<std::size_t> key_rows;       // sentence_keys: the segment of each extra lookup row, encoded after the n
     std::vector<std::uint32_t> key_offset;   // and where its sentence begins in the segment
     std::unordered_set<std::string> prefixes;  // the prefixes this batch indexes
@@ -196,16 +216,18 @@ class recall_pipeline {
             key_offset.push_back(static_cast<std::uint32_t>(k.offset));
           }
         }
-      lookups.resize(ids.size() * C);
-      models_->latents(ids, lookups);
+      lookups = encode_all(std::span(ids).first(n), n);
     }
+    // Extra lookup rows (sentence keys) go to the memory's index from the host.
+    std::vector<float> extra(ids.size() > n ? (ids.size() - n) * C : 0);
+    if (!extra.empty()) models_->latents(std::span(ids).subspan(n), extra);
     auto t1 = clock::now();
     const auto& lk = opt_.lookup == lookup_kind::prefix ? lookups : latents;
-    const matrix_ref<const float> z(latents.data(), n, C), own(lk.data(), n, C);
+    const auto z = rows_of(latents, n), own = rows_of(lk, n);
     std::vector<std::size_t> entries;
     if constexpr (takes_sentence_keys) {
       if (!key_rows.empty())
-        entries = memory_.write(z, own, extra_lookups<float>{{lk.data() + n * C, key_rows.size(), C}, key_rows});
+        entries = memory_.write(z, own, extra_lookups<float>{{extra.data(), key_rows.size(), C}, key_rows});
       else
         entries = memory_.write(z, own);
     } else {
@@ -262,6 +284,10 @@ class recall_pipeline {
 
   // The lookup vectors of query prefixes (Q×C): the same map as for the written segments.
   std::vector<float> query_lookups(std::span<const std::string> queries) const {
+    return models_->latents(query_prefix_ids(queries));
+  }
+  // The token ids each query's lookup vector encodes.
+  std::vector<std::vector<model::token_id>> query_prefix_ids(std::span<const std::string> queries) const {
     std::vector<std::vector<model::token_id>> ids;
     ids.reserve(queries.size());
     for (const auto& q : queries) {
@@ -274,19 +300,15 @@ class recall_pipeline {
                           " (full-latent lookups encode all of it)");
       ids.push_back(std::move(t));
     }
-    return models_->latents(ids);
+    return ids;
   }
 
   // Batched read: each query's lookup vector is matched and read; latents come back to the host.
   reading read(std::span<const std::string> queries) const {
-    const auto t0 = clock::now();
-    const std::size_t C = models_->latent_size(), q = queries.size();
-    if (q == 0) return {};
-    const auto lk = query_lookups(queries);
-    auto r = memory_.read(matrix_ref<const float>(lk.data(), q, C));
-    reading out{std::vector<float>(q * C), std::move(r.hits)};
-    storage::download(storage::data(r.latents), q * C, out.latents.data());
-    time_.read += seconds(t0, clock::now());
+    if (queries.empty()) return {};
+    auto r = read_rows(queries, 1);
+    reading out{std::vector<float>(r.latents.rows() * r.latents.cols()), std::move(r.hits)};
+    to_host(r.latents, out.latents);
     return out;
   }
 
@@ -295,14 +317,10 @@ class recall_pipeline {
   ranked_reading read(std::span<const std::string> queries, std::size_t k) const {
     if (k == 0)
       throw value_error("recall_pipeline::read: k must be at least 1 (the number of entries to read per query), got 0");
-    const auto t0 = clock::now();
-    const std::size_t C = models_->latent_size(), q = queries.size();
-    if (q == 0) return {{}, {}, std::min(k, memory_.size())};
-    const auto lk = query_lookups(queries);
-    auto r = memory_.read(matrix_ref<const float>(lk.data(), q, C), k);
-    ranked_reading out{std::vector<float>(r.hits.size() * C), std::move(r.hits), r.k};
-    storage::download(storage::data(r.latents), out.latents.size(), out.latents.data());
-    time_.read += seconds(t0, clock::now());
+    if (queries.empty()) return {{}, {}, std::min(k, memory_.size())};
+    auto r = read_rows(queries, k);
+    ranked_reading out{std::vector<float>(r.latents.rows() * r.latents.cols()), std::move(r.hits), r.k};
+    to_host(r.latents, out.latents);
     return out;
   }
 
@@ -314,10 +332,11 @@ class recall_pipeline {
 
   // Read, then generate: the answers to a batch of queries.
   std::vector<answer> ask(std::span<const std::string> queries) const {
-    const auto r = read(queries);
+    if (queries.empty()) return {};
+    const auto r = read_rows(queries, 1);
     auto out = answers(*models_, r.hits,
-                       generate_with(*models_, *decoding_, hit_prompts(queries, 1, r.hits, r.latents), r.latents,
-                                     max_new_tokens()));
+                       generate_with(*models_, *decoding_, hit_prompts(queries, 1, r.hits, r.latents),
+                                     r.latents.view(), max_new_tokens()));
     continue_answers(*models_, *decoding_, out, following(r.hits), opt_.continuation_tokens);
     return out;
   }
@@ -331,43 +350,42 @@ class recall_pipeline {
   // every different text, the first (best-ranked) entry that gave it as `matched` (its score included). Latents read
   // more than once for one query (hits in one block with keys that read at the query's address) are decoded once.
   std::vector<std::vector<answer>> ask(std::span<const std::string> queries, std::size_t k) const {
-    const auto r = read(queries, k);
-    if (r.queries() == 0) return {};
-    const std::size_t C = models_->latent_size();
+    if (queries.empty()) return {};
+    const auto r = read_rows(queries, k);
     // Distinct latents per query, each decoded once, all in one batch.
     std::vector<std::vector<model::token_id>> batch_prompts;
-    std::vector<float> batch_latents;
+    rows batch_latents;
     std::vector<std::size_t> decoded(r.hits.size());  // hit -> row of the batch
     std::vector<std::size_t> first_row;               // query -> its first row of the batch
     const auto hit_prompt = hit_prompts(queries, r.k, r.hits, r.latents);
-    for (std::size_t q = 0; q < r.queries(); ++q) {
+    for (std::size_t q = 0; q < queries.size(); ++q) {
       first_row.push_back(batch_prompts.size());
       for (std::size_t j = 0; j < r.k; ++j) {
-        const float* z = r.latents.data() + (q * r.k + j) * C;
-        const auto& p = hit_prompt[q * r.k + j];
+        const std::size_t z = q * r.k + j;
+        const auto& p = hit_prompt[z];
         std::size_t row = first_row.back();
         while (row < batch_prompts.size() &&
-               (batch_prompts[row] != p || !std::equal(z, z + C, batch_latents.data() + row * C)))
+               (batch_prompts[row] != p || !r.latents.row_equals(z, batch_latents, row)))
           ++row;
         if (row == batch_prompts.size()) {
           batch_prompts.push_back(p);
-          batch_latents.insert(batch_latents.end(), z, z + C);
+          batch_latents.push_back(r.latents, z);
         }
         decoded[q * r.k + j] = row;
       }
     }
-    const auto gens = generate_with(*models_, *decoding_, batch_prompts, batch_latents, max_new_tokens());
+    const auto gens = generate_with(*models_, *decoding_, batch_prompts, batch_latents.view(), max_new_tokens());
     // Each decoded row's answer, continued past its segment where it stops mid-sentence; then the distinct texts.
     std::vector<hit<float>> row_hits(gens.size());
     for (std::size_t h = r.hits.size(); h-- > 0;) row_hits[decoded[h]] = r.hits[h];  // the best hit of each row
     auto rows = answers(*models_, row_hits, gens);
     continue_answers(*models_, *decoding_, rows, following(row_hits), opt_.continuation_tokens);
-    std::vector<std::vector<answer>> out(r.queries());
-    for (std::size_t q = 0; q < r.queries(); ++q)
+    std::vector<std::vector<answer>> out(queries.size());
+    for (std::size_t q = 0; q < queries.size(); ++q)
       for (std::size_t j = 0; j < r.k; ++j) {
         const auto& a = rows[decoded[q * r.k + j]];
         const bool seen = std::any_of(out[q].begin(), out[q].end(), [&](const answer& b) { return b.text == a.text; });
-        if (!seen) out[q].push_back(answer{a.text, a.tokens, r.hits_of(q)[j], a.reason});
+        if (!seen) out[q].push_back(answer{a.text, a.tokens, r.hits[q * r.k + j], a.reason});
       }
     return out;
   }
@@ -382,13 +400,14 @@ class recall_pipeline {
   // generate()/ask(), which wait for it. Errors of the generation come out of the future's get().
   std::future<std::vector<answer>> ask_async(std::span<const std::string> queries) const {
     (void)models_->decoder();  // memory-only models: the state_error comes now, not from the future
-    auto r = read(queries);
+    if (queries.empty()) return std::async(std::launch::deferred, [] { return std::vector<answer>{}; });
+    auto r = read_rows(queries, 1);
     auto next = following(r.hits);  // read now: the memory may change while the worker runs
     auto p = hit_prompts(queries, 1, r.hits, r.latents);
     return std::async(std::launch::async, [models = models_, state = decoding_, p = std::move(p), r = std::move(r),
                                            next = std::move(next), n = max_new_tokens(),
                                            more = opt_.continuation_tokens] {
-      auto out = answers(*models, r.hits, generate_with(*models, *state, p, r.latents, n));
+      auto out = answers(*models, r.hits, generate_with(*models, *state, p, r.latents.view(), n));
       continue_answers(*models, *state, out, next, more);
       return out;
     });
@@ -421,7 +440,7 @@ class recall_pipeline {
   // larimar-tiny, answers as often but restarts the sentence instead: docs/results.md, section 6.)
   std::vector<std::vector<model::token_id>> hit_prompts(std::span<const std::string> queries, std::size_t k,
                                                         std::span<const hit<float>> hits,
-                                                        std::span<const float> latents) const {
+                                                        const rows& latents) const {
     std::vector<std::vector<model::token_id>> out(hits.size());
     std::vector<std::size_t> lead_rows, lead_len;
     for (std::size_t i = 0; i < hits.size(); ++i) {
@@ -436,12 +455,10 @@ class recall_pipeline {
     if (!bos) return out;
     // The segment's first t tokens, as the decoder reconstructs them from the latent, then the query as it reads
     // inside running text (after a space).
-    const std::size_t C = models_->latent_size();
-    std::vector<float> z;
-    for (const auto i : lead_rows) z.insert(z.end(), latents.begin() + static_cast<std::ptrdiff_t>(i * C),
-                                            latents.begin() + static_cast<std::ptrdiff_t>((i + 1) * C));
+    rows z;
+    for (const auto i : lead_rows) z.push_back(latents, i);
     const std::vector<std::vector<model::token_id>> starts(lead_rows.size(), std::vector<model::token_id>{*bos});
-    const auto leads = generate_with(*models_, *decoding_, starts, z,
+    const auto leads = generate_with(*models_, *decoding_, starts, z.view(),
                                      *std::max_element(lead_len.begin(), lead_len.end()));
     const auto& d = models_->decoder();
     const std::size_t window = d.config().n_positions - d.latent_slots();
@@ -455,6 +472,79 @@ class recall_pipeline {
       p.insert(p.end(), g.begin(), g.begin() + static_cast<std::ptrdiff_t>(lead));
       p.insert(p.end(), q.begin(), q.end());
     }
+    return out;
+  }
+
+
+  latent_buffer encode_all(std::span<const std::vector<model::token_id>> ids, std::size_t n) const {
+    latent_buffer out(n * models_->latent_size());
+    if constexpr (latents_in_place)
+      models_->latents(ids, backend::device_view<Backend>(backend::raw<float>(out), n, models_->latent_size()));
+    else
+      models_->latents(ids, std::span<float>(out));
+    return out;
+  }
+  // The first n rows of an encoder output as the memory takes them.
+  auto rows_of(const latent_buffer& b, std::size_t n) const {
+    if constexpr (latents_in_place)
+      return backend::device_view<Backend>(backend::raw<float>(b), n, models_->latent_size());
+    else
+      return matrix_ref<const float>(b.data(), n, models_->latent_size());
+  }
+  // A storage matrix of n latents, as rows: a copy in place, or brought to the host.
+  rows from_storage(const typename storage::template matrix<float>& m, std::size_t n) const {
+    rows out;
+    if constexpr (latents_in_place) {
+      out.assign(storage::data(m), n, models_->latent_size());
+    } else {
+      out = rows(n, models_->latent_size());
+      storage::download(storage::data(m), n * models_->latent_size(), out.row(0));  // storage::host: a copy
+      backend::note_latent_crossing<typename storage::linalg>(backend::crossing::to_host, n * models_->latent_size());
+    }
+    return out;
+  }
+  void to_host(const rows& r, std::vector<float>& out) const {
+    if (out.empty()) return;
+    if constexpr (latents_in_place) {
+      backend::copy_to_host<Backend>(r.row(0), out.size(), out.data());
+      backend::note_latent_crossing<Backend>(backend::crossing::to_host, out.size());
+    } else {
+      std::copy(r.row(0), r.row(0) + out.size(), out.data());
+    }
+  }
+  // The read of each query's k best entries, its latents where the latent path keeps them.
+  struct rows_read {
+    rows latents;
+    std::vector<hit<float>> hits;
+    std::size_t k = 1;
+  };
+  rows_read read_rows(std::span<const std::string> queries, std::size_t k) const {
+    const auto t0 = clock::now();
+    const std::size_t C = models_->latent_size(), q = queries.size();
+    const auto ids = query_prefix_ids(queries);
+    rows_read out;
+    if constexpr (latents_in_place) {
+      auto lk = backend::scratch<Backend, float>(q * C);
+      const auto view = backend::device_view<Backend>(backend::raw<float>(lk), q, C);
+      models_->latents(ids, view);
+      if (k == 1) {
+        auto r = memory_.read(backend::device_ref<Backend, const float>(view));
+        out = rows_read{from_storage(r.latents, q), std::move(r.hits), 1};
+      } else {
+        auto r = memory_.read(backend::device_ref<Backend, const float>(view), k);
+        out = rows_read{from_storage(r.latents, r.hits.size()), std::move(r.hits), r.k};
+      }
+    } else {
+      const auto lk = models_->latents(ids);
+      if (k == 1) {
+        auto r = memory_.read(matrix_ref<const float>(lk.data(), q, C));
+        out = rows_read{from_storage(r.latents, q), std::move(r.hits), 1};
+      } else {
+        auto r = memory_.read(matrix_ref<const float>(lk.data(), q, C), k);
+        out = rows_read{from_storage(r.latents, r.hits.size()), std::move(r.hits), r.k};
+      }
+    }
+    time_.read += seconds(t0, clock::now());
     return out;
   }
 
@@ -479,9 +569,11 @@ class recall_pipeline {
   }
   std::size_t max_new_tokens() const { return opt_.max_new_tokens ? opt_.max_new_tokens : opt_.segment_tokens; }
 
+  // latents: a host span or a view of the models' backend memory (rows::view()).
+  template <class Latents>
   static std::vector<model::generation> generate_with(const models_type& models, decoder_state& state,
                                                       std::span<const std::vector<model::token_id>> prompts,
-                                                      std::span<const float> latents, std::size_t max_new) {
+                                                      Latents latents, std::size_t max_new) {
     const auto decoder = models.lock_decoder();
     const auto t0 = clock::now();
     model::generation_options g;
@@ -494,24 +586,24 @@ class recall_pipeline {
   // The latents of the entries written right after each hit's (the context's next segments: entries keep their
   // write order, and each is read at its own address), as many as continuation_tokens may need, on the host; a
   // hit's list stops at the first id the memory no longer holds.
-  std::vector<std::vector<float>> following(std::span<const hit<float>> hits) const {
-    std::vector<std::vector<float>> out(hits.size());
+  struct followers {
+    rows latents;                          // every hit's following entries, read at their own addresses
+    std::vector<std::size_t> first, count;  // hit i's are rows [first[i], first[i] + count[i])
+  };
+  followers following(std::span<const hit<float>> hits) const {
+    followers out{{}, std::vector<std::size_t>(hits.size(), 0), std::vector<std::size_t>(hits.size(), 0)};
     if (opt_.continuation_tokens == 0 || hits.empty() || !models_->has_decoder()) return out;
     const std::size_t most = (opt_.continuation_tokens + opt_.segment_tokens - 1) / opt_.segment_tokens;
-    const std::size_t C = models_->latent_size();
-    std::vector<std::size_t> ids, count(hits.size(), 0);
-    for (std::size_t i = 0; i < hits.size(); ++i)
-      for (std::size_t n = 1; n <= most && memory_.contains(hits[i].entry + n); ++n, ++count[i])
+    std::vector<std::size_t> ids;
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+      out.first[i] = ids.size();
+      for (std::size_t n = 1; n <= most && memory_.contains(hits[i].entry + n); ++n, ++out.count[i])
         ids.push_back(hits[i].entry + n);
+    }
     if (ids.empty()) return out;
     const auto t0 = clock::now();
-    const auto m = memory_.read_entries(ids);
-    std::vector<float> host(ids.size() * C);
-    storage::download(storage::data(m), host.size(), host.data());
+    out.latents = from_storage(memory_.read_entries(ids), ids.size());
     time_.read += seconds(t0, clock::now());
-    for (std::size_t i = 0, at = 0; i < hits.size(); at += count[i], ++i)
-      out[i].assign(host.begin() + static_cast<std::ptrdiff_t>(at * C),
-                    host.begin() + static_cast<std::ptrdiff_t>((at + count[i]) * C));
     return out;
   }
 
@@ -519,25 +611,21 @@ class recall_pipeline {
   // each is decoded from its start (BOS + its latent, the model's own reconstruction) and its tokens appended up to
   // the first sentence end, until the sentence ends, `limit` tokens are added, or the entries run out.
   static void continue_answers(const models_type& models, decoder_state& state, std::vector<answer>& out,
-                               const std::vector<std::vector<float>>& follow, std::size_t limit) {
+                               const followers& follow, std::size_t limit) {
     if (limit == 0 || !models.has_decoder()) return;
     const auto bos = models.decoder().config().bos_token_id;
     if (!bos) return;
-    const std::size_t C = models.latent_size();
     const auto& tok = models.tokenizer();
     std::vector<std::size_t> open, step(out.size(), 0), added(out.size(), 0);
     for (std::size_t i = 0; i < out.size(); ++i)
-      if (out[i].reason == model::finish_reason::eos && !ends_sentence(out[i].text) && !follow[i].empty())
+      if (out[i].reason == model::finish_reason::eos && !ends_sentence(out[i].text) && follow.count[i] != 0)
         open.push_back(i);
     const std::size_t window = models.decoder().config().n_positions - models.decoder().latent_slots() - 1;
     while (!open.empty()) {
       const std::vector<std::vector<model::token_id>> prompts(open.size(), std::vector<model::token_id>{*bos});
-      std::vector<float> latents;
-      for (const auto i : open) {
-        const float* z = follow[i].data() + step[i] * C;
-        latents.insert(latents.end(), z, z + C);
-      }
-      const auto gens = generate_with(models, state, prompts, latents, window);
+      rows latents;
+      for (const auto i : open) latents.push_back(follow.latents, follow.first[i] + step[i]);
+      const auto gens = generate_with(models, state, prompts, latents.view(), window);
       std::vector<std::size_t> still;
       for (std::size_t j = 0; j < open.size(); ++j) {
         const std::size_t i = open[j];
@@ -557,7 +645,7 @@ class recall_pipeline {
         ++step[i];
         if (end != std::string::npos && text.size() >= end) out[i].reason = model::finish_reason::eos;
         else if (added[i] >= limit) out[i].reason = model::finish_reason::max_tokens;
-        else if (step[i] < follow[i].size() && g.reason == model::finish_reason::eos) still.push_back(i);
+        else if (step[i] < follow.count[i] && g.reason == model::finish_reason::eos) still.push_back(i);
       }
       open.swap(still);
     }

@@ -2,7 +2,8 @@
 // storage::device — the memory in the vectors of the active thrust backend (backend::active): on the GPU when
 // compiled by nvcc (backend::cuda: cuBLAS, cuSOLVER), and on thrust's OpenMP/CPP system otherwise (backend::omp),
 // where "device" memory is host memory and BLAS/LAPACK do the work. It satisfies the same storage_policy concept
-// as storage::host, so every memory algorithm runs on it unchanged.
+// as storage::host, so every memory algorithm runs on it unchanged. storage::device_on<B> is the same over any
+// thrust backend B (the models' own, so that a latent batch stays in one memory space).
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
@@ -84,30 +85,29 @@ class device_bytes {
 };
 }  // namespace detail
 
-// A row-major matrix in the active thrust system's memory. Allocation failures throw out_of_memory with the size.
-template <class T>
-class device_matrix {
-  using buffer = backend::device_buffer<backend::active, T>;
+// A row-major matrix in thrust backend B's memory. Allocation failures throw out_of_memory with the size.
+template <backend::thrust_backend B, class T>
+class device_matrix_on {
+  using buffer = backend::device_buffer<B, T>;
 
  public:
-  device_matrix() = default;
-  device_matrix(std::size_t rows, std::size_t cols)
-      : bytes_(detail::matrix_bytes<T>(rows, cols)), data_(backend::scratch<backend::active, T>(rows * cols)),
-        rows_(rows), cols_(cols) {}
-  device_matrix(const device_matrix& o)
-      : bytes_(o.bytes_),
-        data_(backend::allocate_buffer<backend::active, T>(o.data_.size(), [&](buffer& b) { b = o.data_; })),
+  device_matrix_on() = default;
+  device_matrix_on(std::size_t rows, std::size_t cols)
+      : bytes_(detail::matrix_bytes<T>(rows, cols)), data_(backend::scratch<B, T>(rows * cols)), rows_(rows),
+        cols_(cols) {}
+  device_matrix_on(const device_matrix_on& o)
+      : bytes_(o.bytes_), data_(backend::allocate_buffer<B, T>(o.data_.size(), [&](buffer& b) { b = o.data_; })),
         rows_(o.rows_), cols_(o.cols_) {}
-  device_matrix(device_matrix&&) noexcept = default;
-  device_matrix& operator=(const device_matrix& o) {
+  device_matrix_on(device_matrix_on&&) noexcept = default;
+  device_matrix_on& operator=(const device_matrix_on& o) {
     if (this != &o) {
-      device_matrix copy(o);  // allocate first: on failure *this is unchanged
+      device_matrix_on copy(o);  // allocate first: on failure *this is unchanged
       *this = std::move(copy);
     }
     return *this;
   }
-  device_matrix& operator=(device_matrix&&) noexcept = default;
-  ~device_matrix() = default;
+  device_matrix_on& operator=(device_matrix_on&&) noexcept = default;
+  ~device_matrix_on() = default;
 
   std::size_t rows() const { return rows_; }
   std::size_t cols() const { return cols_; }
@@ -116,7 +116,7 @@ class device_matrix {
   void resize_rows(std::size_t rows) {  // keeps the leading rows; on failure the matrix is unchanged
     if (rows == rows_) return;
     detail::device_bytes bytes(detail::matrix_bytes<T>(rows, cols_));
-    buffer grown = backend::scratch<backend::active, T>(rows * cols_);
+    buffer grown = backend::scratch<B, T>(rows * cols_);
     const std::size_t keep = std::min(rows, rows_) * cols_;
     if (keep) thrust::copy(data_.begin(), data_.begin() + static_cast<std::ptrdiff_t>(keep), grown.begin());
     data_.swap(grown);
@@ -136,14 +136,18 @@ class device_matrix {
   std::size_t rows_ = 0, cols_ = 0;
 };
 
-struct device {
+template <class T>
+using device_matrix = device_matrix_on<backend::active, T>;
+
+template <backend::thrust_backend B>
+struct device_on {
   static constexpr const char* name = "device";
-  using linalg = backend::active;
+  using linalg = B;
   // With the OpenMP/CPP system the device pointers are host pointers (host-side scans may use them).
   static constexpr bool host_accessible = linalg::host_accessible;
 
   template <class T>
-  using matrix = device_matrix<T>;
+  using matrix = device_matrix_on<B, T>;
 
   template <class T>
   static matrix<T> make(std::size_t rows, std::size_t cols) { return matrix<T>(rows, cols); }
@@ -159,20 +163,18 @@ struct device {
   static void resize_rows(matrix<T>& m, std::size_t rows) { m.resize_rows(rows); }
 
   template <class T>
-  static void upload(const T* src, std::size_t n, T* dst) {
-    if (n) thrust::copy(src, src + n, thrust::device_pointer_cast(dst));
-  }
+  static void upload(const T* src, std::size_t n, T* dst) { backend::copy_to_device<B>(src, n, dst); }
   template <class T>
-  static void download(const T* src, std::size_t n, T* dst) {
-    if (n) thrust::copy(thrust::device_pointer_cast(src), thrust::device_pointer_cast(src) + n, dst);
-  }
+  static void download(const T* src, std::size_t n, T* dst) { backend::copy_to_host<B>(src, n, dst); }
   template <class T>
   static void copy(const T* src, std::size_t n, T* dst) {
     if (n == 0 || src == dst) return;
-    thrust::copy(linalg::policy(), thrust::device_pointer_cast(src), thrust::device_pointer_cast(src) + n,
-                 thrust::device_pointer_cast(dst));
+    thrust::copy(linalg::policy(), src, src + n, dst);  // raw pointers under B's policy: B's memory
   }
 };
+
+// A struct, not an alias, so that light headers can declare it (runtime/spec.hpp).
+struct device : device_on<backend::active> {};
 
 static_assert(storage_policy<device, float> && storage_policy<device, double>);
 

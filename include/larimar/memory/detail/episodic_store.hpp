@@ -92,13 +92,14 @@ class episodic_store {
   // ---- writes -------------------------------------------------------------------------------------------------
 
   // `more`: extra lookup vectors of the written rows (keys::lookup_indexed only), or nullptr.
-  std::vector<std::size_t> write(matrix_ref<const T> latents, matrix_ref<const T> lookups, write_mode how,
+  // latents, lookups: host rows or rows in S (input_rows.hpp).
+  std::vector<std::size_t> write(const input_rows<T>& latents, const input_rows<T>& lookups, write_mode how,
                                  const extra_lookups<T>* more = nullptr) {
     const std::string op = std::string(who_) + (how == write_mode::one_shot ? "::write" : "::write_sequential");
-    check_episode<Keys>(op, cfg_, latents, lookups);
-    if (more) check_extra<Keys, T, S>(op, cfg_, *more, latents.rows);
+    check_episode<Keys, S>(op, cfg_, latents, lookups);
+    if (more) check_extra<Keys, T, S>(op, cfg_, *more, latents.rows());
     make_prior();  // a memory loaded without blocks has none yet
-    const std::size_t n = latents.rows;
+    const std::size_t n = latents.rows();
     const auto filler =
         block_filler<T, S, Keys, Solver>{cfg_, keys_, blocks_, max_blocks_, block_capacity(), solver_view()};
     write_transaction<T, S> tx{{}, {}, {}, fill_};
@@ -110,7 +111,7 @@ class episodic_store {
     if constexpr (Keys::lookups_are_latents)
       S::copy(S::data(z), n * cfg_.code_size, S::data(lk));
     else
-      S::upload(lookups.data, lookups.size(), S::data(lk));
+      stage_rows<S>(lookups, S::data(lk));
     auto w = S::template make<T>(n, cfg_.slots);
     keys_.write_addresses(tx.plan.slots(), S::data(z), S::data(lk), n, S::data(w));
 
@@ -168,13 +169,13 @@ class episodic_store {
 
   // ---- reads --------------------------------------------------------------------------------------------------
 
-  read_result read(matrix_ref<const T> queries) const {
+  read_result read(const input_rows<T>& queries) const {
     auto r = ranked_read<Keys>(std::string(who_) + "::read", queries, 1, cfg_, keys_, blocks_, entries_, index_, extra_);
     return read_result{std::move(r.latents), std::move(r.hits)};
   }
   // The k best entries of each query, best first (memory/top_k.hpp gives the order): their hits, and what the query
   // reads at each. k = 1 is read(). k larger than size() gives every entry.
-  top_k_result<T, matrix> read(matrix_ref<const T> queries, std::size_t k) const {
+  top_k_result<T, matrix> read(const input_rows<T>& queries, std::size_t k) const {
     const std::string op = std::string(who_) + "::read";
     if (k == 0)
       throw value_error(op + ": k must be at least 1 (the number of entries to return per query), got 0");
@@ -202,6 +203,16 @@ class episodic_store {
     entries_.remove(id, moved ? blocks_[loc.block].entry[loc.row] : id, index_.size() - 1);
     index_.swap_remove(loc.position);
     extra_.remove_owner(id);
+  }
+
+  // Drops blocks [keep, block_count()), each of which must hold no entry: blocks a write opened, after its rows were
+  // forgotten again (the distributed memory undoing a write that failed on another rank).
+  void drop_empty_blocks(std::size_t keep) {
+    for (std::size_t b = keep; b < blocks_.size(); ++b)
+      if (blocks_[b].size() != 0)
+        throw state_error(std::string(who_) + "::drop_empty_blocks: block " + std::to_string(b) + " holds " +
+                          std::to_string(blocks_[b].size()) + " entries");
+    if (keep < blocks_.size()) blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(keep), blocks_.end());
   }
 
   // ---- blocks as stored, and what the state-file codec needs ----------------------------------------------------

@@ -58,6 +58,22 @@ class memory_base {
   {
     return store_.write(latents, lookups, write_mode::sequential, &more);
   }
+  // The latent path: rows already in the storage's memory (an encoder on the same device wrote them there) are
+  // written and read without a stop on the host; a read's latents stay in the storage too (read_result::latents).
+  using device_rows = backend::device_ref<typename Storage::linalg, const T>;
+  std::vector<std::size_t> write(device_rows latents, device_rows lookups) {
+    return store_.write(latents, lookups, write_mode::one_shot);
+  }
+  std::vector<std::size_t> write_sequential(device_rows latents, device_rows lookups) {
+    return store_.write(latents, lookups, write_mode::sequential);
+  }
+  std::vector<std::size_t> write(device_rows latents, device_rows lookups, const extra_lookups<T>& more)
+    requires keys::lookup_indexed<Keys, T, Storage>
+  {
+    return store_.write(latents, lookups, write_mode::one_shot, &more);
+  }
+  read_result read(device_rows queries) const { return store_.read(queries); }
+  top_k_result read(device_rows queries, std::size_t k) const { return store_.read(queries, k); }
   // Batched read: each query row is looked up (key policy) and read back, z = w·M.
   read_result read(matrix_ref<const T> queries) const { return store_.read(queries); }
   // Top-k read: each query's k best entries, best first (score descending, equal scores by lower entry id), with

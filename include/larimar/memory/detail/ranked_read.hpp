@@ -17,6 +17,7 @@
 #include "larimar/memory/detail/block.hpp"
 #include "larimar/memory/detail/entry_directory.hpp"
 #include "larimar/memory/detail/extra_lookup_rows.hpp"
+#include "larimar/memory/detail/input_rows.hpp"
 #include "larimar/memory/detail/top_k_select.hpp"
 #include "larimar/memory/hit.hpp"
 #include "larimar/memory/nearest_index.hpp"
@@ -50,19 +51,19 @@ void merge_extra_rows(std::vector<hit<T>>& hits, std::size_t q, std::size_t k,
 
 template <class Keys, class T, class S>
 top_k_result<T, typename S::template matrix<T>> ranked_read(
-    const std::string& op, matrix_ref<const T> queries, std::size_t k, const memory_config& cfg,
+    const std::string& op, const input_rows<T>& queries, std::size_t k, const memory_config& cfg,
     const typename Keys::template state<T, S>& keys, const std::vector<block_state<T, S>>& blocks,
     const entry_directory& entries, const nearest_index<T, S>& index, const extra_lookup_rows<T, S>& extra) {
   using matrix = typename S::template matrix<T>;
   const std::size_t cols = Keys::lookup_cols(cfg);
-  require_nonempty(op, "queries", queries);
-  require_cols(op, "queries", queries, cols, Keys::lookups_are_latents ? "the code size" : "lookup size");
-  require_finite(op, "queries", queries);
+  require_nonempty(op, "queries", queries.values);
+  require_cols(op, "queries", queries.values, cols, Keys::lookups_are_latents ? "the code size" : "lookup size");
+  require_finite_rows<S>(op, "queries", queries);
   if (entries.empty()) throw state_error(op + ": the memory is empty; write an episode first");
-  const std::size_t q = queries.rows;
+  const std::size_t q = queries.rows();
   k = std::min(k, entries.size());
   auto qd = S::template make<T>(q, cols);
-  S::upload(queries.data, queries.size(), S::data(qd));
+  stage_rows<S>(queries, S::data(qd));
 
   // The queries' own addresses, for policies that give them one (none: read at the matched entry's address).
   const auto& first_map = blocks.front().read_map;
