@@ -9,8 +9,11 @@ function(larimar_strict target)
     # scripts/test.sh (2,101 s CPU of a 2,310 s run at -O1). test/memory/sharded.cpp compiles in 25 s CPU at -O0
     # where -O1 takes 43 s, with the same checks (the suites then run slower, but run far shorter than they
     # compile); -g1 keeps the line tables a report needs and drops the variables' debug information.
+    # LARIMAR_SANITIZED: a suite may run its end-to-end sweeps over fewer items here (the release build runs them
+    # whole); what the sanitizers check is every code path, which a few items take.
     target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-O0 -g1 -fsanitize=address,undefined
                            -fno-sanitize-recover=all -fno-omit-frame-pointer>)
+    target_compile_definitions(${target} PRIVATE LARIMAR_SANITIZED=1)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
   endif()
 endfunction()

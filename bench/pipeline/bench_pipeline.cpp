@@ -2,7 +2,8 @@
 // memory write), then answer a batch of queries (read + greedy generation). Sequential: ask() after each write.
 // Overlapped: ask_async() after each write, so context i's generation runs on a worker while context i+1 is
 // segmented, encoded and written; the answers are collected before the next ask. Both loops give the same
-// answers (checked here, and by test_pipeline_recall's ask_async test).
+// answers (checked here, and by test_pipeline_recall's ask_async test). In place: the sequential loop with the
+// memory in the models' backend memory (storage::device: the latent path, no latent copied to the host).
 //   ./build/bench/bench_pipeline --benchmark_counters_tabular=true
 // Arguments: tokens per context, queries per context. Every run serves the same `contexts` contexts.
 #include <benchmark/benchmark.h>
@@ -10,20 +11,22 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "larimar/keys/fixed_nearest.hpp"
 #include "larimar/memory/sharded_memory.hpp"
 #include "larimar/pipeline/pipeline.hpp"
 #include "larimar/solver/pseudoinverse.hpp"
+#include "larimar/storage/device.hpp"
 #include "larimar/storage/host.hpp"
 
 namespace {
 
 using namespace larimar;
-using memory_t = sharded_memory<float, storage::host, keys::fixed_nearest, solver::pseudoinverse>;
-using pipeline_t = pipeline::recall_pipeline<memory_t>;
-using answers_t = std::vector<pipeline_t::answer>;
+template <class Storage>
+using pipeline_on = pipeline::recall_pipeline<sharded_memory<float, Storage, keys::fixed_nearest, solver::pseudoinverse>>;
+using answers_t = std::vector<pipeline::recall_answer>;
 constexpr std::size_t contexts = 4;
 
 std::shared_ptr<const pipeline::recall_models<>> models() {
@@ -43,18 +46,21 @@ workload make_workload(std::size_t tokens, std::size_t q) {
   }
   return w;
 }
-pipeline_t make_pipeline() {
+template <class Pipeline>
+Pipeline make_pipeline() {
   pipeline::pipeline_options o;
   o.prefix_tokens = models()->tokenizer().encode("The pass key is").size();
-  return pipeline_t(models(), o);
+  return Pipeline(models(), o);
 }
-void write(pipeline_t& p, const pipeline::recall_task& t) {
+template <class Pipeline>
+void write(Pipeline& p, const pipeline::recall_task& t) {
   p.clear();
   pipeline::context_stream<tokenizer::byte_level_bpe> cs(t, p.models().tokenizer(), p.options().segment_tokens);
   p.write(cs);
 }
 
-std::vector<answers_t> serve_sequential(pipeline_t& p, const workload& w) {
+template <class Pipeline>
+std::vector<answers_t> serve_sequential(Pipeline& p, const workload& w) {
   std::vector<answers_t> out;
   for (std::size_t c = 0; c < contexts; ++c) {
     write(p, w.tasks[c]);
@@ -62,7 +68,8 @@ std::vector<answers_t> serve_sequential(pipeline_t& p, const workload& w) {
   }
   return out;
 }
-std::vector<answers_t> serve_overlapped(pipeline_t& p, const workload& w) {
+template <class Pipeline>
+std::vector<answers_t> serve_overlapped(Pipeline& p, const workload& w) {
   std::vector<answers_t> out;
   std::future<answers_t> pending;
   for (std::size_t c = 0; c < contexts; ++c) {
@@ -74,10 +81,12 @@ std::vector<answers_t> serve_overlapped(pipeline_t& p, const workload& w) {
   return out;
 }
 
-template <bool Overlapped>
+template <bool Overlapped, class Storage = storage::host>
 void BM_serve(benchmark::State& state) {
+  using P = pipeline_on<Storage>;
+  static_assert(P::latents_in_place == std::is_same_v<Storage, storage::device>);
   const auto w = make_workload(static_cast<std::size_t>(state.range(0)), static_cast<std::size_t>(state.range(1)));
-  auto p = make_pipeline();
+  auto p = make_pipeline<P>();
   auto reference = serve_sequential(p, w);  // warms the encoder cache for both loops alike
   double write_s = 0, decode_s = 0;
   for (auto _ : state) {
@@ -103,6 +112,7 @@ void shapes(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_serve<false>)->Name("BM_serve_sequential")->Apply(shapes);
 BENCHMARK(BM_serve<true>)->Name("BM_serve_overlapped")->Apply(shapes);
+BENCHMARK(BM_serve<false, storage::device>)->Name("BM_serve_in_place")->Apply(shapes);
 
 }  // namespace
 

@@ -44,9 +44,13 @@ class latent_rows {
     copy(src.row(i), cols_, row(rows_));
     ++rows_;
   }
+  // Host-accessible rows are compared on the host: thrust's OpenMP reductions bind a reference through a null
+  // policy pointer (undefined behaviour UBSan reports inside CCCL).
   bool row_equals(std::size_t i, const latent_rows& o, std::size_t j) const {
-    if constexpr (OnDevice) return thrust::equal(Backend::policy(), row(i), row(i) + cols_, o.row(j));
-    else return std::equal(row(i), row(i) + cols_, o.row(j));
+    if constexpr (OnDevice && !Backend::host_accessible)
+      return thrust::equal(Backend::policy(), row(i), row(i) + cols_, o.row(j));
+    else
+      return std::equal(row(i), row(i) + cols_, o.row(j));
   }
 
  private:
