@@ -115,8 +115,12 @@ int main() {
     const auto m = std::make_shared<const models>(models::load(moved && *moved ? moved : LARIMAR_MODEL_DIR));
     const auto host_memory =
         run<sharded_memory<float, storage::host, keys::fixed_nearest, solver::pseudoinverse>>("memory on the host", m);
-    const auto gpu_memory =
-        run<sharded_memory<float, storage::device, keys::fixed_nearest, solver::pseudoinverse>>("memory on the GPU", m);
+    // Everything on one GPU: the latent path, no latent copied to the host (test/pipeline/latent_path.cpp counts it).
+    using on_gpu = sharded_memory<float, storage::device, keys::fixed_nearest, solver::pseudoinverse>;
+    static_assert(pipeline::recall_pipeline<on_gpu, gpu>::latents_in_place);
+    static_assert(!pipeline::recall_pipeline<sharded_memory<float, storage::host, keys::fixed_nearest,
+                                                            solver::pseudoinverse>, gpu>::latents_in_place);
+    const auto gpu_memory = run<on_gpu>("memory on the GPU (latents in place)", m);
     expect(host_memory == gpu_memory, "the same answers with the memory on the host and on the GPU");
     overlap<sharded_memory<float, storage::host, keys::fixed_nearest, solver::pseudoinverse>>("overlap, memory on the host", m);
     overlap<sharded_memory<float, storage::device, keys::fixed_nearest, solver::pseudoinverse>>("overlap, memory on the GPU", m);
