@@ -32,7 +32,7 @@ class latent_rows {
     if constexpr (OnDevice) return backend::device_view<Backend>(data(), rows_, cols_);
     else return std::span<const float>(values_);
   }
-  // Rows [first, first + n) copied from `src`, a pointer where these rows live.
+  // n rows of `cols` values copied from `src`, a pointer into the memory these rows live in.
   void assign(const float* src, std::size_t n, std::size_t cols) {
     *this = latent_rows(n, cols);
     copy(src, n * cols, data());

@@ -484,7 +484,7 @@ class recall_pipeline {
       models_->latents(ids, std::span<float>(out));
     return out;
   }
-  // The first n rows of an encoder output as the memory takes them.
+  // The first n rows of an encoder output as the memory takes them (in place: a view of the backend's memory).
   auto rows_of(const latent_buffer& b, std::size_t n) const {
     if constexpr (latents_in_place)
       return backend::device_view<Backend>(backend::raw<float>(b), n, models_->latent_size());
@@ -520,29 +520,15 @@ class recall_pipeline {
   };
   rows_read read_rows(std::span<const std::string> queries, std::size_t k) const {
     const auto t0 = clock::now();
-    const std::size_t C = models_->latent_size(), q = queries.size();
-    const auto ids = query_prefix_ids(queries);
+    const std::size_t q = queries.size();
+    const latent_buffer lk = encode_all(query_prefix_ids(queries), q);
     rows_read out;
-    if constexpr (latents_in_place) {
-      auto lk = backend::scratch<Backend, float>(q * C);
-      const auto view = backend::device_view<Backend>(backend::raw<float>(lk), q, C);
-      models_->latents(ids, view);
-      if (k == 1) {
-        auto r = memory_.read(backend::device_ref<Backend, const float>(view));
-        out = rows_read{from_storage(r.latents, q), std::move(r.hits), 1};
-      } else {
-        auto r = memory_.read(backend::device_ref<Backend, const float>(view), k);
-        out = rows_read{from_storage(r.latents, r.hits.size()), std::move(r.hits), r.k};
-      }
+    if (k == 1) {
+      auto r = memory_.read(rows_of(lk, q));
+      out = rows_read{from_storage(r.latents, q), std::move(r.hits), 1};
     } else {
-      const auto lk = models_->latents(ids);
-      if (k == 1) {
-        auto r = memory_.read(matrix_ref<const float>(lk.data(), q, C));
-        out = rows_read{from_storage(r.latents, q), std::move(r.hits), 1};
-      } else {
-        auto r = memory_.read(matrix_ref<const float>(lk.data(), q, C), k);
-        out = rows_read{from_storage(r.latents, r.hits.size()), std::move(r.hits), r.k};
-      }
+      auto r = memory_.read(rows_of(lk, q), k);
+      out = rows_read{from_storage(r.latents, r.hits.size()), std::move(r.hits), r.k};
     }
     time_.read += seconds(t0, clock::now());
     return out;
