@@ -46,6 +46,7 @@ while [ $# -gt 0 ]; do
 done
 say() { echo "bench.sh: $*" >&2; }
 cd "$ROOT"
+. scripts/openblas-env.sh  # OpenBLAS on its Prescott kernels where it does not know the CPU
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 BENCHES="bench_memory bench_memory_storage bench_model bench_tokenizer bench_pipeline"
@@ -91,7 +92,7 @@ GB_ARGS=(--benchmark_counters_tabular=true)
   echo "- CPU: $CPU, $(nproc) CPUs ($FLAGS)"
   echo "- memory: $(free -g | awk '/^Mem:/ {print $2 " GB"}')"
   echo "- uptime at start: \`$(uptime)\`"
-  echo "- environment: OMP_WAIT_POLICY=$OMP_WAIT_POLICY OMP_NUM_THREADS=${OMP_NUM_THREADS:-(unset)} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-(unset)}"
+  echo "- environment: OMP_WAIT_POLICY=$OMP_WAIT_POLICY OMP_NUM_THREADS=${OMP_NUM_THREADS:-(unset)} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-(unset)} OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(its own choice)}"
   echo "- arguments: ${GB_ARGS[*]}"
   echo
   echo "The load average says whether the figures are worth reading: other processes on the cores inflate times"

@@ -4,6 +4,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/install-deps.sh
+. scripts/openblas-env.sh  # OpenBLAS on its Prescott kernels where it does not know the CPU
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)" --target episodic_memory
 ./build/examples/episodic_memory

@@ -10,6 +10,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. scripts/openblas-env.sh  # OpenBLAS on its Prescott kernels where it does not know the CPU
 model=${1:-models/larimar-tiny}
 out=${2:-runs/results}
 seeds=${SEEDS:-20}

@@ -12,8 +12,17 @@
 #include <vector>
 
 #include "../memory/helpers.hpp"
+#include "factories.hpp"  // runtime::make_memory/make_pipeline, compiled once (tools/factories)
 #include "larimar/io/state_file.hpp"
-#include "larimar/runtime/factory.hpp"
+#include "larimar/keys/content.hpp"
+#include "larimar/keys/fixed_nearest.hpp"
+#include "larimar/keys/prefix_encoding.hpp"
+#include "larimar/memory/memory.hpp"
+#include "larimar/memory/sharded_memory.hpp"
+#include "larimar/solver/iterative.hpp"
+#include "larimar/solver/pseudoinverse.hpp"
+#include "larimar/storage/device.hpp"
+#include "larimar/storage/host.hpp"
 
 using namespace larimar;
 
@@ -139,7 +148,7 @@ TEST_CASE("every spec makes the type it names, and that memory reads what the ty
           constexpr bool content = std::is_same_v<Keys, keys::content> || std::is_same_v<Keys, keys::content_ridge>;
           const std::string types = std::string(layout.name) + "," + keys.name + "," + solver.name + "," + storage.name;
           if constexpr (!plain && content) {
-            CHECK_THROWS_WITH_AS(runtime::make_memory(types, config()),
+            CHECK_THROWS_WITH_AS(larimar_factories::make_memory(types, config()),
                                  doctest::Contains((std::string(keys.name) + " keys need the plain layout").c_str()), value_error);
           } else {
             using M = typename memory_type<plain, S, Keys, Solver>::type;
@@ -149,11 +158,11 @@ TEST_CASE("every spec makes the type it names, and that memory reads what the ty
               memory_config cfg = config();
               runtime::apply(runtime::parse_memory_spec(formats), cfg);
               M typed(cfg);
-              const auto made_one = runtime::make_memory(spec, config());
+              const auto made_one = larimar_factories::make_memory(spec, config());
               REQUIRE(made_one->template target<M>() != nullptr);
               CHECK(made_one->describe() == spec);
               CHECK(runtime::describe(typed) == spec);
-              CHECK(runtime::make_memory(made_one->describe(), config())->describe() == spec);  // round trip
+              CHECK(larimar_factories::make_memory(made_one->describe(), config())->describe() == spec);  // round trip
               const auto a = typed_run(typed, z, look, content);
               const auto b = facade_run(*made_one, z, look, content);
               CHECK(a.error == b.error);
@@ -183,7 +192,7 @@ TEST_CASE("the seeded case is a real one: pinv reads every latent back through b
   const auto look = test::gaussian<float>(N, L, 2);
   for (const char* spec : {"plain,fixed_nearest", "sharded,prefix_encoding,device"}) {
     CAPTURE(spec);
-    const auto m = runtime::make_memory(spec, config());
+    const auto m = larimar_factories::make_memory(spec, config());
     const auto o = facade_run(*m, z, look, false);
     REQUIRE(o.error.empty());
     CHECK(o.entries == std::vector<std::size_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
@@ -198,7 +207,7 @@ TEST_CASE("the interface's other calls: sequential writes, forget, entry, clear,
   const auto z = test::gaussian<float>(6, C, 3);
   const auto look = test::gaussian<float>(6, L, 4);
   M typed(config());
-  const auto m = runtime::make_memory("plain,fixed_nearest,pinv,host", config());
+  const auto m = larimar_factories::make_memory("plain,fixed_nearest,pinv,host", config());
   CHECK(m->empty());
   CHECK(m->block_count() == 0);
   const auto ids = m->write_sequential(z, look);
@@ -230,7 +239,7 @@ TEST_CASE("state files cross between the interface and the compile-time type") {
   using M = sharded_memory<float, storage::device, keys::prefix_encoding, solver::pseudoinverse>;
   const auto z = test::gaussian<float>(N, C, 5);
   const auto look = test::gaussian<float>(N, L, 6);
-  const auto m = runtime::make_memory("sharded,prefix_encoding,pinv,device,memory=fp16", config());
+  const auto m = larimar_factories::make_memory("sharded,prefix_encoding,pinv,device,memory=fp16", config());
   m->write(z, look);
   const auto path = temp_path("facade.lrm");
   m->save(path);
@@ -239,28 +248,28 @@ TEST_CASE("state files cross between the interface and the compile-time type") {
   CHECK(same_bits(on_host<storage::device>(typed.read(look).latents), m->read(look).latents));
   // load() replaces the memory and its config with the file's.
   const auto other =
-      runtime::make_memory("sharded,prefix_encoding,pinv,device", {.slots = 4, .code_size = C, .lookup_size = L});
+      larimar_factories::make_memory("sharded,prefix_encoding,pinv,device", {.slots = 4, .code_size = C, .lookup_size = L});
   other->load(path);
   CHECK(other->config().slots == K);
   CHECK(other->describe() == m->describe());
   CHECK(same_bits(other->read(look).latents, m->read(look).latents));
   // A file of another type is the loader's format_error, and the memory stays as it was.
-  const auto fixed = runtime::make_memory("sharded,fixed_nearest,pinv,device", config());
+  const auto fixed = larimar_factories::make_memory("sharded,fixed_nearest,pinv,device", config());
   CHECK_THROWS_WITH_AS(fixed->load(path), doctest::Contains("key policy"), format_error);
   CHECK(fixed->empty());
   std::filesystem::remove(path);
 }
 
 TEST_CASE("make_memory refuses a pipeline's lookup, names bad words, and leaves a bad config to the memory") {
-  CHECK_THROWS_WITH_AS(runtime::make_memory("fixed_nearest/full", config()),
+  CHECK_THROWS_WITH_AS(larimar_factories::make_memory("fixed_nearest/full", config()),
                        doctest::Contains("a lookup (/prefix, /full) belongs to a pipeline spec"), value_error);
-  CHECK_THROWS_WITH_AS(runtime::make_memory("sharded,iter4", config()), doctest::Contains("unknown token 'iter4'"),
+  CHECK_THROWS_WITH_AS(larimar_factories::make_memory("sharded,iter4", config()), doctest::Contains("unknown token 'iter4'"),
                        value_error);
-  CHECK_THROWS_WITH_AS(runtime::make_memory("device", {.slots = 0, .code_size = C}),
+  CHECK_THROWS_WITH_AS(larimar_factories::make_memory("device", {.slots = 0, .code_size = C}),
                        doctest::Contains("slots must be positive"), value_error);
   // The spec's formats replace the config's; what it does not name stays.
   memory_config cfg = config();
   cfg.memory_precision = precision::bf16;
-  CHECK(runtime::make_memory("lookup=fp16", cfg)->describe() ==
+  CHECK(larimar_factories::make_memory("lookup=fp16", cfg)->describe() ==
         "sharded,fixed_nearest,pinv,host,lookup=fp16,memory=bf16");
 }

@@ -8,11 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "factories.hpp"  // runtime::make_memory/make_pipeline, compiled once (tools/factories)
 #include "larimar/keys/fixed_nearest.hpp"
 #include "larimar/keys/prefix_encoding.hpp"
+#include "larimar/memory/memory.hpp"
 #include "larimar/memory/sharded_memory.hpp"
 #include "larimar/pipeline/pipeline.hpp"
-#include "larimar/runtime/pipeline_factory.hpp"
+#include "larimar/solver/iterative.hpp"
 #include "larimar/solver/pseudoinverse.hpp"
 #include "larimar/storage/device.hpp"
 #include "larimar/storage/host.hpp"
@@ -52,7 +54,7 @@ template <class Memory>
 void check_same_as_typed(const std::string& spec, const pipeline_options& typed_options, const recall_task& task) {
   CAPTURE(spec);
   recall_pipeline<Memory> typed(random_models(), typed_options);
-  const auto made = runtime::make_pipeline(spec, random_models(), passkey_options());
+  const auto made = larimar_factories::make_pipeline(spec, random_models(), passkey_options());
   REQUIRE(made->template target<recall_pipeline<Memory>>() != nullptr);
   REQUIRE(made->memory().template target<Memory>() != nullptr);
   CHECK(made->options().lookup == typed_options.lookup);
@@ -112,24 +114,24 @@ TEST_CASE("every pipeline spec makes the recall_pipeline of its type, which read
 }
 
 TEST_CASE("describe(): the memory's canonical spec with the pipeline's lookup") {
-  const auto p = runtime::make_pipeline("device,prefix_encoding,lookup=bf16", random_models(), passkey_options());
+  const auto p = larimar_factories::make_pipeline("device,prefix_encoding,lookup=bf16", random_models(), passkey_options());
   CHECK(p->describe() == "sharded,prefix_encoding/prefix,pinv,device,lookup=bf16,memory=fp32");
   CHECK(p->memory().describe() == "sharded,prefix_encoding,pinv,device,lookup=bf16,memory=fp32");
   auto o = passkey_options();
   o.lookup = lookup_kind::full;
   // Unnamed in the spec, the options' lookup and formats stay; named, the spec's replace them.
-  CHECK(runtime::make_pipeline("plain", random_models(), o)->describe() == "plain,fixed_nearest/full,pinv,host,fp32");
-  CHECK(runtime::make_pipeline("fixed_nearest/prefix", random_models(), o)->options().lookup == lookup_kind::prefix);
-  const auto again = runtime::make_pipeline(p->describe(), random_models(), passkey_options());
+  CHECK(larimar_factories::make_pipeline("plain", random_models(), o)->describe() == "plain,fixed_nearest/full,pinv,host,fp32");
+  CHECK(larimar_factories::make_pipeline("fixed_nearest/prefix", random_models(), o)->options().lookup == lookup_kind::prefix);
+  const auto again = larimar_factories::make_pipeline(p->describe(), random_models(), passkey_options());
   CHECK(again->describe() == p->describe());
-  CHECK_THROWS_WITH_AS(runtime::make_pipeline("sharded,content/full", random_models(), o),
+  CHECK_THROWS_WITH_AS(larimar_factories::make_pipeline("sharded,content/full", random_models(), o),
                        doctest::Contains("content keys need the plain layout"), value_error);
-  CHECK_THROWS_WITH_AS(runtime::make_pipeline("host,fixed_nearest/middle", random_models(), o),
+  CHECK_THROWS_WITH_AS(larimar_factories::make_pipeline("host,fixed_nearest/middle", random_models(), o),
                        doctest::Contains("unknown lookup 'middle'"), value_error);
 }
 
 TEST_CASE("write_segments, write_text, clear and timings through the interface") {
-  const auto p = runtime::make_pipeline("", random_models(), passkey_options());
+  const auto p = larimar_factories::make_pipeline("", random_models(), passkey_options());
   const auto ids = p->write_text("The grass is green. The sky is blue.\n\nMy locker code is 4471. Keep it safe.\n\n"
                                  "Here we go. There and back again.");
   REQUIRE(ids.size() == 3);
@@ -152,7 +154,7 @@ TEST_CASE("end to end with larimar-tiny: ask, generate and ask_async answer as t
   using M = sharded_memory<float, storage::device, keys::fixed_nearest, solver::pseudoinverse>;
   auto o = passkey_options();
   recall_pipeline<M> typed(tiny(), o);
-  const auto made = runtime::make_pipeline("fixed_nearest/prefix,device", tiny(), o);
+  const auto made = larimar_factories::make_pipeline("fixed_nearest/prefix,device", tiny(), o);
   const auto task = passkey_task(4, 4096, 0.6, 21);
   write_and_read(typed, task);
   write_and_read(*made, task);

@@ -10,6 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 run=$1
 shift
+. "$root/scripts/openblas-env.sh"
 jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 if [ -e "$jemalloc" ]; then
   export LD_PRELOAD="$jemalloc${LD_PRELOAD:+:$LD_PRELOAD}" MALLOC_CONF="dirty_decay_ms:-1,muzzy_decay_ms:-1"
