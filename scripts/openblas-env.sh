@@ -11,7 +11,9 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ] && command -v python3 >/dev/null 2>&1; then
     elif grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
       export OPENBLAS_CORETYPE=Haswell
     fi
-    [ -n "${OPENBLAS_CORETYPE:-}" ] && echo "note: OpenBLAS does not know this CPU; OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE" >&2
+    if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+      echo "note: OpenBLAS does not know this CPU; OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE" >&2
+    fi
   fi
   unset _openblas_core
 fi
