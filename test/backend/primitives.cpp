@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "larimar/backend/blas_info.hpp"
 #include "larimar/backend/host/host.hpp"
 #include "larimar/backend/omp/omp.hpp"
 #include "larimar/core/random.hpp"
@@ -191,4 +192,23 @@ TEST_CASE_TEMPLATE("cholesky factors a positive definite matrix, refuses an inde
   std::vector<T> indefinite(m * m, T(0));
   for (std::size_t i = 0; i < m; ++i) indefinite[i * m + i] = i == 4 ? T(-1) : T(1);
   CHECK_FALSE(B::cholesky(indefinite.data(), m));
+}
+
+// backend/blas_info.hpp: the OpenBLAS this suite links is found, and a fallback to pre-AVX2 kernels is named.
+TEST_CASE("blas_info: OpenBLAS's core is read at run time; pre-AVX2 kernels on an AVX2/AVX-512 CPU are flagged") {
+  const auto here = backend::blas_info();
+  MESSAGE("OpenBLAS core: " << here.core << (here.fallback() ? " (" + here.advice() + ")" : std::string()));
+  CHECK(!here.core.empty());  // this suite links OpenBLAS (cblas_sgemm above)
+  const backend::cpu_vector_units avx512{true, true}, avx2{true, false}, sse{false, false};
+  CHECK(backend::assess_blas("Prescott", false, avx512).better == "SkylakeX");
+  CHECK(backend::assess_blas("Prescott", false, avx2).better == "Haswell");
+  CHECK(backend::assess_blas("Core2", false, avx2).better == "Haswell");
+  CHECK(!backend::assess_blas("Prescott", false, sse).fallback());    // nothing better to run
+  CHECK(!backend::assess_blas("Prescott", true, avx512).fallback());  // OPENBLAS_CORETYPE chose them
+  CHECK(!backend::assess_blas("SkylakeX", false, avx512).fallback());
+  CHECK(!backend::assess_blas("Haswell", false, avx512).fallback());  // AVX2 kernels: not the 5x case
+  CHECK(!backend::assess_blas("", false, avx512).fallback());         // not OpenBLAS
+  const auto r = backend::assess_blas("Prescott", false, avx512);
+  CHECK(r.advice().find("OPENBLAS_CORETYPE=SkylakeX") != std::string::npos);
+  CHECK(backend::assess_blas("Haswell", false, avx512).advice().empty());
 }

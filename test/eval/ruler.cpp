@@ -236,7 +236,7 @@ TEST_CASE("ruler: the stream puts every needle into running text at its depth") 
   SUBCASE("needle haystack: every line is needle-shaped, the keys random") {
     const auto& spec = ruler_task("multikey_3");
     const auto s = make_ruler_sample(spec, 5);
-    ruler_stream stream(s, needle_haystack_source(spec, 5), tok, 400, 8'000);
+    ruler_stream stream(s, needle_haystack_source(s), tok, 400, 8'000);
     const auto segs = all_segments(stream);
     std::size_t needles = 0, with_key = 0;
     for (const auto& seg : segs)
@@ -248,6 +248,21 @@ TEST_CASE("ruler: the stream puts every needle into running text at its depth") 
       }
     CHECK(needles > 50);
     CHECK(with_key == 1);  // the distractors never use the queried key
+  }
+  SUBCASE("needle haystack of word keys: a distractor never takes a key of the sample's needles") {
+    // 10,000 adjective-noun keys: 100,000 free draws repeat a given key about ten times.
+    const auto& spec = ruler_task("multikey_2");
+    const auto s = make_ruler_sample(spec, 3);
+    REQUIRE(s.needles.size() == 1);
+    const std::string key = " for " + s.needles[0].key + " is:";
+    needle_haystack_source free(spec, s.seed), own(s);
+    std::size_t free_hits = 0, own_hits = 0;
+    for (int i = 0; i < 100'000; ++i) {
+      free_hits += free.next()->text.find(key) != std::string::npos;
+      own_hits += own.next()->text.find(key) != std::string::npos;
+    }
+    CHECK(free_hits > 0);
+    CHECK(own_hits == 0);
   }
   CHECK_THROWS_AS(ruler_stream(make_ruler_sample(ruler_task("single_1"), 1), ruler_noise(), tok, 100, 0), value_error);
 }

@@ -55,6 +55,33 @@ expect 1 "does not start the needle" --model "$model" --task needle --haystack "
   --query "Unrelated" --memory-only
 expect 1 "segment_tokens must be in [1, 40]" --model "$model" --segment-tokens 41 --memory-only
 
+# --needles: each line a needle of its own; a bad file is refused with its line named.
+expect 2 "--needles gives each needle its query and answer" --task needle --needles "$tmp/set.jsonl" --query "A"
+expect 2 "belong to --task needle" --needles "$tmp/set.jsonl"
+expect 1 "--needles: cannot open" --model "$model" --task needle --needles "$tmp/none.jsonl" --memory-only
+printf '\n\n' > "$tmp/set.jsonl"
+expect 1 "has no needle" --model "$model" --task needle --needles "$tmp/set.jsonl" --memory-only
+printf '{"name": "a", "needle": "The code is 12.", "query": "The code is"}\n[1, 2]\n' > "$tmp/set.jsonl"
+expect 1 "set.jsonl:2: not a JSON object" --model "$model" --task needle --needles "$tmp/set.jsonl" --memory-only
+printf '{"name": "a", "needle": "The code is 12."}\n' > "$tmp/set.jsonl"
+expect 1 "set.jsonl:1: no \"query\"" --model "$model" --task needle --needles "$tmp/set.jsonl" --memory-only
+printf '{"name": "a b", "needle": "The code is 12.", "query": "The code is"}\n' > "$tmp/set.jsonl"
+expect 1 "name 'a b' has a character other than" --model "$model" --task needle --needles "$tmp/set.jsonl" --memory-only
+printf '{"name": "a", "needle": "The code is 12.", "query": "The code is", "depth": 5}\n' > "$tmp/set.jsonl"
+expect 1 "unknown field \"depth\"" --model "$model" --task needle --needles "$tmp/set.jsonl" --memory-only
+printf '{"name": "a", "needle": "The code is 12.", "query": "The code is"}\n{"name": "a", "needle": "B.", "query": "B"}\n' \
+  > "$tmp/set.jsonl"
+expect 1 "set.jsonl:2: name 'a' given twice" --model "$model" --task needle --needles "$tmp/set.jsonl" --memory-only
+printf '{"name": "a", "needle": "The code is 12.", "query": "The door"}\n' > "$tmp/set.jsonl"
+expect 1 "does not start the needle" --model "$model" --task needle --needles "$tmp/set.jsonl" --memory-only
+# The shipped set: a row per needle (its own P: the header gives the range), the mean over all twenty.
+set_file="$(dirname "$0")/../../tools/recall/needles.jsonl"
+expect 0 "prefix P = 8..23 tokens (per needle)" --model "$model" --task needle --needles "$set_file" \
+  --lengths 2K --memory-only --no-progress --out "$tmp/set"
+grep -qF "| needle-code-wifi | prefix | 1.00 |" "$tmp/set/table.md" && grep -qF "| **mean** | prefix | 1.00 |" "$tmp/set/table.md" ||
+  { echo "FAIL: the needle set's table:"; cat "$tmp/set/table.md"; fail=1; }
+[ "$(wc -l < "$tmp/set/trials.csv")" -eq 21 ] || { echo "FAIL: trials.csv should have 20 rows"; fail=1; }
+
 # A small sweep: the table, the CSV rows and the PNG heatmaps.
 expect 0 "| passkey-3 | prefix | 1.00 |" --model "$model" --lengths 4K --depths 0,100 --seeds 2 --memory-only \
   --out "$tmp/out" --no-progress

@@ -16,7 +16,9 @@
 #include "larimar/keys/prefix_encoding.hpp"
 #include "larimar/memory/memory.hpp"
 #include "larimar/memory/sharded_memory.hpp"
+#include "larimar/core/random.hpp"
 #include "larimar/pipeline/pipeline.hpp"
+#include "larimar/pipeline/token_sketch.hpp"
 #include "larimar/solver/pseudoinverse.hpp"
 #include "larimar/storage/device.hpp"
 #include "larimar/storage/host.hpp"
@@ -192,15 +194,13 @@ TEST_CASE("sentence_keys, random encoder: a needle as the first, a middle or the
   const auto segs = segment_text(random_models()->tokenizer(), text, keyed.options().segment_tokens,
                                  segment_packing::sentence_keys);
   // 32 sentences start inside a segment (the second of each paragraph, and two more), but the second sentences
-  // repeat ten words: each distinct lookup prefix is indexed once, by the first entry that has it.
+  // repeat ten words: each distinct sentence is indexed once, by the first entry that has it.
   std::set<std::vector<model::token_id>> seen;
   std::size_t starts = 0, distinct = 0;
-  const auto prefix = [&](const std::vector<model::token_id>& ids) {
-    return std::vector<model::token_id>(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(ids.size(), 4)));
-  };
   for (const auto& sg : segs) {
-    seen.insert(prefix(sg.ids));
-    for (const auto& k : sg.keys) starts += 1, distinct += seen.insert(prefix(k.ids)).second;
+    const std::size_t first = sg.keys.empty() ? sg.ids.size() : sg.keys.front().offset;
+    seen.insert(std::vector<model::token_id>(sg.ids.begin(), sg.ids.begin() + static_cast<std::ptrdiff_t>(first)));
+    for (const auto& k : sg.keys) starts += 1, distinct += seen.insert(k.ids).second;
   }
   CHECK(starts == 32);
   CHECK(distinct <= 14);
@@ -239,7 +239,7 @@ TEST_CASE("sentence_keys, random encoder: a needle as the first, a middle or the
   // The memory must index lookups: prefix encoding refuses the packing, as do full-latent lookups.
   o.packing = segment_packing::sentence_keys;
   CHECK_THROWS_WITH_AS(recall_pipeline<by_prefix<storage::host>>(random_models(), o),
-                       doctest::Contains("sentence_keys packing needs prefix lookups"), value_error);
+                       doctest::Contains("sentence_keys packing needs prefix or token lookups"), value_error);
   o.lookup = lookup_kind::full;
   CHECK_THROWS_WITH_AS(recall_pipeline<fixed<storage::host>>(random_models(), o),
                        doctest::Contains("with full lookups"), value_error);
@@ -602,4 +602,150 @@ TEST_CASE("contiguous reads with larimar-tiny: a sentence cut across segments co
   const auto limited = r.ask(query);
   CHECK(limited.tokens.size() == head + 3);
   CHECK(limited.reason == model::finish_reason::max_tokens);
+}
+
+namespace {
+double dot(std::span<const float> a, std::span<const float> b) {
+  double d = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) d += static_cast<double>(a[i]) * b[i];
+  return d;
+}
+}  // namespace
+
+TEST_CASE("token_sketch: one unit vector per prefix; one token changed costs its three features") {
+  const std::vector<model::token_id> a = {5, 17, 300, 42, 9, 11, 2000, 7, 64, 3};
+  std::vector<float> x(256), y(256);
+  token_sketch(a, x);
+  CHECK(std::abs(dot(x, x) - 1) <= 1e-6);
+  token_sketch(a, y);
+  CHECK(x == y);  // a function of the ids alone
+  auto b = a;
+  b[4] = 10;  // loses (4, 9), (3, 42, 9) and (4, 9, 11) of the 19 features
+  token_sketch(b, y);
+  const double c = dot(x, y);
+  CHECK(c < 0.9);
+  CHECK(c > 0.6);  // 16 / 19 = 0.84 with no collision in 256 dimensions
+  // Swapping two tokens is a different prefix too: positions are part of every feature.
+  b = a;
+  std::swap(b[0], b[1]);
+  token_sketch(b, y);
+  CHECK(dot(x, y) < 0.9);
+  // A shorter prefix of the same tokens shares all its features: cosine sqrt(7 / 19) for its first 4.
+  std::vector<float> z(256);
+  token_sketch(std::span(a).first(4), z);
+  CHECK(std::abs(dot(x, z) - std::sqrt(7.0 / 19.0)) <= 0.05);
+  CHECK_THROWS_WITH_AS(token_sketch({}, x), doctest::Contains("no tokens"), value_error);
+  CHECK_THROWS_WITH_AS(token_sketch(a, std::span<float>()), doctest::Contains("no dimension"), shape_error);
+}
+
+// RULER's multikey haystacks: needles that differ only in their key. Token lookups find each one by its own
+// prefix, with the exact match at cosine 1 and the nearest other key far below it; on the latent path too.
+TEST_CASE("token lookups with larimar-tiny: 120 needles that differ only in their key word, each found with a margin") {
+  const char* adjectives[] = {"amused", "bitter", "calm", "dusty", "eager", "fuzzy", "gentle", "hollow", "icy", "jolly",
+                              "keen", "lucky"};
+  const char* nouns[] = {"hook", "hat", "lamp", "river", "stone", "cloud", "wheel", "apple", "bridge", "violin"};
+  std::vector<std::string> queries;
+  std::vector<segment> segs;
+  splitmix64 rng(11);
+  const auto& tok = tiny()->tokenizer();
+  std::size_t longest = 0;
+  for (const char* a : adjectives)
+    for (const char* n : nouns) {
+      queries.push_back(std::string("One of the special magic numbers for ") + a + "-" + n + " is:");
+      const std::string text = queries.back() + " " + std::to_string(1000000 + rng.next() % 9000000) + ".";
+      segment s;
+      s.ids = tok.encode(text);
+      s.text = text;
+      segs.push_back(std::move(s));
+      longest = std::max(longest, tok.encode(queries.back()).size());
+    }
+  const auto margins = [&](auto& p, const std::string& what) {
+    const auto ids = p.write_segments(segs);
+    const auto r = p.read(queries, 2);
+    REQUIRE(r.k == 2);
+    std::size_t found = 0;
+    double worst_margin = 1;
+    for (std::size_t q = 0; q < queries.size(); ++q) {
+      const auto h = r.hits_of(q);
+      found += h[0].entry == ids[q];
+      // the query is at most P tokens: encoded whole against each segment's first P tokens
+      worst_margin = std::min(worst_margin, static_cast<double>(h[0].score - h[1].score));
+    }
+    MESSAGE(what << ": " << found << "/" << queries.size() << " found, worst margin over the runner-up "
+                 << worst_margin);
+    return std::pair{found, worst_margin};
+  };
+  const auto check = [&](auto& p) {
+    const auto [found, margin] = margins(p, "token lookups");
+    CHECK(found == queries.size());
+    CHECK(margin >= 0.02);
+    return margin;
+  };
+  pipeline_options o;
+  o.lookup = lookup_kind::tokens;
+  o.prefix_tokens = longest;  // every query whole; a shorter one still shares all its features with its own needle
+  recall_pipeline<fixed<storage::host>> host(tiny(), o);
+  const double margin = check(host);
+  recall_pipeline<fixed<storage::device>> device(tiny(), o);
+  check(device);
+  // With larimar-tiny's prefix encodings and the same P, a query shorter than P is encoded whole against its
+  // needle's first P tokens (which run into the value): an encoding of other tokens, and the nearest is often
+  // another key's (docs/pipeline.md quotes this count).
+  pipeline_options by_encoder = o;
+  by_encoder.lookup = lookup_kind::prefix;
+  recall_pipeline<fixed<storage::host>> encoded(tiny(), by_encoder);
+  const auto [found_encoded, margin_encoded] = margins(encoded, "prefix lookups, the same P");
+  CHECK(margin > margin_encoded);
+  // With sentence keys the needle need not start its segment: each after a short sentence of its own.
+  o.packing = segment_packing::sentence_keys;
+  recall_pipeline<fixed<storage::host>> keyed(tiny(), o);
+  std::string text;
+  for (const auto& s : segs) text += "It rained. " + s.text + "\n\n";
+  const auto entries = keyed.write_text(text);
+  REQUIRE(entries.size() == segs.size());
+  const auto r = keyed.read(queries);
+  std::size_t found = 0;
+  for (std::size_t q = 0; q < queries.size(); ++q) found += r.hits[q].entry == entries[q];
+  CHECK(found == queries.size());
+  // The query lookups are the written rows' map: a query equal to a needle's prefix scores 1.
+  const auto lk = host.query_lookups(std::vector<std::string>{queries[0]});
+  std::vector<float> want(lk.size());
+  token_sketch(tok.encode(queries[0]), want);
+  CHECK(lk == want);
+}
+
+TEST_CASE("sentence_keys, random encoder: four values under one prefix, each inside a segment, all come back by top-k") {
+  // RULER's multivalue: one key, four values, each needle after other text in its segment. Sentences that only
+  // begin alike each keep their lookup row; a repeated sentence (the filler) is indexed once.
+  std::string text;
+  for (std::size_t i = 0; i < 12; ++i) {
+    text += "It rained on day " + std::to_string(i) + ". The grass is green.\n\n";
+    if (i % 3 == 1) text += "It rained. " + code_query + " " + code_values[i / 3] + ". Keep it safe.\n\n";
+  }
+  pipeline_options o;
+  o.prefix_tokens = token_count(code_query);
+  o.packing = segment_packing::sentence_keys;
+  recall_pipeline<fixed<storage::host>> p(random_models(), o);
+  const auto ids = p.write_text(text);
+  const auto segs = segment_text(random_models()->tokenizer(), text, p.options().segment_tokens, o.packing);
+  REQUIRE(segs.size() == ids.size());
+  std::vector<std::size_t> holders;
+  for (std::size_t i = 0; i < segs.size(); ++i)
+    if (segs[i].text.find(code_query) != std::string::npos) {
+      CHECK(segs[i].text.rfind("It rained. ", 0) == 0);  // the needle is a sentence inside the segment
+      holders.push_back(ids[i]);
+    }
+  REQUIRE(holders.size() == 4);
+  const auto r = p.read(std::vector<std::string>{code_query}, 4);
+  std::vector<std::size_t> got;
+  for (const auto& h : r.hits_of(0)) {
+    got.push_back(h.entry);
+    CHECK(h.score > 0.9999f);
+    CHECK(h.lookup == 1);  // the segment's second sentence
+  }
+  std::sort(got.begin(), got.end());
+  CHECK(got == holders);
+  // Rows: the four needles, "Keep it safe." after each (one row), "The grass is green." in 12 segments (one row);
+  // "It rained." starts segments only (their own rows).
+  CHECK(p.memory().extra_lookup_count() == 4 + 1 + 1);
 }

@@ -262,7 +262,7 @@ TEST_CASE("state files cross between the interface and the compile-time type") {
 
 TEST_CASE("make_memory refuses a pipeline's lookup, names bad words, and leaves a bad config to the memory") {
   CHECK_THROWS_WITH_AS(larimar_factories::make_memory("fixed_nearest/full", config()),
-                       doctest::Contains("a lookup (/prefix, /full) belongs to a pipeline spec"), value_error);
+                       doctest::Contains("a lookup (/prefix, /full, /tokens) belongs to a pipeline spec"), value_error);
   CHECK_THROWS_WITH_AS(larimar_factories::make_memory("sharded,iter4", config()), doctest::Contains("unknown token 'iter4'"),
                        value_error);
   CHECK_THROWS_WITH_AS(larimar_factories::make_memory("device", {.slots = 0, .code_size = C}),

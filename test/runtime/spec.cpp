@@ -54,6 +54,8 @@ TEST_CASE("every word of the tables parses to its own category and index") {
     CHECK(!s.lookup);
     CHECK(parse_memory_spec(k + "/prefix").lookup == pipeline::lookup_kind::prefix);
     CHECK(parse_memory_spec(k + "/full").lookup == pipeline::lookup_kind::full);
+    CHECK(parse_memory_spec(k + "/tokens").lookup == pipeline::lookup_kind::tokens);
+    CHECK(to_string(parse_memory_spec(k + "/tokens")) == k + "/tokens");
   }
   for (std::size_t i = 0; i < format_choices.size(); ++i) {
     const std::string f(format_choices[i].name);
@@ -146,7 +148,7 @@ TEST_CASE("bad specs are refused with the word named") {
       {"memory=int8", "'int8' is a lookup precision only"},
       {"lookup=fp64", "unknown precision 'fp64'"},
       {"colour=red", "unknown token 'colour=red'"},
-      {"fixed_nearest/diagonal", "unknown lookup 'diagonal' in 'fixed_nearest/diagonal' (prefix, full)"},
+      {"fixed_nearest/diagonal", "unknown lookup 'diagonal' in 'fixed_nearest/diagonal' (prefix, full, tokens)"},
       {"device/full", "follows a key policy only, not 'device/full'"},
       {"host,,pinv", "an empty token"},
       {"host,", "an empty token"},

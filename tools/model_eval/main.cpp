@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "larimar/backend/blas_info.hpp"
 #include "larimar/model/model.hpp"
 #include "larimar/tokenizer/byte_level_bpe.hpp"
 
@@ -123,6 +124,8 @@ std::string csv_quote(const std::string& s) {
 
 int main(int argc, char** argv) try {
   const auto o = parse(argc, argv);
+  if (const auto note = larimar::backend::blas_info().advice(); !note.empty())
+    std::fprintf(stderr, "larimar-model-eval: %s\n", note.c_str());
   namespace m = larimar::model;
   const auto encoder = m::bert_encoder<>::load(o.model, o.load);
   const auto decoder = m::gpt2_decoder<>::load(o.model, o.load);

@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "larimar/backend/blas_info.hpp"
 #include "options.hpp"
 
 int main(int argc, char** argv) {
@@ -16,6 +17,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "larimar-recall: %s\n", e.what());
     return 2;
   }
+  if (const auto note = larimar::backend::blas_info().advice(); !note.empty())
+    std::fprintf(stderr, "larimar-recall: %s\n", note.c_str());
   try {
     if (o.capacity) return recall_tool::capacity(o);
     if (o.footprint) return recall_tool::footprint(o);

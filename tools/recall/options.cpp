@@ -43,6 +43,10 @@ Task
                             sandwich and sit in Dolores Park on a sunny day.")
   --query TEXT              needle task: the query prefix (default: "The best thing to do in San Francisco is")
   --answer TEXT             needle task: the expected answer (default: the needle after the query prefix)
+  --needles FILE            needle task: a set of needles instead of --needle/--query/--answer, one JSON object
+                            per line, {"name", "needle", "query"[, "answer"]}; each gets its own contexts and row
+                            (P, when auto, from its own query). tools/recall/needles.jsonl holds twenty (names,
+                            dates, instructions, codes, quotes)
 
 Sweep
   --lengths LIST            context lengths in tokens; K = 1000, M = 1000000 (e.g. 4K,32K,137K,1M; default 4K)
@@ -50,8 +54,10 @@ Sweep
   --seeds N                 seeds per (length, depth) (default 1)
   --seed-base S             first seed (default 0)
   --policies LIST           prefix (fixed-key nearest neighbour on prefix encodings), no-prefix (the same on full
-                            latents), prefix-encoding (keys::prefix_encoding), or a key token of --memory's grammar
-                            (fixed_nearest, prefix_encoding, content; with /prefix or /full); default prefix
+                            latents), prefix-encoding (keys::prefix_encoding), tokens (fixed keys, nearest on a
+                            hash sketch of the prefix's token ids: exact prefixes match, no encoder pass), or a key
+                            token of --memory's grammar (fixed_nearest, prefix_encoding, content; with /prefix,
+                            /full or /tokens); default prefix
 
 Memory and models
   --model DIR               model directory (default models/larimar-tiny)
@@ -71,7 +77,7 @@ Memory and models
                             how sentences share segments: greedy packs consecutive sentences while they fit the
                             budget; sentence_start gives every sentence a segment of its own, so a prefix lookup
                             finds a fact that does not begin a paragraph; sentence_keys packs greedily and gives
-                            every sentence start inside a segment a lookup row of its entry (prefix policy only)
+                            every sentence start inside a segment a lookup row of its entry (prefix and tokens only)
                             (default greedy)
   --continuation-tokens N   an answer that reaches its segment's end mid-sentence continues into the entries
                             written after it for up to N tokens (contiguous reads; 0: off; default 64)
@@ -106,7 +112,8 @@ Exit status: 0 done, 2 bad arguments, 1 an error while running (unreadable or em
 constexpr std::pair<std::string_view, std::string_view> named_policies[] = {
     {"prefix", "fixed_nearest/prefix"},
     {"no-prefix", "fixed_nearest/full"},
-    {"prefix-encoding", "prefix_encoding/prefix"}};
+    {"prefix-encoding", "prefix_encoding/prefix"},
+    {"tokens", "fixed_nearest/tokens"}};
 
 std::vector<std::string> split(const std::string& s, char sep = ',') {
   std::vector<std::string> out;
@@ -241,6 +248,8 @@ options parse(int argc, char** argv) {
       o.query = value();
     } else if (a == "--answer") {
       o.answer = value();
+    } else if (a == "--needles") {
+      o.needles = value();
     } else if (a == "--lengths") {
       o.lengths.clear();
       for (const auto& l : split(value())) o.lengths.push_back(parse_length(l));
@@ -319,12 +328,16 @@ options parse(int argc, char** argv) {
     }
   }
   if (o.task == "passkey" && (seen.contains("--haystack") || seen.contains("--needle") || seen.contains("--query") ||
-                              seen.contains("--answer")))
-    throw usage_error("--haystack, --needle, --query and --answer belong to --task needle");
+                              seen.contains("--answer") || seen.contains("--needles")))
+    throw usage_error("--haystack, --needle, --query, --answer and --needles belong to --task needle");
+  if (o.needles && (seen.contains("--needle") || seen.contains("--query") || seen.contains("--answer")))
+    throw usage_error("--needles gives each needle its query and answer; drop --needle, --query and --answer");
   if (o.task != "passkey" && seen.contains("--digits")) throw usage_error("--digits belongs to --task passkey");
-  if (o.task.rfind("ruler:", 0) == 0 &&
-      (seen.contains("--needle") || seen.contains("--query") || seen.contains("--answer") || seen.contains("--depths")))
-    throw usage_error("--needle, --query, --answer and --depths do not apply to RULER's tasks (they draw their own)");
+  if (o.task.rfind("ruler:", 0) == 0 && (seen.contains("--needle") || seen.contains("--query") ||
+                                          seen.contains("--answer") || seen.contains("--needles") ||
+                                          seen.contains("--depths")))
+    throw usage_error(
+        "--needle, --query, --answer, --needles and --depths do not apply to RULER's tasks (they draw their own)");
   if (o.task.rfind("ruler:", 0) == 0 && (o.capacity || o.footprint))
     throw usage_error("--capacity and --footprint are studies of their own; drop --task ruler:...");
   if (o.task.rfind("ruler:", 0) != 0 && seen.contains("--top-k")) throw usage_error("--top-k belongs to --task ruler:...");

@@ -31,6 +31,7 @@ struct options {
   std::vector<std::filesystem::path> haystack;
   std::string needle = std::string(larimar::pipeline::sf_needle), query = std::string(larimar::pipeline::sf_query);
   std::optional<std::string> answer;
+  std::optional<std::filesystem::path> needles;  // --needles: a set of needles, one context each (needle_set.hpp)
   std::vector<std::size_t> lengths = {4000};
   std::vector<double> depths = {50};
   std::size_t seeds = 1;

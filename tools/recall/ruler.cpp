@@ -124,7 +124,7 @@ int ruler(const options& o) {
             spec.haystack == eval::ruler_haystack::noise
                 ? write_context(sample, eval::ruler_noise(), tok, budget, len, o.packing, o.batch, columns, tokens)
             : spec.haystack == eval::ruler_haystack::needle
-                ? write_context(sample, eval::needle_haystack_source(spec, sample.seed), tok, budget, len, o.packing, o.batch,
+                ? write_context(sample, eval::needle_haystack_source(sample), tok, budget, len, o.packing, o.batch,
                                 columns, tokens)
                 : write_context(sample, text_file_source(o.haystack, sample.seed), tok, budget, len, o.packing, o.batch,
                                 columns, tokens);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "commands.hpp"
 #include "factory.hpp"
 #include "larimar/core/random.hpp"
+#include "needle_set.hpp"
 #include "report.hpp"
 #include "setup.hpp"
 
@@ -82,22 +84,27 @@ void report(const options& o, const std::vector<std::string>& kinds, const std::
   table << '\n';
   std::map<std::tuple<std::string, std::string, std::size_t>, tally> by_length;
   for (const auto& [k, v] : cells) by_length[{k.task, k.policy, k.length}].add(v);
-  for (const auto& kind : kinds)
-    for (const auto& p : o.policies) {
-      table << "| " << kind << " | " << p.name << " |";
-      for (const auto len : o.lengths) {
-        const auto& t = by_length[{kind, p.name, len}];
-        char buf[64];
-        if (o.memory_only)
-          std::snprintf(buf, sizeof buf, " %.2f |", double(t.mem) / double(t.n));
-        else
-          std::snprintf(buf, sizeof buf, " %.2f / %.2f |", double(t.mem) / double(t.n), double(t.e2e) / double(t.n));
-        table << buf;
-      }
-      table << '\n';
+  const auto row = [&](const std::string& label, const std::vector<std::string>& of, const std::string& policy) {
+    table << "| " << label << " | " << policy << " |";
+    for (const auto len : o.lengths) {
+      tally t;
+      for (const auto& kind : of) t.add(by_length[{kind, policy, len}]);
+      char buf[64];
+      if (o.memory_only)
+        std::snprintf(buf, sizeof buf, " %.2f |", double(t.mem) / double(t.n));
+      else
+        std::snprintf(buf, sizeof buf, " %.2f / %.2f |", double(t.mem) / double(t.n), double(t.e2e) / double(t.n));
+      table << buf;
     }
+    table << '\n';
+  };
+  for (const auto& kind : kinds)
+    for (const auto& p : o.policies) row(kind, {kind}, p.name);
+  if (kinds.size() > 1)  // a needle set's (or the passkey digits') mean over its tasks, each weighted by its trials
+    for (const auto& p : o.policies) row("**mean**", kinds, p.name);
   std::printf("\n%s recall (%s), each cell averaged over %zu depth(s) x %zu seed(s):\n\n%s\n",
-              o.memory_only ? "memory-only" : "memory-only / end-to-end exact", kinds.front().c_str(),
+              o.memory_only ? "memory-only" : "memory-only / end-to-end exact",
+              kinds.size() == 1 ? kinds.front().c_str() : (std::to_string(kinds.size()) + " tasks").c_str(),
               o.depths.size(), o.seeds, table.str().c_str());
   std::printf("time per context (mean over trials; s) and peak RSS of this process (MB):\n\n"
               "| task | policy | length | tokens | segment | encode | write | read | decode | total | peak RSS |\n"
@@ -149,27 +156,48 @@ int sweep(const options& o) {
   double load_s = 0;
   const auto models = load_models_for_recall(o, load_s);
 
-  // The tasks (one per digit count, or the needle); their query decides P when --prefix-tokens is auto.
-  std::vector<std::string> kinds;
-  if (o.task == "passkey")
-    for (const auto d : o.digits) kinds.push_back("passkey-" + std::to_string(d));
-  else
-    kinds.push_back("needle");
-  const auto make_task = [&](const std::string& kind, std::size_t len, double depth, std::uint64_t seed) {
-    if (kind == "needle") return needle_task(o.haystack, o.needle, o.query, len, depth / 100.0, seed, o.answer);
-    return passkey_task(std::stoul(kind.substr(8)), len, depth / 100.0, seed);
+  // The tasks: one per digit count, the needle, or one per needle of --needles, each its own row; its query decides
+  // P when --prefix-tokens is auto, so each has its own pipelines.
+  struct kind_t {
+    std::string name;
+    std::function<recall_task(std::size_t, double, std::uint64_t)> make;  // (length, depth %, seed)
   };
-  const auto probe = make_task(kinds.front(), 1000, 50, 0);
-  if (o.task == "needle") text_file_source(o.haystack, 0);  // unreadable or empty files fail here, named
-  const auto po = pipeline_options_of(o, *models, probe.query);
-  auto columns = policy_columns(o, models, po);
-  const std::size_t budget = columns.front().pipeline->options().segment_tokens;
+  std::vector<kind_t> kinds;
+  if (o.task == "passkey") {
+    for (const auto d : o.digits)
+      kinds.push_back({"passkey-" + std::to_string(d), [d](std::size_t len, double depth, std::uint64_t seed) {
+                         return passkey_task(d, len, depth / 100.0, seed);
+                       }});
+  } else {
+    text_file_source(o.haystack, 0);  // unreadable or empty files fail here, named
+    std::vector<needle_def> set;
+    if (o.needles) set = read_needle_set(*o.needles);
+    else set.push_back({"needle", o.needle, o.query, o.answer});
+    for (auto& d : set) {
+      needle_task(o.haystack, d.needle, d.query, 1000, 0.5, 0, d.answer);  // a query that does not start it fails here
+      auto make = [&o, d](std::size_t len, double depth, std::uint64_t seed) {
+        return needle_task(o.haystack, d.needle, d.query, len, depth / 100.0, seed, d.answer);
+      };
+      kinds.push_back({o.needles ? "needle-" + d.name : d.name, std::move(make)});
+    }
+  }
+  std::vector<std::vector<column>> columns;  // [kind][policy]
+  std::vector<std::size_t> prefix_tokens;
+  for (const auto& kind : kinds) {
+    const auto po = pipeline_options_of(o, *models, kind.make(1000, 50, 0).query);
+    prefix_tokens.push_back(po.prefix_tokens);
+    columns.push_back(policy_columns(o, models, po));
+  }
+  const std::size_t budget = columns.front().front().pipeline->options().segment_tokens;
+  const auto [p_lo, p_hi] = std::minmax_element(prefix_tokens.begin(), prefix_tokens.end());
+  const std::string p_note = *p_lo == *p_hi
+                                 ? std::to_string(*p_lo) + " tokens"
+                                 : std::to_string(*p_lo) + ".." + std::to_string(*p_hi) + " tokens (per needle)";
 
-  std::printf("larimar-recall: model %s%s, latent %zu, segment budget %zu tokens, prefix P = %zu tokens, K = %zu "
+  std::printf("larimar-recall: model %s%s, latent %zu, segment budget %zu tokens, prefix P = %s, K = %zu "
               "slots/block%s, %s; models loaded in %.2f s\n",
               o.model.string().c_str(), o.random_encoder ? " (random encoder)" : "", models->latent_size(), budget,
-              po.prefix_tokens, o.slots, memory_note(o).c_str(),
-              o.memory_only ? "memory-only" : "end to end", load_s);
+              p_note.c_str(), o.slots, memory_note(o).c_str(), o.memory_only ? "memory-only" : "end to end", load_s);
 
   auto csv = open_csv(o.out, "trials.csv",
                       "task,policy,length,tokens,segments,depth,actual_depth,seed,truth,memory_hit,entry_hit,score,"
@@ -181,15 +209,17 @@ int sweep(const options& o) {
   std::size_t done = 0;
   bar.update(0);
   std::vector<segment> batch;
-  for (const auto& kind : kinds)
+  for (std::size_t ki = 0; ki < kinds.size(); ++ki)
     for (const auto len : o.lengths)
       for (const auto depth : o.depths)
         for (std::size_t s = 0; s < o.seeds; ++s) {
+          const std::string& kind = kinds[ki].name;
+          auto& cols = columns[ki];
           const std::uint64_t seed = o.seed_base + s;
-          const auto task = make_task(kind, len, depth, trial_seed(seed, len, depth));
-          for (auto& c : columns) c.pipeline->clear();
+          const auto task = kinds[ki].make(len, depth, trial_seed(seed, len, depth));
+          for (auto& c : cols) c.pipeline->clear();
           context_stream<bpe> stream(task, models->tokenizer(), budget, o.packing);
-          std::vector<std::vector<std::size_t>> needles(columns.size());
+          std::vector<std::vector<std::size_t>> needles(cols.size());
           double segment_s = 0;
           for (bool more = true; more;) {
             const auto t0 = std::chrono::steady_clock::now();
@@ -199,15 +229,15 @@ int sweep(const options& o) {
               else break;
             more = batch.size() == o.batch;
             segment_s += seconds_since(t0);
-            for (std::size_t k = 0; k < columns.size(); ++k) {
-              const auto ids = columns[k].pipeline->write_segments(batch);
+            for (std::size_t k = 0; k < cols.size(); ++k) {
+              const auto ids = cols[k].pipeline->write_segments(batch);
               for (std::size_t i = 0; i < batch.size(); ++i)
                 if (batch[i].needle) needles[k].push_back(ids[i]);
             }
           }
-          for (std::size_t k = 0; k < columns.size(); ++k) {
-            const auto& p = *columns[k].pipeline;
-            const std::string& name = columns[k].name;
+          for (std::size_t k = 0; k < cols.size(); ++k) {
+            const auto& p = *cols[k].pipeline;
+            const std::string& name = cols[k].name;
             trial t;
             t.task = kind;
             t.policy = name;
@@ -251,7 +281,9 @@ int sweep(const options& o) {
           }
           bar.update(++done);
         }
-  report(o, kinds, cells, *models);
+  std::vector<std::string> names;
+  for (const auto& k : kinds) names.push_back(k.name);
+  report(o, names, cells, *models);
   return 0;
 }
 

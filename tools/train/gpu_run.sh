@@ -5,12 +5,14 @@
 # Here, before the call (once):  bash tools/train/gpu_run.sh --prepare
 #   puts the Python wheels the GPU machine lacks into .whl/ (transformers 4.44, whose GPT-2 takes the legacy
 #   past_key_values the model uses; tokenizers and huggingface_hub to match) and moves the continuation weights
-#   (61 MB) into .device-aside/, so that the working tree that travels stays under the device's 64 MiB.
+#   and the shipped models/larimar-small (61 MB each) into .device-aside/, so that the working tree that travels
+#   stays under the device's 64 MiB.
 # There (device `run`, carry [".whl"], timeout_s 600):
 #   bash tools/train/gpu_run.sh --minutes 7
 # Here, after it:                bash tools/train/gpu_run.sh --collect FILES_AT
 #   puts the weights back together (they come back in 15 MiB parts), keeps the run as the continuation state
-#   (checkpoints/larimar-small/, as keep_run.py does) and puts .device-aside/ back if the run left nothing.
+#   (checkpoints/larimar-small/, as keep_run.py does) and puts models/larimar-small back (and the old weights, if
+#   the run left nothing).
 # On the CPU at a tiny size, to check the command before a GPU is spent on it:
 #   OUT=/tmp/gpu-out bash tools/train/gpu_run.sh --minutes 1 --device cpu --tiny
 set -euo pipefail
@@ -39,11 +41,13 @@ if [ "$mode" = prepare ]; then
   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp "${plat[@]}" \
     -d .whl 'transformers==4.44.2' 'tokenizers==0.19.1' 'huggingface_hub==0.24.7'
   [ -f "$kept/weights.safetensors" ] && mv "$kept/weights.safetensors" .device-aside/
+  [ -d models/larimar-small ] && mv models/larimar-small .device-aside/
   du -sh .whl; git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | awk '{printf "tracked files: %.1f MiB\n", $1/1048576}'
   exit 0
 fi
 
 if [ "$mode" = collect ]; then
+  [ -d .device-aside/larimar-small ] && mv .device-aside/larimar-small models/
   [ -f "$files/weights.safetensors.part00" ] || { echo "no weights in $files" >&2; exit 1; }
   tmp=$(mktemp -d)
   cat "$files"/weights.safetensors.part* > "$tmp/weights.safetensors"

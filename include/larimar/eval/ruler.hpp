@@ -202,18 +202,28 @@ inline double string_match_all(std::string_view prediction, const std::vector<st
   return static_cast<double>(found) / static_cast<double>(references.size());
 }
 
-// Endless distractor lines for the needle haystack: needles of the task's key and value types, random each.
+// Endless distractor lines for the needle haystack: needles of the task's key and value types, random each, none
+// with a key of the sample's own needles. RULER draws its keys from ~9 million adjective-noun pairs, where a
+// distractor repeats a queried key in well under 1% of 128K contexts; our 100 × 100 words would repeat it in half
+// of them, giving that key a second value that no reader could tell from the needle's. A draw of such a key is
+// drawn again.
 class needle_haystack_source {
  public:
   needle_haystack_source(const ruler_spec& spec, std::uint64_t seed) : spec_(&spec), rng_(seed ^ 0x6e65656c64ULL) {}
+  // The sample's haystack: its spec and seed, its needles' keys excluded.
+  explicit needle_haystack_source(const ruler_sample& sample) : needle_haystack_source(*sample.spec, sample.seed) {
+    for (const auto& n : sample.needles) excluded_.push_back(n.key);
+  }
   std::optional<pipeline::text_unit> next() {
-    const auto k = detail::random_of(spec_->key, rng_);
+    auto k = detail::random_of(spec_->key, rng_);
+    while (std::find(excluded_.begin(), excluded_.end(), k) != excluded_.end()) k = detail::random_of(spec_->key, rng_);
     return pipeline::text_unit::sentence(ruler_needle_text(spec_->value, k, detail::random_of(spec_->value, rng_)));
   }
 
  private:
   const ruler_spec* spec_;
   splitmix64 rng_;
+  std::vector<std::string> excluded_;
 };
 
 // The noise haystack: RULER's five sentences, repeated.

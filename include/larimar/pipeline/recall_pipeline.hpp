@@ -25,8 +25,10 @@
 //
 // Lookup vectors (docs/design.md): lookup_kind::prefix — the encoding of a segment's first P tokens, and of a
 // query's first P tokens (P = prefix_tokens; a query of at most P tokens is encoded whole); lookup_kind::full —
-// the segment's full latent, and the encoding of the whole query ("no prefix"). With keys::prefix_encoding the
-// lookup vector is the prefix encoding k, and the memory addresses it by k·P.
+// the segment's full latent, and the encoding of the whole query ("no prefix"); lookup_kind::tokens — a hash sketch
+// of the first P token ids (token_sketch.hpp: an exact prefix always matches, and no encoder pass is spent on it).
+// With keys::prefix_encoding the lookup vector is k (the prefix's encoding or sketch), and the memory addresses it
+// by k·P.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -56,6 +58,7 @@
 #include "larimar/pipeline/latent_rows.hpp"
 #include "larimar/pipeline/models.hpp"
 #include "larimar/pipeline/segmenter.hpp"
+#include "larimar/pipeline/token_sketch.hpp"
 
 namespace larimar::pipeline {
 
@@ -175,7 +178,7 @@ class recall_pipeline {
   void clear() {
     memory_ = Memory(memory_cfg());
     key_offsets_.clear();
-    indexed_prefixes_.clear();
+    indexed_sentences_.clear();
     tokens_ = 0;
     reset_timings();
   }
@@ -197,32 +200,34 @@ class recall_pipeline {
     latent_buffer lookups;
     std::vector<std::size_t> key_rows;       // sentence_keys: the segment of each extra lookup row, encoded after the n
     std::vector<std::uint32_t> key_offset;   // and where its sentence begins in the segment
-    std::unordered_set<std::string> prefixes;  // the prefixes this batch indexes
-    if (opt_.lookup == lookup_kind::prefix) {
+    std::unordered_set<std::string> sentences;  // the sentences this batch indexes
+    if (looks_up_prefix(opt_.lookup)) {
       for (auto& s : ids) s.resize(std::min(s.size(), opt_.prefix_tokens));
       if (opt_.packing == segment_packing::sentence_keys)
         for (std::size_t i = 0; i < n; ++i) {
-          prefixes.insert(prefix_key(ids[i]));
+          const auto& whole = batch[i].ids;
+          const std::size_t first = batch[i].keys.empty() ? whole.size() : batch[i].keys.front().offset;
+          sentences.insert(ids_key(std::span(whole).first(std::min(first, whole.size()))));
           for (const auto& k : batch[i].keys) {
-            std::vector<model::token_id> p(k.ids.begin(),
-                                           k.ids.begin() + static_cast<std::ptrdiff_t>(std::min(k.ids.size(), opt_.prefix_tokens)));
-            // A prefix indexed before, by this entry or an earlier one, encodes to the same lookup vector: a query
-            // that matches it finds that earlier row, so the copy is skipped. Repetitive text (a passkey's filler)
-            // would otherwise add an index row per repeated sentence and slow every read.
-            const auto key = prefix_key(p);
-            if (indexed_prefixes_.contains(key) || !prefixes.insert(key).second) continue;
-            ids.push_back(std::move(p));
+            // A sentence indexed before, by this entry or an earlier one, would add a row that a query finds
+            // only after (or instead of) the earlier one: the copy is skipped. Repetitive text (a passkey's
+            // filler) would otherwise add an index row per repeated sentence and slow every read. Sentences that
+            // only begin alike (RULER's four values of one key) each keep their row, for top-k reads.
+            const auto key = ids_key(k.ids);
+            if (indexed_sentences_.contains(key) || !sentences.insert(key).second) continue;
+            ids.emplace_back(k.ids.begin(),
+                             k.ids.begin() + static_cast<std::ptrdiff_t>(std::min(k.ids.size(), opt_.prefix_tokens)));
             key_rows.push_back(i);
             key_offset.push_back(static_cast<std::uint32_t>(k.offset));
           }
         }
-      lookups = encode_all(std::span(ids).first(n), n);
+      lookups = lookup_vectors(std::span(ids).first(n));
     }
     // Extra lookup rows (sentence keys) go to the memory's index from the host.
     std::vector<float> extra(ids.size() > n ? (ids.size() - n) * C : 0);
-    if (!extra.empty()) models_->latents(std::span(ids).subspan(n), extra);
+    if (!extra.empty()) host_lookup_vectors(std::span(ids).subspan(n), extra);
     auto t1 = clock::now();
-    const auto& lk = opt_.lookup == lookup_kind::prefix ? lookups : latents;
+    const auto& lk = looks_up_prefix(opt_.lookup) ? lookups : latents;
     const auto z = rows_of(latents, n), own = rows_of(lk, n);
     std::vector<std::size_t> entries;
     if constexpr (takes_sentence_keys) {
@@ -240,7 +245,7 @@ class recall_pipeline {
         if (e >= key_offsets_.size()) key_offsets_.resize(e + 1);
         key_offsets_[e].push_back(key_offset[r]);  // ordinal r' of entry e is its r'-th extra row, in this order
       }
-      indexed_prefixes_.merge(prefixes);
+      indexed_sentences_.merge(sentences);
     }
     time_.encode += seconds(t0, t1);
     time_.write += seconds(t1, clock::now());
@@ -284,7 +289,10 @@ class recall_pipeline {
 
   // The lookup vectors of query prefixes (Q×C): the same map as for the written segments.
   std::vector<float> query_lookups(std::span<const std::string> queries) const {
-    return models_->latents(query_prefix_ids(queries));
+    const auto ids = query_prefix_ids(queries);
+    std::vector<float> out(ids.size() * models_->latent_size());
+    host_lookup_vectors(ids, out);
+    return out;
   }
   // The token ids each query's lookup vector encodes.
   std::vector<std::vector<model::token_id>> query_prefix_ids(std::span<const std::string> queries) const {
@@ -292,7 +300,7 @@ class recall_pipeline {
     ids.reserve(queries.size());
     for (const auto& q : queries) {
       auto t = query_ids(q);
-      if (opt_.lookup == lookup_kind::prefix)  // only the first P tokens are encoded: the rest may be any length
+      if (looks_up_prefix(opt_.lookup))  // only the first P tokens are looked up: the rest may be any length
         t.resize(std::min(t.size(), opt_.prefix_tokens));
       else if (t.size() > models_->max_segment_tokens())
         throw value_error("recall_pipeline: the query prefix has " + std::to_string(t.size()) +
@@ -424,8 +432,8 @@ class recall_pipeline {
   }
 
  private:
-  // sentence_keys: a lookup prefix's token ids as bytes, the key of indexed_prefixes_.
-  static std::string prefix_key(std::span<const model::token_id> ids) {
+  // sentence_keys: a sentence's token ids as bytes, the key of indexed_sentences_.
+  static std::string ids_key(std::span<const model::token_id> ids) {
     return {reinterpret_cast<const char*>(ids.data()), ids.size_bytes()};
   }
   // Where the sentence a hit matched begins in its segment (0: the segment's own prefix).
@@ -484,6 +492,27 @@ class recall_pipeline {
       models_->latents(ids, std::span<float>(out));
     return out;
   }
+  // The lookup vectors of token prefixes (rows in the order of `ids`), where encode_all puts latents: the encoder's
+  // encodings, or their sketches (made on the host; on the latent path they then cross once, as a batch).
+  latent_buffer lookup_vectors(std::span<const std::vector<model::token_id>> ids) const {
+    if (opt_.lookup != lookup_kind::tokens) return encode_all(ids, ids.size());
+    if constexpr (latents_in_place) {
+      std::vector<float> host(ids.size() * models_->latent_size());
+      host_lookup_vectors(ids, host);
+      latent_buffer out(host.size());
+      backend::copy_to_device<Backend>(host.data(), host.size(), backend::raw<float>(out));
+      return out;
+    } else {
+      latent_buffer out(ids.size() * models_->latent_size());
+      host_lookup_vectors(ids, out);
+      return out;
+    }
+  }
+  void host_lookup_vectors(std::span<const std::vector<model::token_id>> ids, std::span<float> out) const {
+    if (opt_.lookup != lookup_kind::tokens) return models_->latents(ids, out);
+    const std::size_t C = models_->latent_size();
+    for (std::size_t i = 0; i < ids.size(); ++i) token_sketch(ids[i], out.subspan(i * C, C));
+  }
   // The first n rows of an encoder output as the memory takes them (in place: a view of the backend's memory).
   auto rows_of(const latent_buffer& b, std::size_t n) const {
     if constexpr (latents_in_place)
@@ -521,7 +550,7 @@ class recall_pipeline {
   rows_read read_rows(std::span<const std::string> queries, std::size_t k) const {
     const auto t0 = clock::now();
     const std::size_t q = queries.size();
-    const latent_buffer lk = encode_all(query_prefix_ids(queries), q);
+    const latent_buffer lk = lookup_vectors(query_prefix_ids(queries));
     rows_read out;
     if (k == 1) {
       auto r = memory_.read(rows_of(lk, q));
@@ -674,13 +703,13 @@ class recall_pipeline {
       throw value_error(op + ": segment_tokens must be in [1, " + std::to_string(most) +
                         "] (what the encoder's positions and the decoder's window take), got " +
                         std::to_string(o.segment_tokens));
-    if (o.lookup == lookup_kind::prefix && o.prefix_tokens == 0)
-      throw value_error(op + ": prefix_tokens must be positive for prefix lookups");
+    if (looks_up_prefix(o.lookup) && o.prefix_tokens == 0)
+      throw value_error(op + ": prefix_tokens must be positive for prefix and token lookups");
     if (o.batch == 0) throw value_error(op + ": batch must be positive");
-    if (o.packing == segment_packing::sentence_keys && (!takes_sentence_keys || o.lookup != lookup_kind::prefix))
-      throw value_error(op + ": sentence_keys packing needs prefix lookups and a memory whose index holds them "
-                             "(keys::fixed_nearest), this one is " + std::string(Memory::keys_type::name) +
-                        (o.lookup == lookup_kind::prefix ? " with prefix lookups" : " with full lookups"));
+    if (o.packing == segment_packing::sentence_keys && (!takes_sentence_keys || !looks_up_prefix(o.lookup)))
+      throw value_error(op + ": sentence_keys packing needs prefix or token lookups and a memory whose index holds "
+                             "them (keys::fixed_nearest), this one is " + std::string(Memory::keys_type::name) +
+                        (looks_up_prefix(o.lookup) ? " with prefix lookups" : " with full lookups"));
     o.memory.code_size = m.latent_size();
     o.memory.lookup_size = m.latent_size();
     return o;
@@ -707,7 +736,7 @@ class recall_pipeline {
   Memory memory_;
   std::size_t tokens_ = 0;
   std::vector<std::vector<std::uint32_t>> key_offsets_;  // sentence_keys: each extra row's offset, by entry, ordinal
-  std::unordered_set<std::string> indexed_prefixes_;     // sentence_keys: every lookup prefix the memory indexes
+  std::unordered_set<std::string> indexed_sentences_;    // sentence_keys: every sentence the memory indexes
   mutable stage_timings time_;  // decode: in decoding_
   std::shared_ptr<decoder_state> decoding_ = std::make_shared<decoder_state>();
 };

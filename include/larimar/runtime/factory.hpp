@@ -22,8 +22,8 @@ namespace larimar::runtime {
 inline std::unique_ptr<memory_interface> make_memory(const memory_spec& spec, memory_config cfg) {
   if (spec.lookup)
     throw value_error("make_memory: " + detail::in_quotes(to_string(spec)) +
-                      ": a lookup (/prefix, /full) belongs to a pipeline spec; a memory takes its lookup vectors "
-                      "from the caller");
+                      ": a lookup (/prefix, /full, /tokens) belongs to a pipeline spec; a memory takes its lookup "
+                      "vectors from the caller");
   apply(spec, cfg);
   return with_memory_type<std::unique_ptr<memory_interface>>(
       spec, [&]<class Memory>() -> std::unique_ptr<memory_interface> {

@@ -16,7 +16,7 @@
 namespace larimar::runtime {
 
 // The pipeline over the memory a spec names: the spec's precisions replace options.memory's, its lookup
-// (/prefix, /full) options.lookup; what the spec does not name stays as `options` has it.
+// (/prefix, /full, /tokens) options.lookup; what the spec does not name stays as `options` has it.
 inline std::unique_ptr<pipeline_interface> make_pipeline(const memory_spec& spec,
                                                          std::shared_ptr<const pipeline_interface::models_type> models,
                                                          pipeline::pipeline_options options = {}) {

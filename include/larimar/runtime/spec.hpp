@@ -6,7 +6,7 @@
 //   token     := layout | keys ["/" lookup] | solver | storage | precision
 //   layout    := plain | sharded                   larimar::memory, larimar::sharded_memory
 //   keys      := fixed_nearest | prefix_encoding | content | content_ridge    keys::*
-//   lookup    := prefix | full                     a pipeline's lookup vectors (pipeline_options::lookup)
+//   lookup    := prefix | full | tokens            a pipeline's lookup vectors (pipeline_options::lookup)
 //   solver    := pinv | iter3 | iter15_safe        solver::pseudoinverse, solver::iterative<3>, <15, init::safe>
 //   storage   := host | device                     storage::host, storage::device
 //   precision := fp32 | fp16 | bf16                both lookup_precision and memory_precision
@@ -127,8 +127,10 @@ inline constexpr std::array<format_choice, 4> format_choices{{{"fp32", precision
                                                               {"fp16", precision::fp16, false},
                                                               {"bf16", precision::bf16, false},
                                                               {"int8", precision::full, true}}};
-inline constexpr std::array<std::pair<std::string_view, pipeline::lookup_kind>, 2> lookup_choices{
-    {{"prefix", pipeline::lookup_kind::prefix}, {"full", pipeline::lookup_kind::full}}};
+inline constexpr std::array<std::pair<std::string_view, pipeline::lookup_kind>, 3> lookup_choices{
+    {{"prefix", pipeline::lookup_kind::prefix},
+     {"full", pipeline::lookup_kind::full},
+     {"tokens", pipeline::lookup_kind::tokens}}};
 
 // A parsed spec: each category an index into its table, or unnamed.
 struct memory_spec {
@@ -240,7 +242,7 @@ inline memory_spec parse_memory_spec(std::string_view text) {
         }
       }
     } else if (slash != std::string_view::npos) {
-      throw unknown(token, "a lookup (/prefix, /full) follows a key policy only, not");
+      throw unknown(token, "a lookup (/prefix, /full, /tokens) follows a key policy only, not");
     } else if (const auto l = layout_choices::find(word)) {
       one.layout = l;
     } else if (const auto s = solver_choices::find(word)) {
