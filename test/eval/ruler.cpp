@@ -266,3 +266,32 @@ TEST_CASE("ruler: the stream puts every needle into running text at its depth") 
   }
   CHECK_THROWS_AS(ruler_stream(make_ruler_sample(ruler_task("single_1"), 1), ruler_noise(), tok, 100, 0), value_error);
 }
+
+TEST_CASE("ruler: a needle longer than the segment budget is held by the segment it begins in") {
+  const auto s = make_ruler_sample(ruler_task("multikey_3"), 2);  // uuid keys and values: 113 characters
+  const auto& n = s.needles[0];
+  const std::size_t up_to_value = n.text.rfind(n.value);
+  REQUIRE(up_to_value == ruler_query_prefix(ruler_type::uuids, n.key).size() + 1);
+  CHECK(holds_needle_start(n.text, n));
+  CHECK(holds_needle_start("It rained. " + n.text + " Then it stopped.", n));
+  CHECK(holds_needle_start("It rained. " + n.text.substr(0, up_to_value + 5), n));  // cut inside the value
+  CHECK(holds_needle_start(n.text.substr(0, up_to_value), n));                      // cut at the value
+  CHECK(!holds_needle_start(n.text.substr(0, up_to_value - 3), n));                 // the key cut short
+  CHECK(!holds_needle_start(n.text.substr(0, up_to_value + 5) + " and more.", n));  // not the needle's text after
+  CHECK(!holds_needle_start("It rained.", n));
+  // In a stream of 100-token (here: character) segments each needle is cut in two; the piece it begins in is the
+  // one flagged, and the next carries the rest.
+  const byte_tokenizer tok;
+  ruler_stream stream(s, ruler_noise(), tok, 100, 6'000, pipeline::segment_packing::sentence_start);
+  const auto segs = all_segments(stream);
+  for (const auto& needle : s.needles) {
+    std::size_t flagged = 0;
+    for (std::size_t i = 0; i + 1 < segs.size(); ++i)
+      if (segs[i].needle && holds_needle_start(segs[i].text, needle)) {
+        ++flagged;
+        CHECK(segs[i].text.find(needle.text) == std::string::npos);
+        CHECK(needle.text.find(segs[i + 1].text) != std::string::npos);  // the rest of it
+      }
+    CHECK(flagged == 1);
+  }
+}

@@ -74,7 +74,7 @@ std::vector<std::map<std::size_t, std::vector<std::size_t>>> write_context(const
       for (std::size_t i = 0; i < batch.size(); ++i) {
         if (!batch[i].needle) continue;
         for (std::size_t n = 0; n < sample.needles.size(); ++n)
-          if (batch[i].text.find(sample.needles[n].text) != std::string::npos) holds[k][ids[i]].push_back(n);
+          if (eval::holds_needle_start(batch[i].text, sample.needles[n])) holds[k][ids[i]].push_back(n);
       }
     }
   }

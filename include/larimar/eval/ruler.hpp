@@ -141,6 +141,20 @@ struct ruler_needle {
   double depth = 0;  // where in the haystack it goes, in [0, 1]
 };
 
+// Whether a segment is the needle's entry: it holds the whole needle, or the needle begins in it and runs past its
+// end (a needle longer than the segment budget, cut into pieces: a uuid key and a uuid value are 82 of
+// larimar-small's tokens) with at least the text up to the value here, the part a query matches; the rest comes
+// back through contiguous reads.
+inline bool holds_needle_start(std::string_view segment, const ruler_needle& n) {
+  if (segment.find(n.text) != std::string_view::npos) return true;
+  const std::size_t up_to_value = n.text.rfind(n.value);
+  if (up_to_value == std::string::npos || up_to_value == 0) return false;
+  const std::string_view head = std::string_view(n.text).substr(0, up_to_value);
+  for (auto at = segment.find(head); at != std::string_view::npos; at = segment.find(head, at + 1))
+    if (std::string_view(n.text).starts_with(segment.substr(at))) return true;  // the segment ends inside it
+  return false;
+}
+
 struct ruler_sample {
   const ruler_spec* spec = nullptr;
   std::uint64_t seed = 0;
@@ -254,7 +268,7 @@ class ruler_stream {
     auto s = segmenter_.take();
     if (s) {
       for (std::size_t i = 0; i < placed_; ++i)
-        if (s->text.find(sample_->needles[i].text) != std::string::npos) s->needle = true;
+        if (holds_needle_start(s->text, sample_->needles[i])) s->needle = true;
       ++segments_;
     }
     return s;
