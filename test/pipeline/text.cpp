@@ -2,6 +2,7 @@
 // shipped model's BPE tokenizer.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -238,8 +239,26 @@ TEST_CASE("tasks: needle in a haystack of text files; answers; bad input") {
   CHECK(needle_task({hay.path}, "A needle.", "Unrelated", 100, 0.5, 0, "42").answer == "42");
   const auto long_needle = needle_task({hay.path}, std::string(sf_needle) + " " + std::string(sf_needle),
                                        std::string(sf_query), 4096, 0.5, 0);
-  CHECK_THROWS_WITH_AS(context_stream<tokenizer::byte_level_bpe>(long_needle, bpe(), 32),
-                       doctest::Contains("more than the segment budget of 32"), value_error);
-  CHECK_THROWS_WITH_AS(context_stream<tokenizer::byte_level_bpe>(t, bpe(), 34),
-                       doctest::Contains("the needle has 35 tokens"), value_error);
+  // A needle longer than the budget is cut into budget-sized pieces, in order; the first is flagged as the needle's.
+  context_stream<tokenizer::byte_level_bpe> cut(long_needle, bpe(), 32);
+  const auto needle_ids = bpe().encode(long_needle.needle);
+  REQUIRE(needle_ids.size() > 64);  // two SF needles: 35 tokens each
+  REQUIRE(needle_ids.size() <= 96);
+  CHECK(cut.needle_segments() == 3);
+  std::vector<segment> pieces;
+  while (auto s = cut.next()) pieces.push_back(std::move(*s));
+  const auto first = static_cast<std::size_t>(
+      std::find_if(pieces.begin(), pieces.end(), [](const segment& s) { return s.needle; }) - pieces.begin());
+  REQUIRE(first + 2 < pieces.size());
+  CHECK(std::count_if(pieces.begin(), pieces.end(), [](const segment& s) { return s.needle; }) == 1);
+  std::vector<model::token_id> joined;
+  for (std::size_t i = first; i < first + 3; ++i) {
+    CHECK(pieces[i].ids.size() == (i < first + 2 ? 32u : needle_ids.size() - 64));
+    CHECK(pieces[i].text == bpe().decode(pieces[i].ids));
+    joined.insert(joined.end(), pieces[i].ids.begin(), pieces[i].ids.end());
+  }
+  CHECK(joined == needle_ids);
+  CHECK(pieces[first].text.rfind(std::string(sf_query), 0) == 0);
+  context_stream<tokenizer::byte_level_bpe> whole(t, bpe(), 35);
+  CHECK(whole.needle_segments() == 1);
 }
