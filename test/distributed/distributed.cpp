@@ -500,6 +500,16 @@ std::string with_mode(const std::string& m, std::size_t block, std::uint8_t mode
   body[kBlockTable + 9 * block + 8] = static_cast<char>(mode);
   return sealed(body);
 }
+std::uint32_t block_used(const std::string& m, std::size_t block) {
+  std::uint32_t u = 0;
+  std::memcpy(&u, m.data() + kBlockTable + 9 * block + 4, 4);
+  return u;
+}
+std::string with_used(const std::string& m, std::size_t block, std::uint32_t used) {
+  std::string body = m.substr(0, m.size() - 4);
+  std::memcpy(body.data() + kBlockTable + 9 * block + 4, &used, 4);
+  return sealed(body);
+}
 // The same manifest in version 1 (no modes), as saves made before write_sequential are.
 std::string as_version1(const std::string& m) {
   const std::uint64_t n = manifest_blocks(m);
@@ -547,6 +557,17 @@ TEST_CASE("distributed load: manifest version 2's block modes are checked, versi
   check_refused(dir, with_mode(good, 3, 0), "block 3 holds entries but no write mode");
   check_refused(dir, with_mode(good, 1, 1), "block 1 is one-shot in the manifest but sequential in state file");
   check_refused(dir, with_mode(good, 4, 2), "block 4 is sequential in the manifest but one-shot in state file");
+  {  // one slot of use moved from one block to another: every total still agrees, the blocks' own fills do not
+    std::size_t from = 14, to = 14;
+    for (std::size_t b = 0; b < 14; ++b) {
+      if (from == 14 && block_used(good, b) >= 2) from = b;
+      else if (to == 14 && block_used(good, b) >= 1 && block_used(good, b) < kSeqCfg.slots) to = b;
+    }
+    REQUIRE(from < 14);
+    REQUIRE(to < 14);
+    const auto moved = with_used(with_used(good, from, block_used(good, from) - 1), to, block_used(good, to) + 1);
+    check_refused(dir, moved, "slots in the manifest but");
+  }
   check_refused(dir, sealed(good.substr(0, 30)), "truncated at ranks");
   check_refused(dir, sealed(good.substr(0, kBlockTable + 9 * 5 + 3)), "blocks: 14 claimed, the file is too short");
   check_refused(dir, sealed(good.substr(0, good.size() - 4 - 9)), "the file is too short");

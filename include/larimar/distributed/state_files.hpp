@@ -230,12 +230,19 @@ Memory load(MPI_Comm comm, const std::filesystem::path& dir, options opt = {},
         throw format_error(context + "state file '" + r.file + "' holds " + std::to_string(mem.block_count()) +
                            " blocks and " + std::to_string(mem.size()) + " entries; the manifest says " +
                            std::to_string(r.blocks.size()) + " and " + std::to_string(held));
-      // The directory places writes by these modes: they must be the ones the blocks were written in.
-      for (std::size_t j = 0; j < r.blocks.size(); ++j)
-        if (mem.block_mode(j) != m.blocks[r.blocks[j]].mode)
-          throw format_error(context + "block " + std::to_string(r.blocks[j]) + " is " +
-                             detail::mode_name(m.blocks[r.blocks[j]].mode) + " in the manifest but " +
-                             detail::mode_name(mem.block_mode(j)) + " in state file '" + r.file + "'");
+      // The directory places writes by these modes and fills: they must be the blocks' own (a fill that differs
+      // would send the next write's rows past a block's free slots, or leave them unused).
+      for (std::size_t j = 0; j < r.blocks.size(); ++j) {
+        const auto& b = m.blocks[r.blocks[j]];
+        if (mem.block_mode(j) != b.mode)
+          throw format_error(context + "block " + std::to_string(r.blocks[j]) + " is " + detail::mode_name(b.mode) +
+                             " in the manifest but " + detail::mode_name(mem.block_mode(j)) + " in state file '" +
+                             r.file + "'");
+        if (mem.block_size(j) != b.used)
+          throw format_error(context + "block " + std::to_string(r.blocks[j]) + " uses " + std::to_string(b.used) +
+                             " slots in the manifest but " + std::to_string(mem.block_size(j)) + " in state file '" +
+                             r.file + "'");
+      }
       if (r.rank == 0 && r.run == 0) cfg = mem.config();
       std::vector<std::size_t> blocks(r.blocks.begin(), r.blocks.end());
       mine.push_back(run{std::move(mem), std::move(blocks), std::move(ranges)});

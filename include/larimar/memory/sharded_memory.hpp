@@ -36,6 +36,7 @@ class sharded_memory : public detail::memory_base<T, Storage, Keys, Solver> {
 
   std::size_t block_capacity() const { return store_.block_capacity(); }  // the most one block takes
   matrix block_mean(std::size_t b) const { return store_.block_mean(b); }  // K×C in T
+  std::size_t block_size(std::size_t b) const { return store_.block_at(b).size(); }  // entries held in block b
   // How block b was written (none once every entry of it is forgotten); a write in the other mode opens a new block.
   write_mode block_mode(std::size_t b) const { return store_.block_at(b).mode; }
   // Drops the blocks from `keep` on, which must be empty (a write's rows forgotten again: how the distributed
