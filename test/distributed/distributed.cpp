@@ -162,6 +162,41 @@ TEST_CASE("distributed writes and reads are sharded_memory's") {
   }
 }
 
+TEST_CASE("distributed read_on: the latents to one rank, the same hits everywhere") {
+  Dist dist(MPI_COMM_WORLD, kCfg);
+  const auto eps = context();
+  for (const auto& e : eps) dist.write(latents(e), lookups(e));
+  const auto qv = make_queries(eps, 48, 9);
+  const larimar::matrix_ref<const float> qs(qv.data(), qv.size() / kCfg.lookup_size, kCfg.lookup_size);
+  const std::size_t c = kCfg.code_size;
+  for (const int root : {0, world_size() - 1})
+    for (const std::size_t k : {1u, 3u}) {
+      CAPTURE(root);
+      CAPTURE(k);
+      const auto all = dist.read(qs, k);
+      const auto one = dist.read_on(root, qs, k);
+      REQUIRE(one.hits.size() == all.hits.size());
+      std::size_t differ = 0;
+      for (std::size_t i = 0; i < all.hits.size(); ++i)
+        differ += one.hits[i].entry != all.hits[i].entry || one.hits[i].score != all.hits[i].score;
+      CHECK(differ == 0);
+      if (world_rank() == root) {
+        REQUIRE(one.latents.shape()[0] == all.hits.size());
+        CHECK(same_bits(one.latents.data(), all.latents.data(), all.hits.size() * c));  // the same bytes, moved once
+      } else {
+        CHECK(one.latents.shape()[0] == 0);
+      }
+    }
+  const auto top1 = dist.read_on(0, qs);
+  const auto ref1 = dist.read(qs);
+  CHECK(top1.hits.size() == ref1.hits.size());
+  if (world_rank() == 0) CHECK(same_bits(top1.latents.data(), ref1.latents.data(), ref1.hits.size() * c));
+  CHECK_THROWS_WITH_AS(dist.read_on(world_size(), qs, 2), doctest::Contains("is not a rank of this memory"),
+                       larimar::value_error);
+  CHECK_THROWS_WITH_AS(dist.read_on(-1, qs), doctest::Contains("is not a rank of this memory"), larimar::value_error);
+  CHECK_THROWS_WITH_AS(dist.read_on(0, qs, 0), doctest::Contains("k must be at least 1"), larimar::value_error);
+}
+
 TEST_CASE("distributed forget, then writes that fill what it freed, stay sharded_memory's") {
   exact = world_size() == 1;  // written on one rank: the same BLAS calls as one process
   Dist dist(MPI_COMM_WORLD, kCfg);

@@ -95,6 +95,13 @@ class communicator {
     check(MPI_Iallgatherv(send, count, type, recv, counts, displs, type, comm_, &req), op);
     wait(req, op);
   }
+  void gatherv(const void* send, int count, MPI_Datatype type, void* recv, const int* counts, const int* displs,
+               int root, const std::string& op) {
+    require_usable(op);
+    MPI_Request req = MPI_REQUEST_NULL;
+    check(MPI_Igatherv(send, count, type, recv, counts, displs, type, root, comm_, &req), op);
+    wait(req, op);
+  }
   void allgather(const void* send, int count, MPI_Datatype type, void* recv, const std::string& op) {
     require_usable(op);
     MPI_Request req = MPI_REQUEST_NULL;

@@ -156,6 +156,20 @@ class distributed_memory {
     return ranked_read(queries, k);
   }
 
+  // The same reads with the latents gathered to one rank only (the caller that runs the decoder): `root` gets
+  // read()'s result; every other rank gets the same hits and no latents (0×C). The winners' latents cross the
+  // network once instead of to every rank. A root outside [0, ranks()) is a value_error on every rank.
+  read_result read_on(int root, matrix_ref<const T> queries) const {
+    auto r = ranked_read(queries, 1, root_of(root));
+    return read_result{std::move(r.latents), std::move(r.hits)};
+  }
+  top_k_result read_on(int root, matrix_ref<const T> queries, std::size_t k) const {
+    if (k == 0)
+      throw value_error("distributed_memory::read_on: k must be at least 1 (the number of entries to return per "
+                        "query), got 0");
+    return ranked_read(queries, k, root_of(root));
+  }
+
   // Removes one entry (on its owner; the others update their directory): reads no longer return it.
   void forget(std::size_t id) {
     const std::string op = "distributed_memory::forget";
@@ -400,8 +414,16 @@ class distributed_memory {
     return (it - 1)->global_first + (local - (it - 1)->local_first);
   }
 
-  top_k_result ranked_read(matrix_ref<const T> queries, std::size_t k) const {
-    const std::string op = "distributed_memory::read";
+  int root_of(int root) const {
+    if (root < 0 || root >= ranks())
+      throw value_error("distributed_memory::read_on: root " + std::to_string(root) + " is not a rank of this "
+                        "memory (0.." + std::to_string(ranks() - 1) + ")");
+    return root;
+  }
+
+  // k best per query over every rank; the latents to every rank (root < 0) or to `root` alone.
+  top_k_result ranked_read(matrix_ref<const T> queries, std::size_t k, int root = -1) const {
+    const std::string op = root < 0 ? "distributed_memory::read" : "distributed_memory::read_on";
     comm_->require_usable(op);
     larimar::detail::require_nonempty(op, "queries", queries);
     larimar::detail::require_cols(op, "queries", queries, cfg_.lookup_dim(), "lookup size");
@@ -454,7 +476,7 @@ class distributed_memory {
       comm_->allreduce(mine.data(), best.data(), static_cast<int>(q), red.type(), red.op(),
                        op + ": ranking the candidates");
     }
-    // The owners send their winners' latents, in winner order, to every rank.
+    // The owners send their winners' latents, in winner order, to every rank (or to the root).
     const int me = rank(), nr = ranks();
     std::vector<int> counts(static_cast<std::size_t>(nr), 0), displs(static_cast<std::size_t>(nr), 0);
     std::vector<T> send;
@@ -473,22 +495,27 @@ class distributed_memory {
     }
     for (int r = 1; r < nr; ++r)
       displs[static_cast<std::size_t>(r)] = displs[static_cast<std::size_t>(r - 1)] + counts[static_cast<std::size_t>(r - 1)];
-    std::vector<T> gathered(q * k * c);
-    comm_->allgatherv(send.data(), static_cast<int>(send.size()), detail::mpi_type<T>(), gathered.data(),
-                      counts.data(), displs.data(), op + ": gathering the latents");
+    const bool receives = root < 0 || root == me;
+    std::vector<T> gathered(receives ? q * k * c : 0);
+    if (root < 0)
+      comm_->allgatherv(send.data(), static_cast<int>(send.size()), detail::mpi_type<T>(), gathered.data(),
+                        counts.data(), displs.data(), op + ": gathering the latents");
+    else
+      comm_->gatherv(send.data(), static_cast<int>(send.size()), detail::mpi_type<T>(), gathered.data(),
+                     counts.data(), displs.data(), root, op + ": gathering the latents to rank " + std::to_string(root));
 
-    std::vector<T> out(q * k * c);
+    std::vector<T> out(receives ? q * k * c : 0);
     std::vector<std::size_t> next(static_cast<std::size_t>(nr));
     for (int r = 0; r < nr; ++r) next[static_cast<std::size_t>(r)] = static_cast<std::size_t>(displs[static_cast<std::size_t>(r)]);
-    top_k_result result{Storage::template make<T>(q * k, c), std::vector<hit<T>>(q * k), k};
+    top_k_result result{Storage::template make<T>(receives ? q * k : 0, c), std::vector<hit<T>>(q * k), k};
     for (std::size_t i = 0; i < q * k; ++i) {
       const auto owner = static_cast<std::size_t>(block_owner(best[i].block));
-      std::copy_n(gathered.data() + next[owner], c, out.data() + i * c);
+      if (receives) std::copy_n(gathered.data() + next[owner], c, out.data() + i * c);
       next[owner] += c;
       result.hits[i] = hit<T>{static_cast<std::size_t>(best[i].entry), static_cast<std::size_t>(best[i].block),
                               static_cast<std::size_t>(best[i].slot), static_cast<T>(best[i].score)};
     }
-    Storage::upload(out.data(), out.size(), Storage::data(result.latents));
+    if (receives) Storage::upload(out.data(), out.size(), Storage::data(result.latents));
     return result;
   }
 
