@@ -45,36 +45,37 @@ expect 2 "--weights: 'f8' is none of f32, f16, bf16, int8" --weights f8
 expect 2 "--continuation-tokens: 5000 is outside" --continuation-tokens 5000
 expect 1 "no such file" --model "$model" --task needle --haystack /nonexistent/file.txt --memory-only
 : > "$tmp/empty.txt"
-expect 1 "has no text" --model "$model" --task needle --haystack "$tmp/empty.txt" --memory-only
+expect 1 "has no text" --model "$model" --task needle --haystack "$tmp/empty.txt"
 printf 'Some prose here. More of it.\n' > "$tmp/hay.txt"
-expect 1 "cannot open" --model "$tmp/no-model" --memory-only
+expect 1 "cannot open" --model "$tmp/no-model"
 # A needle longer than the segment budget is cut into pieces; the first (the query's) is found.
 expect 0 "| needle | prefix | 1.00 |" --model "$model" --task needle --haystack "$tmp/hay.txt" --memory-only \
   --needle "The best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day, every day." \
   --segment-tokens 20
 expect 1 "does not start the needle" --model "$model" --task needle --haystack "$tmp/hay.txt" --needle "A fact." \
-  --query "Unrelated" --memory-only
+  --query "Unrelated"
 expect 1 "segment_tokens must be in [1, 40]" --model "$model" --segment-tokens 41 --memory-only
 
 # --needles: each line a needle of its own; a bad file is refused with its line named.
+set_args="--model $model --task needle --memory-only --haystack $tmp/hay.txt --needles"  # word-split below
 expect 2 "--needles gives each needle its query and answer" --task needle --needles "$tmp/set.jsonl" --query "A"
 expect 2 "belong to --task needle" --needles "$tmp/set.jsonl"
-expect 1 "--needles: cannot open" --model "$model" --task needle --needles "$tmp/none.jsonl" --memory-only
+expect 1 "--needles: cannot open" $set_args "$tmp/none.jsonl"
 printf '\n\n' > "$tmp/set.jsonl"
-expect 1 "has no needle" --model "$model" --task needle --needles "$tmp/set.jsonl" --memory-only
+expect 1 "has no needle" $set_args "$tmp/set.jsonl"
 printf '{"name": "a", "needle": "The code is 12.", "query": "The code is"}\n[1, 2]\n' > "$tmp/set.jsonl"
-expect 1 "set.jsonl:2: not a JSON object" --model "$model" --task needle --needles "$tmp/set.jsonl" --memory-only
+expect 1 "set.jsonl:2: not a JSON object" $set_args "$tmp/set.jsonl"
 printf '{"name": "a", "needle": "The code is 12."}\n' > "$tmp/set.jsonl"
-expect 1 "set.jsonl:1: no \"query\"" --model "$model" --task needle --needles "$tmp/set.jsonl" --memory-only
+expect 1 "set.jsonl:1: no \"query\"" $set_args "$tmp/set.jsonl"
 printf '{"name": "a b", "needle": "The code is 12.", "query": "The code is"}\n' > "$tmp/set.jsonl"
-expect 1 "name 'a b' has a character other than" --model "$model" --task needle --needles "$tmp/set.jsonl" --memory-only
+expect 1 "name 'a b' has a character other than" $set_args "$tmp/set.jsonl"
 printf '{"name": "a", "needle": "The code is 12.", "query": "The code is", "depth": 5}\n' > "$tmp/set.jsonl"
-expect 1 "unknown field \"depth\"" --model "$model" --task needle --needles "$tmp/set.jsonl" --memory-only
+expect 1 "unknown field \"depth\"" $set_args "$tmp/set.jsonl"
 printf '{"name": "a", "needle": "The code is 12.", "query": "The code is"}\n{"name": "a", "needle": "B.", "query": "B"}\n' \
   > "$tmp/set.jsonl"
-expect 1 "set.jsonl:2: name 'a' given twice" --model "$model" --task needle --needles "$tmp/set.jsonl" --memory-only
+expect 1 "set.jsonl:2: name 'a' given twice" $set_args "$tmp/set.jsonl"
 printf '{"name": "a", "needle": "The code is 12.", "query": "The door"}\n' > "$tmp/set.jsonl"
-expect 1 "does not start the needle" --model "$model" --task needle --needles "$tmp/set.jsonl" --memory-only
+expect 1 "does not start the needle" $set_args "$tmp/set.jsonl"
 # The shipped set: a row per needle (its own P: the header gives the range), the mean over all twenty.
 set_file="$(dirname "$0")/../../tools/recall/needles.jsonl"
 expect 0 "prefix P = 8..23 tokens (per needle)" --model "$model" --task needle --needles "$set_file" \

@@ -678,7 +678,7 @@ TEST_CASE("token lookups with larimar-tiny: 120 needles that differ only in thei
   const auto check = [&](auto& p) {
     const auto [found, margin] = margins(p, "token lookups");
     CHECK(found == queries.size());
-    CHECK(margin >= 0.02);
+    CHECK(margin >= 0.05);
     return margin;
   };
   pipeline_options o;
@@ -748,4 +748,22 @@ TEST_CASE("sentence_keys, random encoder: four values under one prefix, each ins
   // Rows: the four needles, "Keep it safe." after each (one row), "The grass is green." in 12 segments (one row);
   // "It rained." starts segments only (their own rows).
   CHECK(p.memory().extra_lookup_count() == 4 + 1 + 1);
+}
+
+TEST_CASE("sentence_keys, random encoder: a sentence shorter than P that starts one segment keeps its row in another") {
+  // The first segment's own row is "It rained." and the start of the next sentence (P = 8 tokens): not the
+  // sentence alone, so the second segment's "It rained." gets a row of its own, and the query finds it exactly.
+  const std::string text = "It rained. The old birch paths lead north today.\n\nSome amber stones lie here. It rained.\n\n";
+  pipeline_options o;
+  o.prefix_tokens = 8;
+  o.packing = segment_packing::sentence_keys;
+  REQUIRE(token_count("It rained.") < o.prefix_tokens);
+  recall_pipeline<fixed<storage::host>> p(random_models(), o);
+  const auto ids = p.write_text(text);
+  REQUIRE(ids.size() == 2);
+  CHECK(p.memory().extra_lookup_count() == 2);  // "The old birch ..." and the second "It rained."
+  const auto r = p.read(std::vector<std::string>{"It rained."});
+  CHECK(r.hits[0].entry == ids[1]);
+  CHECK(r.hits[0].lookup == 1);
+  CHECK(r.hits[0].score > 0.9999f);
 }

@@ -257,12 +257,17 @@ int sweep(const options& o) {
             t.entry_hit = h.entry == needles[k][0];
             t.memory_hit = t.entry_hit && t.error <= 1e-3;
             if (!o.memory_only) {
-              // ask(): the read again (its hit is the one above) and the answer with contiguous reads, so a
-              // needle cut across segments comes back whole (--continuation-tokens 0: the segment's own answer)
+              // ask(): the read again (its hit is the one above; its seconds are not counted twice) and the answer
+              // with contiguous reads, so a needle cut across segments comes back whole (--continuation-tokens 0:
+              // the segment's own answer)
+              const double read_s = p.timings().read;
               t.generated = p.ask(query)[0].text;
               t.e2e = is_correct(task, t.generated);
+              t.time = p.timings();
+              t.time.read = read_s;
+            } else {
+              t.time = p.timings();
             }
-            t.time = p.timings();
             t.time.segment = segment_s;
             t.peak_mb = peak_rss_mb();
             cells[{kind, name, len, depth}].add(t);
@@ -281,6 +286,9 @@ int sweep(const options& o) {
                    << ',' << t.time.decode << ',' << t.peak_mb << '\n';
           }
           bar.update(++done);
+          // A needle's pipelines are done after its last trial: their memories go (20 needles, 20 contexts held).
+          if (len == o.lengths.back() && depth == o.depths.back() && s + 1 == o.seeds)
+            for (auto& c : cols) c.pipeline->clear();
         }
   std::vector<std::string> names;
   for (const auto& k : kinds) names.push_back(k.name);

@@ -6,7 +6,8 @@
 // at a fifth of the AVX-512 kernels' rate, and every encoder, decoder and memory write with it. Setting
 // OPENBLAS_CORETYPE (SkylakeX, Haswell) before the process starts picks the right ones; scripts/openblas-env.sh
 // does that for the project's scripts. Tools call blas_info() to say so to a user who runs them directly.
-// OpenBLAS is found at run time (dlsym), so another CBLAS links and runs as before.
+// OpenBLAS is found at run time (dlsym), so another CBLAS links and runs as before (dlsym is in glibc's libc from
+// 2.34 on; on an older system a program that includes this links -ldl, CMake's ${CMAKE_DL_LIBS}).
 #include <dlfcn.h>
 
 #include <cstdlib>

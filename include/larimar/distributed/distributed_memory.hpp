@@ -158,7 +158,8 @@ class distributed_memory {
 
   // The same reads with the latents gathered to one rank only (the caller that runs the decoder): `root` gets
   // read()'s result; every other rank gets the same hits and no latents (0×C). The winners' latents cross the
-  // network once instead of to every rank. A root outside [0, ranks()) is a value_error on every rank.
+  // network once instead of to every rank. Every rank passes the same root (a collective, as every call here); a
+  // root outside [0, ranks()) is a value_error on every rank.
   read_result read_on(int root, matrix_ref<const T> queries) const {
     auto r = ranked_read(queries, 1, root_of(root));
     return read_result{std::move(r.latents), std::move(r.hits)};

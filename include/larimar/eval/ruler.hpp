@@ -144,7 +144,8 @@ struct ruler_needle {
 // Whether a segment is the needle's entry: it holds the whole needle, or the needle begins in it and runs past its
 // end (a needle longer than the segment budget, cut into pieces: a uuid key and a uuid value are 82 of
 // larimar-small's tokens) with at least the text up to the value here, the part a query matches; the rest comes
-// back through contiguous reads.
+// back through contiguous reads. (A segment cut right after "is:" would count for every needle of that key; RULER's
+// keys with several values have 7-digit values, whose needles are never cut.)
 inline bool holds_needle_start(std::string_view segment, const ruler_needle& n) {
   if (segment.find(n.text) != std::string_view::npos) return true;
   const std::size_t up_to_value = n.text.rfind(n.value);

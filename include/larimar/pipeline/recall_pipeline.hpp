@@ -69,7 +69,8 @@ struct pipeline_options {
                                     // (the encoder's positions less [CLS]/[SEP], the decoder's window less BOS)
   segment_packing packing = segment_packing::greedy;  // write_text's rule; sentence_start: every sentence a
                                                       // segment; sentence_keys: greedy segments, every sentence start
-                                                      // an extra lookup row (prefix lookups, keys::lookup_indexed)
+                                                      // an extra lookup row (prefix or token lookups,
+                                                      // keys::lookup_indexed)
   std::size_t batch = 256;          // segments encoded and written per step
   std::size_t max_new_tokens = 0;   // generation limit; 0: segment_tokens
   std::size_t continuation_tokens = 64;  // an answer that reaches its segment's end mid-sentence continues into the
@@ -207,7 +208,10 @@ class recall_pipeline {
         for (std::size_t i = 0; i < n; ++i) {
           const auto& whole = batch[i].ids;
           const std::size_t first = batch[i].keys.empty() ? whole.size() : batch[i].keys.front().offset;
-          sentences.insert(ids_key(std::span(whole).first(std::min(first, whole.size()))));
+          // The entry's own row is its first P tokens: it stands for its first sentence only when that sentence
+          // has P tokens or more (a shorter one runs into the next sentence there, and keeps its rows elsewhere).
+          if (first >= opt_.prefix_tokens || batch[i].keys.empty())
+            sentences.insert(ids_key(std::span(whole).first(std::min(first, whole.size()))));
           for (const auto& k : batch[i].keys) {
             // A sentence indexed before, by this entry or an earlier one, would add a row that a query finds
             // only after (or instead of) the earlier one: the copy is skipped. Repetitive text (a passkey's
@@ -709,7 +713,9 @@ class recall_pipeline {
     if (o.packing == segment_packing::sentence_keys && (!takes_sentence_keys || !looks_up_prefix(o.lookup)))
       throw value_error(op + ": sentence_keys packing needs prefix or token lookups and a memory whose index holds "
                              "them (keys::fixed_nearest), this one is " + std::string(Memory::keys_type::name) +
-                        (looks_up_prefix(o.lookup) ? " with prefix lookups" : " with full lookups"));
+                        (o.lookup == lookup_kind::full     ? " with full lookups"
+                         : o.lookup == lookup_kind::tokens ? " with token lookups"
+                                                           : " with prefix lookups"));
     o.memory.code_size = m.latent_size();
     o.memory.lookup_size = m.latent_size();
     return o;

@@ -10,8 +10,9 @@
 //
 // The context has `target_tokens` tokens (the tokenizer's, counted over the written segments); the needle is a
 // paragraph of its own placed after depth·(target − needle tokens) haystack tokens, at the next sentence boundary,
-// so it is exactly one segment. context_stream hands out the segments one by one: nothing of the context is held
-// beyond the segment being packed.
+// so it is exactly one segment (a needle longer than the budget: budget-sized pieces, the first flagged as the
+// needle's). context_stream hands out the segments one by one: nothing of the context is held beyond the segment
+// being packed.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
