@@ -44,18 +44,29 @@ std::vector<token_id> without_cls_sep(const std::vector<token_id>& ids) {
   return {ids.begin() + 1, ids.end() - 1};
 }
 
+// The conventions a shipped model's config.json must keep (docs/model.md, docs/training.md): kv+embedding,
+// positions pooling, EOS 0, and its sizes.
+struct conventions {
+  std::size_t latent, encoder_positions, decoder_positions, latent_slots, vocab;
+};
+void check_conventions(const std::string& name, const conventions& want) {
+  const auto cfg = model::load_model_config(model_dir(name) / "config.json");
+  CHECK(cfg.latent_size == want.latent);
+  CHECK(cfg.mode == model::latent_mode::kv_embedding);
+  CHECK(cfg.latent_slots == want.latent_slots);
+  REQUIRE(cfg.encoder);
+  REQUIRE(cfg.decoder);
+  CHECK(cfg.encoder->pooling == model::pooling::positions);
+  CHECK(cfg.encoder->max_position_embeddings == want.encoder_positions);
+  CHECK(cfg.decoder->n_positions == want.decoder_positions);
+  CHECK(cfg.decoder->vocab_size == want.vocab);
+  CHECK(cfg.decoder->eos_token_id == token_id{0});
+}
+
 }  // namespace
 
 TEST_CASE("larimar-tiny: the shipped model loads with the documented conventions") {
-  const auto cfg = model::load_model_config(model_dir("larimar-tiny") / "config.json");
-  CHECK(cfg.latent_size == 256);
-  CHECK(cfg.mode == model::latent_mode::kv_embedding);
-  REQUIRE(cfg.encoder);
-  REQUIRE(cfg.decoder);
-  CHECK(cfg.encoder->pooling == model::pooling::positions);  // docs/training.md §7
-  CHECK(cfg.encoder->max_position_embeddings == 42);
-  CHECK(cfg.decoder->n_positions == 42);
-  CHECK(cfg.decoder->eos_token_id == token_id{0});
+  check_conventions("larimar-tiny", {256, 42, 42, 1, 2048});
 }
 
 namespace {
@@ -124,4 +135,13 @@ void check_parity(const std::string& name, std::size_t count, std::size_t latent
 
 TEST_CASE("larimar-tiny: tokenizer, latents and greedy outputs match PyTorch on 200 held-out segments") {
   check_parity("larimar-tiny", 200, 256);
+}
+
+TEST_CASE("larimar-small: the shipped model loads with the documented conventions") {
+  // [CLS] + 64 tokens + [SEP]; 8 latent slots + BOS + a 64-token prompt and a 64-token answer
+  check_conventions("larimar-small", {512, 66, 137, 8, 8192});
+}
+
+TEST_CASE("larimar-small: tokenizer, latents and greedy outputs match PyTorch on 100 held-out segments") {
+  check_parity("larimar-small", 100, 512);
 }
