@@ -117,11 +117,7 @@ class segmenter {
       ids_ = std::move(ids);
       return;
     }
-    for (std::size_t at = 0; at < ids.size(); at += budget_) {  // an over-long sentence: budget-sized pieces
-      std::vector<token_id> piece(ids.begin() + static_cast<std::ptrdiff_t>(at),
-                                  ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), at + budget_)));
-      emit(segment{std::string(tok_->decode(piece)), std::move(piece), false});
-    }
+    emit_pieces(ids, false);  // an over-long sentence: budget-sized pieces
   }
   // Ends the current segment (if any).
   void flush() {
@@ -131,10 +127,12 @@ class segmenter {
     ids_.clear();
     keys_.clear();
   }
-  // A finished segment handed over unchanged (the needle: a paragraph of its own, one segment).
+  // A finished segment handed over unchanged (the needle: a paragraph of its own, one segment); one longer than the
+  // budget is cut as an over-long sentence is, its first piece keeping the needle flag.
   void add_whole(segment s) {
     flush();
-    emit(std::move(s));
+    if (s.ids.size() <= budget_) emit(std::move(s));
+    else emit_pieces(s.ids, s.needle);
   }
   std::optional<segment> take() {
     if (out_.empty()) return std::nullopt;
@@ -158,6 +156,14 @@ class segmenter {
   void emit(segment s) {
     produced_ += s.ids.size();
     out_.push_back(std::move(s));
+  }
+  // ids in budget-sized pieces, each its own segment; `first_needle` flags the first.
+  void emit_pieces(const std::vector<token_id>& ids, bool first_needle) {
+    for (std::size_t at = 0; at < ids.size(); at += budget_) {
+      std::vector<token_id> piece(ids.begin() + static_cast<std::ptrdiff_t>(at),
+                                  ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), at + budget_)));
+      emit(segment{std::string(tok_->decode(piece)), std::move(piece), first_needle && at == 0});
+    }
   }
 
   const Tokenizer* tok_;

@@ -158,14 +158,6 @@ class context_stream {
     if (task.target_tokens == 0) throw value_error(std::string(op) + ": the context length must be positive");
     needle_ = segment{task.needle, tokenizer.encode(task.needle), true};
     if (needle_.ids.empty()) throw value_error(std::string(op) + ": the needle is empty");
-    // A needle longer than the budget is cut as the segmenter cuts any over-long sentence; its first piece is the
-    // needle's entry (the one a query matches), the rest follow it and come back through contiguous reads.
-    for (std::size_t at = 0; at < needle_.ids.size(); at += budget) {
-      std::vector<token_id> ids(needle_.ids.begin() + static_cast<std::ptrdiff_t>(at),
-                                needle_.ids.begin() + static_cast<std::ptrdiff_t>(std::min(needle_.ids.size(), at + budget)));
-      std::string text = at == 0 && ids.size() == needle_.ids.size() ? needle_.text : std::string(tokenizer.decode(ids));
-      pieces_.push_back(segment{std::move(text), std::move(ids), at == 0});
-    }
     haystack_target_ = task.target_tokens > needle_.ids.size() ? task.target_tokens - needle_.ids.size() : 0;
     insert_at_ = static_cast<std::size_t>(std::llround(task.depth * static_cast<double>(haystack_target_)));
   }
@@ -177,7 +169,9 @@ class context_stream {
 
   std::size_t tokens() const { return segmenter_.tokens(); }              // produced so far
   std::size_t needle_tokens() const { return needle_.ids.size(); }
-  std::size_t needle_segments() const { return pieces_.size(); }  // 1 unless the needle is longer than the budget
+  // 1 unless the needle is longer than the budget: the segmenter cuts it, its first piece the needle's entry (the
+  // one a query matches), the rest come back through contiguous reads
+  std::size_t needle_segments() const { return (needle_.ids.size() + segmenter_.budget() - 1) / segmenter_.budget(); }
   std::optional<std::size_t> needle_offset() const { return needle_at_; }  // tokens before the needle
   // Where the needle ended up: tokens before it over haystack tokens (0 when there is no haystack).
   double actual_depth() const {
@@ -198,7 +192,7 @@ class context_stream {
     if (!needle_at_ && haystack_tokens() >= insert_at_) {
       segmenter_.flush();
       needle_at_ = segmenter_.tokens();
-      for (auto& p : pieces_) segmenter_.add_whole(std::move(p));
+      segmenter_.add_whole(needle_);
       return;
     }
     if (haystack_tokens() >= haystack_target_) {
@@ -218,7 +212,6 @@ class context_stream {
   segmenter<Tokenizer> segmenter_;
   source source_;
   segment needle_;
-  std::vector<segment> pieces_;  // the needle as it is written: one segment, or budget-sized pieces
   std::size_t haystack_target_ = 0, insert_at_ = 0;
   std::optional<std::size_t> needle_at_;
   bool done_ = false;
