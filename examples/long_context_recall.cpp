@@ -1,6 +1,6 @@
 // A passkey hidden in a long context (default 1M tokens), written into a sharded memory segment by segment and
 // recalled by the decoder from the query prefix "The pass key is" (docs/pipeline.md).
-//   long_context_recall [model dir = models/larimar-tiny] [tokens = 1000000] [digits = 3] [depth % = 50] [seed = 1]
+//   long_context_recall [model dir = models/larimar-small] [tokens = 1000000] [digits = 3] [depth % = 50] [seed = 1]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,7 +14,7 @@
 
 int main(int argc, char** argv) try {
   using namespace larimar;
-  const std::string dir = argc > 1 ? argv[1] : "models/larimar-tiny";
+  const std::string dir = argc > 1 ? argv[1] : "models/larimar-small";
   const std::size_t tokens = argc > 2 ? std::stoul(argv[2]) : 1000000;
   const std::size_t digits = argc > 3 ? std::stoul(argv[3]) : 3;
   const double depth = argc > 4 ? std::stod(argv[4]) / 100 : 0.5;
@@ -30,7 +30,7 @@ int main(int argc, char** argv) try {
   pipeline::recall_pipeline<Memory> p(models, opt);
   const double load = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  pipeline::context_stream<tokenizer::byte_level_bpe> context(task, models->tokenizer(), p.options().segment_tokens);
+  pipeline::context_stream<tokenizer::byte_level_bpe> context(task, models->tokenizer(), p.options().cut());
   const auto needle = p.write(context);  // streamed: never the whole context in memory
   const auto a = p.ask(task.query);
 

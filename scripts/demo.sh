@@ -9,8 +9,8 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)" --target episodic_memory
 ./build/examples/episodic_memory
 
-# Long-context recall with the shipped models/larimar-tiny: a 3-digit passkey in a 1M-token context, written into
+# Long-context recall with the shipped models/larimar-small: a 3-digit passkey in a 1M-token context, written into
 # a sharded memory and recalled by the decoder (docs/pipeline.md). Prints the answer, the truth and the timings.
 echo
 cmake --build build -j "$(nproc)" --target long_context_recall
-OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} ./build/examples/long_context_recall models/larimar-tiny 1000000 3 50 1
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} ./build/examples/long_context_recall models/larimar-small 1000000 3 50 1

@@ -3,7 +3,7 @@
 #   recall sweeps (3-, 4-, 5-digit passkeys and the SF needle at 4K/32K/137K/1M tokens, depths 0..100%, SEEDS seeds,
 #   three key policies; memory-only and end-to-end), the capacity study, the time split / peak memory per length,
 #   and RULER's NIAH tasks with each segment packing and their cost at 1M tokens (section 6; RULER=0 skips it).
-# Usage: scripts/results.sh [MODEL_DIR] [OUT_DIR]        (default models/larimar-tiny, runs/results)
+# Usage: scripts/results.sh [MODEL_DIR] [OUT_DIR]        (default models/larimar-small, runs/results)
 # Environment: LARIMAR_RECALL (a built larimar-recall; default: build it in build-results), SEEDS (default 20), JOBS (parallel sweeps, default 2), LENGTHS (default 4K,32K,137K,1M),
 #              DEPTHS (default 0,25,50,75,100), RULER (default 1), RULER_SEEDS (default 5).
 # Each sweep is one single-threaded process; JOBS of them run at a time. ~30 min on 2 shared cores (docs/results.md).
@@ -11,7 +11,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . scripts/openblas-env.sh  # OpenBLAS on its Prescott kernels where it does not know the CPU
-model=${1:-models/larimar-tiny}
+model=${1:-models/larimar-small}
 out=${2:-runs/results}
 seeds=${SEEDS:-20}
 jobs=${JOBS:-2}

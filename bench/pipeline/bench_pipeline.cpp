@@ -55,7 +55,7 @@ Pipeline make_pipeline() {
 template <class Pipeline>
 void write(Pipeline& p, const pipeline::recall_task& t) {
   p.clear();
-  pipeline::context_stream<tokenizer::byte_level_bpe> cs(t, p.models().tokenizer(), p.options().segment_tokens);
+  pipeline::context_stream<tokenizer::byte_level_bpe> cs(t, p.models().tokenizer(), p.options().cut());
   p.write(cs);
 }
 

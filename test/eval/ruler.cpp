@@ -276,7 +276,9 @@ TEST_CASE("ruler: a needle longer than the segment budget is held by the segment
   CHECK(holds_needle_start("It rained. " + n.text + " Then it stopped.", n));
   CHECK(holds_needle_start("It rained. " + n.text.substr(0, up_to_value + 5), n));  // cut inside the value
   CHECK(holds_needle_start(n.text.substr(0, up_to_value), n));                      // cut at the value
-  CHECK(!holds_needle_start(n.text.substr(0, up_to_value - 3), n));                 // the key cut short
+  const std::size_t key_at = n.text.find(n.key);
+  CHECK(holds_needle_start(n.text.substr(0, key_at + 12), n));   // a uuid key longer than a segment: 12 characters
+  CHECK(!holds_needle_start(n.text.substr(0, key_at + 11), n));  // the key cut shorter
   CHECK(!holds_needle_start(n.text.substr(0, up_to_value + 5) + " and more.", n));  // not the needle's text after
   CHECK(!holds_needle_start("It rained.", n));
   // In a stream of 100-token (here: character) segments each needle is cut in two; the piece it begins in is the

@@ -54,6 +54,14 @@ TEST_CASE("our model config") {
   const auto d = model::parse_model_config(j);
   CHECK(d.mode == model::latent_mode::kv);
   CHECK(d.encoder->pooling == model::pooling::mean);
+  // How a pipeline should cut text for the model: absent means no advice (0, 0).
+  CHECK(d.segment_tokens == 0);
+  CHECK(d.segment_overlap == 0);
+  j["segment_tokens"] = 24;
+  j["segment_overlap"] = 3;
+  const auto e = model::parse_model_config(j);
+  CHECK(e.segment_tokens == 24);
+  CHECK(e.segment_overlap == 3);
 }
 
 TEST_CASE("Hugging Face GPT-2 and BERT configs") {
@@ -105,6 +113,16 @@ TEST_CASE("config errors name the field") {
   j.erase("encoder");
   j.erase("decoder");
   check(j, "neither 'encoder' nor 'decoder'");
+  j = ours();
+  j["segment_tokens"] = 0;
+  check(j, "'segment_tokens' must be a positive integer (got 0)");
+  j = ours();
+  j["segment_overlap"] = -1;
+  check(j, "'segment_overlap' must be a non-negative integer (got -1)");
+  j = ours();
+  j["segment_tokens"] = 8;
+  j["segment_overlap"] = 8;
+  check(j, "'segment_overlap' (8) must be less than segment_tokens (8)");
   auto g = hf_gpt2();
   g["activation_function"] = "relu";
   check(g, "'activation_function'");

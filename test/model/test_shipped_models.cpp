@@ -48,6 +48,7 @@ std::vector<token_id> without_cls_sep(const std::vector<token_id>& ids) {
 // positions pooling, EOS 0, and its sizes.
 struct conventions {
   std::size_t latent, encoder_positions, decoder_positions, latent_slots, vocab;
+  std::size_t segment_tokens = 0, segment_overlap = 0;  // the cut it advises a pipeline (0: none)
 };
 void check_conventions(const std::string& name, const conventions& want) {
   const auto cfg = model::load_model_config(model_dir(name) / "config.json");
@@ -61,6 +62,8 @@ void check_conventions(const std::string& name, const conventions& want) {
   CHECK(cfg.decoder->n_positions == want.decoder_positions);
   CHECK(cfg.decoder->vocab_size == want.vocab);
   CHECK(cfg.decoder->eos_token_id == token_id{0});
+  CHECK(cfg.segment_tokens == want.segment_tokens);
+  CHECK(cfg.segment_overlap == want.segment_overlap);
 }
 
 }  // namespace
@@ -138,8 +141,9 @@ TEST_CASE("larimar-tiny: tokenizer, latents and greedy outputs match PyTorch on 
 }
 
 TEST_CASE("larimar-small: the shipped model loads with the documented conventions") {
-  // [CLS] + 64 tokens + [SEP]; 8 latent slots + BOS + a 64-token prompt and a 64-token answer
-  check_conventions("larimar-small", {512, 66, 137, 8, 8192});
+  // [CLS] + 64 tokens + [SEP]; 8 latent slots + BOS + a 64-token prompt and a 64-token answer; text cut into
+  // 24-token segments, the pieces of a longer sentence repeating 3 tokens (docs/training.md, "The segment budget")
+  check_conventions("larimar-small", {512, 66, 137, 8, 8192, 24, 3});
 }
 
 TEST_CASE("larimar-small: tokenizer, latents and greedy outputs match PyTorch on 100 held-out segments") {

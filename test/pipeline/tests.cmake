@@ -10,6 +10,11 @@ if(TARGET larimar-recall)
            COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli.sh $<TARGET_FILE:larimar-recall> ${PROJECT_SOURCE_DIR}/models/larimar-tiny)
   set_tests_properties(larimar_recall_cli PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2;OMP_WAIT_POLICY=PASSIVE;OPENBLAS_NUM_THREADS=1")
 endif()
+if(TARGET larimar-model-eval)
+  add_test(NAME larimar_model_eval_cli
+           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/model_eval.sh $<TARGET_FILE:larimar-model-eval> ${PROJECT_SOURCE_DIR}/models/larimar-tiny)
+  set_tests_properties(larimar_model_eval_cli PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2;OMP_WAIT_POLICY=PASSIVE;OPENBLAS_NUM_THREADS=1")
+endif()
 
 # The pipeline with the models on thrust's CUDA system, the memory on the host or the GPU (compiled and linked in
 # CI; scripts/gpu-check.sh runs it on a GPU).

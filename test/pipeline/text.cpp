@@ -60,6 +60,20 @@ TEST_CASE("sentences: terminators, closers, whitespace and paragraph breaks") {
   CHECK(split_sentences("%\n\n   \n%").empty());
 }
 
+TEST_CASE("sentence_end and ends_sentence: the rule of step 3, on an answer's text") {
+  CHECK(sentence_end("It rained. Then it stopped.") == 10);
+  CHECK(sentence_end("He said \"stop.\" Then left.") == 15);  // the closing quote belongs to the sentence
+  CHECK(sentence_end("pi is 3.14 exactly") == std::string_view::npos);
+  CHECK(sentence_end("settings (e.g. csv's limit)") == 14);  // "e.g." ends one, as the splitter says
+  CHECK(sentence_end("Really?") == 7);
+  CHECK(sentence_end("") == std::string_view::npos);
+  CHECK(ends_sentence("It rained. "));
+  CHECK(ends_sentence("(It rained.)"));
+  CHECK(!ends_sentence("It rained"));
+  CHECK(!ends_sentence(""));
+  CHECK(!ends_sentence("   "));
+}
+
 TEST_CASE("segmenter: greedy packing under the budget, paragraph breaks, over-long sentences cut") {
   const std::string text =
       "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.\n\n"
@@ -92,6 +106,52 @@ TEST_CASE("segmenter: greedy packing under the budget, paragraph breaks, over-lo
   CHECK(s4[0].ids.size() == 4);
   CHECK(s4[0].text + s4[1].text == "The grass is green.");
   CHECK_THROWS_AS(segmenter<tokenizer::byte_level_bpe>(bpe(), 0), value_error);
+}
+
+TEST_CASE("segmenter: the pieces of a cut sentence overlap by the asked tokens, and are counted once") {
+  const std::string sentence =
+      "The spare key for the old garden shed sits under the third blue flower pot beside the gate, and the code of "
+      "the padlock is 4471 for the left door and 9902 for the right one.";
+  const auto whole = bpe().encode(sentence);
+  REQUIRE(whole.size() > 30);
+  for (const std::size_t budget : {8u, 12u, 24u})
+    for (const std::size_t overlap : {0u, 1u, 3u, 7u}) {
+      if (overlap >= budget) continue;
+      CAPTURE(budget);
+      CAPTURE(overlap);
+      const segmenting how{budget, segment_packing::greedy, overlap};
+      const auto segs = segment_text(bpe(), sentence, how);
+      REQUIRE(segs.size() == piece_count(whole.size(), how));
+      CHECK(segs.front().overlap == 0);
+      std::vector<token_id> joined = segs.front().ids;
+      for (std::size_t i = 1; i < segs.size(); ++i) {
+        const auto& prev = segs[i - 1].ids;
+        CHECK(segs[i].overlap == overlap);
+        CHECK(segs[i].ids.size() <= budget);
+        CHECK(segs[i].ids.size() > overlap);  // every piece says something new
+        // it begins with the last `overlap` ids of the piece before, then goes on where that piece stopped
+        CHECK(std::equal(prev.end() - static_cast<std::ptrdiff_t>(overlap), prev.end(), segs[i].ids.begin()));
+        joined.insert(joined.end(), segs[i].ids.begin() + static_cast<std::ptrdiff_t>(overlap), segs[i].ids.end());
+      }
+      CHECK(joined == whole);
+      for (std::size_t i = 0; i + 1 < segs.size(); ++i) CHECK(segs[i].ids.size() == budget);  // full but the last
+      segmenter<tokenizer::byte_level_bpe> seg(bpe(), how);
+      seg.add_sentence(sentence);
+      seg.flush();
+      CHECK(seg.tokens() == whole.size());  // the text's tokens, each once
+    }
+  // By hand: 10 tokens in pieces of 4 repeating 1 -> [0,4) [3,7) [6,10): three; of 4 repeating 2 -> [0,4) [2,6) [4,8)
+  // [6,10): four; a run within the budget is one piece.
+  CHECK(piece_count(10, {4, segment_packing::greedy, 1}) == 3);
+  CHECK(piece_count(10, {4, segment_packing::greedy, 2}) == 4);
+  CHECK(piece_count(4, {4, segment_packing::greedy, 3}) == 1);
+  CHECK(piece_count(11, {4, segment_packing::greedy, 0}) == 3);
+  // Sentences within the budget are packed as before: no overlap between whole sentences.
+  for (const auto& s : segment_text(bpe(), "The grass is green. The sky is blue.", segmenting{24, segment_packing::greedy, 3}))
+    CHECK(s.overlap == 0);
+  CHECK_THROWS_WITH_AS(segmenter<tokenizer::byte_level_bpe>(bpe(), segmenting{8, segment_packing::greedy, 8}),
+                       doctest::Contains("overlap of cut pieces (8 tokens) must be less than the segment budget (8)"),
+                       value_error);
 }
 
 TEST_CASE("segmenter: sentence_start packing gives every sentence a segment of its own") {
@@ -261,4 +321,20 @@ TEST_CASE("tasks: needle in a haystack of text files; answers; bad input") {
   CHECK(pieces[first].text.rfind(std::string(sf_query), 0) == 0);
   context_stream<tokenizer::byte_level_bpe> whole(t, bpe(), 35);
   CHECK(whole.needle_segments() == 1);
+  // With overlapping pieces: 24 tokens repeating 3, the same needle in ceil((n - 24) / 21) + 1 pieces, the context's
+  // token count each needle token once.
+  context_stream<tokenizer::byte_level_bpe> overlapped(long_needle, bpe(), segmenting{24, segment_packing::greedy, 3});
+  CHECK(overlapped.needle_segments() == 1 + (needle_ids.size() - 24 + 20) / 21);
+  const auto o_pieces = drain(overlapped);
+  const auto o_first = static_cast<std::size_t>(
+      std::find_if(o_pieces.begin(), o_pieces.end(), [](const segment& s) { return s.needle; }) - o_pieces.begin());
+  std::vector<model::token_id> o_joined = o_pieces[o_first].ids;
+  for (std::size_t i = o_first + 1; i < o_first + overlapped.needle_segments(); ++i) {
+    CHECK(o_pieces[i].overlap == 3);
+    o_joined.insert(o_joined.end(), o_pieces[i].ids.begin() + 3, o_pieces[i].ids.end());
+  }
+  CHECK(o_joined == needle_ids);
+  std::size_t said = 0;
+  for (const auto& p : o_pieces) said += p.ids.size() - p.overlap;
+  CHECK(overlapped.tokens() == said);
 }

@@ -2,10 +2,16 @@
 //
 //   larimar-model-eval --model models/larimar-small --items build/eval/heldout.jsonl [--csv out.csv] [--limit N]
 //                      [--weights f32|f16|bf16|int8]   (the weight matrices' format; default: the files')
+//                      [--pipeline [--segment-tokens N] [--segment-overlap N]]
 //
 // Each item (a JSON line: set, text, prompt, score, value?) is encoded to its latent; the decoder, given that
 // latent and the prompt, continues greedily. Scores: "exact" (prompt + continuation == text), "value" (the value
-// right after the prompt), "number" (the value among the digit runs after the prompt). Prints the rate of every set
+// right after the prompt), "number" (the value among the digit runs after the prompt). With --pipeline each item is
+// instead written alone into a recall_pipeline's memory, cut as the pipeline cuts text (the model directory's
+// segment_tokens and segment_overlap, or the options'), and asked its prompt: the answer is read back through the
+// memory and continued across the item's pieces (contiguous reads). The pipeline's answer ends at the first
+// sentence end its rule sees ("e.g." is one), so there an exact item also counts when the output is the text's
+// start up to one of its sentence ends (how many did is printed). Prints the rate of every set
 // and, for the exact sets, the rate by the text's length in words and in tokens (items from
 // tools/train/make_eval_items.py).
 #include <algorithm>
@@ -24,7 +30,12 @@
 #include <nlohmann/json.hpp>
 
 #include "larimar/backend/blas_info.hpp"
+#include "larimar/keys/fixed_nearest.hpp"
+#include "larimar/memory/sharded_memory.hpp"
 #include "larimar/model/model.hpp"
+#include "larimar/pipeline/pipeline.hpp"
+#include "larimar/solver/pseudoinverse.hpp"
+#include "larimar/storage/host.hpp"
 #include "larimar/tokenizer/byte_level_bpe.hpp"
 
 namespace {
@@ -39,12 +50,15 @@ struct options {
   std::filesystem::path model, items, csv;
   std::size_t limit = 0, batch = 32;
   larimar::model::load_options load;
+  bool pipeline = false;
+  std::size_t segment_tokens = 0;                // --pipeline: 0, the model directory's (else the most it takes)
+  std::optional<std::size_t> segment_overlap;    // --pipeline: unset, the model directory's
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "larimar-model-eval: " << why
             << "\nusage: larimar-model-eval --model DIR --items FILE.jsonl [--csv FILE] [--limit N] [--batch B]"
-               " [--weights f32|f16|bf16|int8]\n";
+               " [--weights f32|f16|bf16|int8] [--pipeline [--segment-tokens N] [--segment-overlap N]]\n";
   std::exit(2);
 }
 
@@ -66,9 +80,13 @@ options parse(int argc, char** argv) {
       o.load.weights = larimar::model::parse_weight_format(f);
       if (!o.load.weights) usage("--weights must be f32, f16, bf16 or int8, not " + f);
     }
+    else if (a == "--pipeline") o.pipeline = true;
+    else if (a == "--segment-tokens") o.segment_tokens = std::stoul(next());
+    else if (a == "--segment-overlap") o.segment_overlap = std::stoul(next());
     else usage("unknown option " + a);
   }
   if (o.model.empty() || o.items.empty()) usage("--model and --items are required");
+  if (!o.pipeline && (o.segment_tokens || o.segment_overlap)) usage("--segment-tokens and --segment-overlap need --pipeline");
   return o;
 }
 
@@ -92,8 +110,14 @@ std::vector<item> read_items(const std::filesystem::path& path, std::size_t limi
   return out;
 }
 
-bool correct(const item& it, const std::string& out) {
-  if (it.score == "exact") return out == it.text;
+// --pipeline: the output is the text's start and stops where a sentence of the text ends.
+bool stops_at_sentence_end(const item& it, const std::string& out) {
+  return out.size() < it.text.size() && it.text.compare(0, out.size(), out) == 0 &&
+         larimar::pipeline::ends_sentence(out) && larimar::pipeline::detail::is_space(it.text[out.size()]);
+}
+
+bool correct(const item& it, const std::string& out, bool pipeline) {
+  if (it.score == "exact") return out == it.text || (pipeline && stops_at_sentence_end(it, out));
   if (out.compare(0, it.prompt.size(), it.prompt) != 0) return false;
   std::string rest = out.substr(it.prompt.size());
   if (it.score == "value") {
@@ -120,6 +144,31 @@ std::string csv_quote(const std::string& s) {
   return q + "\"";
 }
 
+// --pipeline: each item written alone into a pipeline's memory and asked its prompt; the prompt + the answer.
+std::vector<std::string> pipeline_outputs(const options& o, const std::vector<item>& items,
+                                          std::vector<std::size_t>& tokens, larimar::pipeline::segmenting& cut) {
+  namespace lp = larimar::pipeline;
+  using memory = larimar::sharded_memory<float, larimar::storage::host, larimar::keys::fixed_nearest,
+                                         larimar::solver::pseudoinverse>;
+  const auto models = std::make_shared<const lp::recall_models<>>(lp::recall_models<>::load(o.model, o.load));
+  std::vector<std::string> out(items.size());
+  lp::pipeline_options po;
+  po.segment_tokens = o.segment_tokens;
+  po.segment_overlap = o.segment_overlap;
+  po.memory.slots = 16;
+  po.memory.seed = 7;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    tokens[i] = models->tokenizer().encode(items[i].text).size();
+    po.prefix_tokens = models->tokenizer().encode(items[i].prompt).size();
+    po.continuation_tokens = tokens[i] + 8;  // as the plain mode's limit: room for the whole item and a little
+    lp::recall_pipeline<memory> p(models, po);
+    cut = p.options().cut();
+    p.write_text(items[i].text);
+    out[i] = items[i].prompt + p.ask(items[i].prompt).text;
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -144,7 +193,9 @@ int main(int argc, char** argv) try {
   std::vector<std::string> outputs(items.size());
   std::vector<std::size_t> tokens(items.size());
   const auto t0 = std::chrono::steady_clock::now();
-  for (std::size_t b0 = 0; b0 < items.size(); b0 += o.batch) {
+  larimar::pipeline::segmenting cut;
+  if (o.pipeline) outputs = pipeline_outputs(o, items, tokens, cut);
+  for (std::size_t b0 = 0; !o.pipeline && b0 < items.size(); b0 += o.batch) {
     const std::size_t b1 = std::min(items.size(), b0 + o.batch);
     std::vector<std::vector<token_id>> enc, prompts;
     std::vector<std::size_t> which;
@@ -190,7 +241,7 @@ int main(int argc, char** argv) try {
     return std::string(buf);
   };
   for (std::size_t i = 0; i < items.size(); ++i) {
-    const bool ok = correct(items[i], outputs[i]);
+    const bool ok = correct(items[i], outputs[i], o.pipeline);
     auto& s = by_set[items[i].set];
     s.first += ok;
     ++s.second;
@@ -203,7 +254,15 @@ int main(int argc, char** argv) try {
       ++t.second;
     }
   }
-  std::cout << "model " << o.model.string() << ", " << items.size() << " items, " << seconds << " s\n\n"
+  std::cout << "model " << o.model.string() << ", " << items.size() << " items, " << seconds << " s";
+  if (o.pipeline) {
+    std::size_t stopped = 0;
+    for (std::size_t i = 0; i < items.size(); ++i)
+      stopped += items[i].score == "exact" && outputs[i] != items[i].text && stops_at_sentence_end(items[i], outputs[i]);
+    std::cout << ", through the pipeline: segments of " << cut.budget << " tokens, pieces repeating " << cut.overlap
+              << "; " << stopped << " exact item(s) counted as answered up to a sentence end of theirs";
+  }
+  std::cout << "\n\n"
             << "| set | items | correct |\n|---|---|---|\n";
   auto rows = [](const auto& table) {
     for (const auto& [k, v] : table)
@@ -218,7 +277,7 @@ int main(int argc, char** argv) try {
     std::ofstream csv(o.csv);
     csv << "set,words,tokens,correct,text,output\n";
     for (std::size_t i = 0; i < items.size(); ++i)
-      csv << items[i].set << ',' << words(items[i].text) << ',' << tokens[i] << ',' << correct(items[i], outputs[i])
+      csv << items[i].set << ',' << words(items[i].text) << ',' << tokens[i] << ',' << correct(items[i], outputs[i], o.pipeline)
           << ',' << csv_quote(items[i].text) << ',' << csv_quote(outputs[i]) << '\n';
   }
   return 0;

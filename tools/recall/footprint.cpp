@@ -56,7 +56,7 @@ int footprint(const options& o) {
     {
       const auto p = make_pipeline(spec, models, po);
       const auto task = passkey_task(3, len, 0.5, 1);
-      context_stream<bpe> cs(task, models->tokenizer(), p->options().segment_tokens, o.packing);
+      context_stream<bpe> cs(task, models->tokenizer(), p->options().cut());
       p->write(cs);
       held = storage::device_memory::in_use() - base;
       tokens = p->tokens(), segments = p->segments();

@@ -60,7 +60,7 @@ Sweep
                             /full or /tokens); default prefix
 
 Memory and models
-  --model DIR               model directory (default models/larimar-tiny)
+  --model DIR               model directory (default models/larimar-small)
   --memory SPEC             the memories' layout, solver, storage and precisions as a factory spec
                             (docs/runtime.md), e.g. sharded,iter15_safe,device,fp16; the key policy comes from
                             --policies (default sharded,pinv,host,fp32)
@@ -72,7 +72,11 @@ Memory and models
                             per row at load; default: the files')
   --prefix-tokens N|auto    P, tokens of a segment's (and the query's) prefix whose encoding is the lookup vector;
                             auto = the query prefix's token count (default auto)
-  --segment-tokens N        token budget per segment (default: the most the model takes)
+  --segment-tokens N        token budget per segment (default: the model directory's segment_tokens, else the
+                            most the model takes)
+  --segment-overlap N       tokens each later piece of a sentence longer than the budget repeats from the piece
+                            before, the prompt of its contiguous read (default: the model directory's
+                            segment_overlap, else 0)
   --packing greedy|sentence_start|sentence_keys
                             how sentences share segments: greedy packs consecutive sentences while they fit the
                             budget; sentence_start gives every sentence a segment of its own, so a prefix lookup
@@ -290,6 +294,8 @@ options parse(int argc, char** argv) {
       if (v != "auto") o.prefix_tokens = parse_uint(a, v, 1, 4096);
     } else if (a == "--segment-tokens") {
       o.segment_tokens = parse_uint(a, value(), 1, 4096);
+    } else if (a == "--segment-overlap") {
+      o.segment_overlap = parse_uint(a, value(), 0, 4096);
     } else if (a == "--packing") {
       const auto v = value();
       try {

@@ -38,7 +38,7 @@ struct options {
   std::uint64_t seed_base = 0;
   std::vector<policy> policies;  // default: prefix
   larimar::runtime::memory_spec memory;  // --memory: every category but the keys
-  std::filesystem::path model = "models/larimar-tiny";
+  std::filesystem::path model = "models/larimar-small";
   std::optional<std::uint64_t> random_encoder;
   larimar::model::load_options load;  // --weights
   bool memory_only = false;
@@ -47,6 +47,7 @@ struct options {
   std::size_t segment_tokens = 0, slots = 512, batch = 256, encoder_cache = std::size_t{1} << 17;
   larimar::pipeline::segment_packing packing = larimar::pipeline::segment_packing::greedy;
   std::optional<std::size_t> continuation_tokens;  // nullopt: the pipeline's default
+  std::optional<std::size_t> segment_overlap;      // nullopt: the model directory's
   bool capacity = false, footprint = false;
   std::size_t capacity_slots = 64;
   std::vector<double> ratios = {0.25, 0.5, 1, 2, 4, 8, 16};

@@ -55,12 +55,11 @@ std::uint64_t sample_seed(std::uint64_t seed, std::size_t length, std::size_t ta
 template <class Source>
 std::vector<std::map<std::size_t, std::vector<std::size_t>>> write_context(const eval::ruler_sample& sample,
                                                                            Source haystack, const bpe& tok,
-                                                                           std::size_t budget, std::size_t length,
-                                                                           segment_packing packing,
+                                                                           const segmenting& cut, std::size_t length,
                                                                            std::size_t batch_size,
                                                                            std::vector<column>& columns,
                                                                            std::size_t& tokens) {
-  eval::ruler_stream<bpe, Source> stream(sample, std::move(haystack), tok, budget, length, packing);
+  eval::ruler_stream<bpe, Source> stream(sample, std::move(haystack), tok, cut, length);
   std::vector<std::map<std::size_t, std::vector<std::size_t>>> holds(columns.size());
   std::vector<segment> batch;
   for (bool more = true; more;) {
@@ -96,7 +95,8 @@ int ruler(const options& o) {
   const auto probe = eval::make_ruler_sample(*specs.front(), 0);
   const auto po = pipeline_options_of(o, *models, probe.query_prefixes.front());
   auto columns = policy_columns(o, models, po);
-  const std::size_t budget = columns.front().pipeline->options().segment_tokens;
+  const auto cut = columns.front().pipeline->options().cut();
+  const std::size_t budget = cut.budget;
   std::printf("larimar-recall: RULER (%zu task(s)), model %s%s, segment budget %zu tokens (%s packing), prefix P = "
               "%zu tokens, continuation %zu tokens, K = %zu slots/block%s, %s; essay haystack: %zu file(s) from %s; "
               "models loaded in %.2f s\n",
@@ -122,11 +122,11 @@ int ruler(const options& o) {
         const auto& tok = models->tokenizer();
         const auto holds =
             spec.haystack == eval::ruler_haystack::noise
-                ? write_context(sample, eval::ruler_noise(), tok, budget, len, o.packing, o.batch, columns, tokens)
+                ? write_context(sample, eval::ruler_noise(), tok, cut, len, o.batch, columns, tokens)
             : spec.haystack == eval::ruler_haystack::needle
-                ? write_context(sample, eval::needle_haystack_source(sample), tok, budget, len, o.packing, o.batch,
+                ? write_context(sample, eval::needle_haystack_source(sample), tok, cut, len, o.batch,
                                 columns, tokens)
-                : write_context(sample, text_file_source(o.haystack, sample.seed), tok, budget, len, o.packing, o.batch,
+                : write_context(sample, text_file_source(o.haystack, sample.seed), tok, cut, len, o.batch,
                                 columns, tokens);
         const double write_s = seconds_since(t0);
         for (std::size_t c = 0; c < columns.size(); ++c) {

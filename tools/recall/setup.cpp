@@ -27,6 +27,7 @@ larimar::pipeline::pipeline_options pipeline_options_of(const options& o, const 
   larimar::pipeline::pipeline_options po;
   po.prefix_tokens = o.prefix_tokens ? *o.prefix_tokens : models.tokenizer().encode(query).size();
   po.segment_tokens = o.segment_tokens;
+  po.segment_overlap = o.segment_overlap;
   po.packing = o.packing;
   if (o.continuation_tokens) po.continuation_tokens = *o.continuation_tokens;
   po.batch = o.batch;

@@ -188,7 +188,8 @@ int sweep(const options& o) {
     prefix_tokens.push_back(po.prefix_tokens);
     columns.push_back(policy_columns(o, models, po));
   }
-  const std::size_t budget = columns.front().front().pipeline->options().segment_tokens;
+  const auto cut = columns.front().front().pipeline->options().cut();
+  const std::size_t budget = cut.budget;
   const auto [p_lo, p_hi] = std::minmax_element(prefix_tokens.begin(), prefix_tokens.end());
   const std::string p_note = *p_lo == *p_hi
                                  ? std::to_string(*p_lo) + " tokens"
@@ -218,7 +219,7 @@ int sweep(const options& o) {
           const std::uint64_t seed = o.seed_base + s;
           const auto task = kinds[ki].make(len, depth, trial_seed(seed, len, depth));
           for (auto& c : cols) c.pipeline->clear();
-          context_stream<bpe> stream(task, models->tokenizer(), budget, o.packing);
+          context_stream<bpe> stream(task, models->tokenizer(), cut);
           std::vector<std::vector<std::size_t>> needles(cols.size());
           double segment_s = 0;
           for (bool more = true; more;) {

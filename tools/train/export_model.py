@@ -26,11 +26,22 @@ def main():
     p.add_argument("--fp16", action="store_true")
     p.add_argument("--eval-size", type=int, default=500)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--segment-tokens", type=int, default=0,
+                   help="the segment budget a pipeline should cut text into for this model (config.json's "
+                        "segment_tokens; 0: none said, the pipeline takes the most the model takes)")
+    p.add_argument("--segment-overlap", type=int, default=0,
+                   help="tokens each later piece of a longer sentence repeats (config.json's segment_overlap)")
     a = p.parse_args()
+    if a.segment_overlap and not 0 <= a.segment_overlap < (a.segment_tokens or 10**9):
+        p.error("--segment-overlap must be less than --segment-tokens")
     torch.set_num_threads(a.threads)
     ck = T.load_checkpoint(a.run / "checkpoint.pt")
     model = L.LarimarTiny(ck["config"])
     model.load_state_dict(ck["model"])
+    if a.segment_tokens:
+        model.cfg["segment_tokens"] = a.segment_tokens
+    if a.segment_overlap:
+        model.cfg["segment_overlap"] = a.segment_overlap
     L.save_model_dir(model, a.run / "tokenizer", a.out, torch.float16 if a.fp16 else torch.float32)
     back = L.load_model_dir(a.out)
     tok = L.load_tokenizer(a.out)

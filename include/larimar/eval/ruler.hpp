@@ -142,15 +142,19 @@ struct ruler_needle {
 };
 
 // Whether a segment is the needle's entry: it holds the whole needle, or the needle begins in it and runs past its
-// end (a needle longer than the segment budget, cut into pieces: a uuid key and a uuid value are 82 of
-// larimar-small's tokens) with at least the text up to the value here, the part a query matches; the rest comes
-// back through contiguous reads. (A segment cut right after "is:" would count for every needle of that key; RULER's
-// keys with several values have 7-digit values, whose needles are never cut.)
+// end (a needle longer than the segment budget, cut into pieces; the rest comes back through contiguous reads) with
+// at least the text up to the value here, the part a query matches, or, where that part is itself longer than a
+// segment (a uuid key: 46 of larimar-small's tokens), the text up to the key's first 12 characters. (A segment cut
+// right after "is:" counts for every needle of that key whose value it does not contradict; a uuid key's first 12
+// characters are one in 16^10 alike.)
 inline bool holds_needle_start(std::string_view segment, const ruler_needle& n) {
   if (segment.find(n.text) != std::string_view::npos) return true;
   const std::size_t up_to_value = n.text.rfind(n.value);
   if (up_to_value == std::string::npos || up_to_value == 0) return false;
-  const std::string_view head = std::string_view(n.text).substr(0, up_to_value);
+  std::size_t need = up_to_value;
+  if (const std::size_t key_at = n.text.find(n.key); !n.key.empty() && key_at < up_to_value)
+    need = std::min(need, key_at + std::min<std::size_t>(n.key.size(), 12));
+  const std::string_view head = std::string_view(n.text).substr(0, need);
   for (auto at = segment.find(head); at != std::string_view::npos; at = segment.find(head, at + 1))
     if (std::string_view(n.text).starts_with(segment.substr(at))) return true;  // the segment ends inside it
   return false;
@@ -254,7 +258,10 @@ class ruler_stream {
  public:
   ruler_stream(const ruler_sample& sample, Source haystack, const Tokenizer& tokenizer, std::size_t budget,
                std::size_t target_tokens, pipeline::segment_packing packing = pipeline::segment_packing::greedy)
-      : sample_(&sample), source_(std::move(haystack)), tok_(&tokenizer), segmenter_(tokenizer, budget, packing) {
+      : ruler_stream(sample, std::move(haystack), tokenizer, pipeline::segmenting{budget, packing, 0}, target_tokens) {}
+  ruler_stream(const ruler_sample& sample, Source haystack, const Tokenizer& tokenizer, pipeline::segmenting how,
+               std::size_t target_tokens)
+      : sample_(&sample), source_(std::move(haystack)), tok_(&tokenizer), segmenter_(tokenizer, how) {
     if (sample.needles.empty()) throw value_error("ruler_stream: the sample has no needles");
     if (target_tokens == 0) throw value_error("ruler_stream: the context length must be positive");
     std::size_t needle_tokens = 0;

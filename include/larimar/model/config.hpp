@@ -55,6 +55,9 @@ struct model_config {
   std::size_t latent_size = 0;
   latent_mode mode = latent_mode::none;
   std::size_t latent_slots = 1;  // key/value positions the latent fills in every decoder layer
+  // How a pipeline should cut text for this model, where the directory says (0: it does not): the segment budget
+  // the model says back exactly, and the tokens each later piece of a longer sentence repeats (docs/formats.md).
+  std::size_t segment_tokens = 0, segment_overlap = 0;
   std::optional<encoder_config> encoder;
   std::optional<decoder_config> decoder;
 };
@@ -85,6 +88,13 @@ struct field_reader {
   }
   std::size_t positive_or(const std::string& field, std::size_t fallback) const {
     return find(field) ? positive(field) : fallback;
+  }
+  std::size_t count_or(const std::string& field, std::size_t fallback) const {
+    const json* v = find(field);
+    if (!v) return fallback;
+    if (!v->is_number_integer() || v->get<std::int64_t>() < 0)
+      fail(field, std::string("must be a non-negative integer (got ") + v->dump() + ")");
+    return v->get<std::size_t>();
   }
   float positive_real_or(const std::string& field, float fallback) const {
     const json* v = find(field);
@@ -218,6 +228,11 @@ inline model_config parse_model_config(const nlohmann::json& j, const std::strin
     else
       r.fail("latent_mode", "is " + detail::quote(mode) + "; expected \"kv\" or \"kv+embedding\"");
     c.latent_slots = r.positive_or("latent_slots", 1);
+    c.segment_tokens = r.positive_or("segment_tokens", 0);
+    c.segment_overlap = r.count_or("segment_overlap", 0);
+    if (c.segment_tokens && c.segment_overlap >= c.segment_tokens)
+      r.fail("segment_overlap", "(" + std::to_string(c.segment_overlap) + ") must be less than segment_tokens (" +
+                                    std::to_string(c.segment_tokens) + ")");
     if (r.find("encoder")) c.encoder = parse_encoder_config(j.at("encoder"), where + ": encoder");
     if (r.find("decoder")) c.decoder = parse_decoder_config(j.at("decoder"), where + ": decoder");
     if (!c.encoder && !c.decoder) throw format_error(where + ": neither 'encoder' nor 'decoder' is present");

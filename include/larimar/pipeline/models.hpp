@@ -29,6 +29,12 @@
 
 namespace larimar::pipeline {
 
+// What a model directory advises a pipeline to cut text into (config.json's segment_tokens and segment_overlap;
+// 0: no advice).
+struct segment_advice {
+  std::size_t segment_tokens = 0, overlap = 0;
+};
+
 template <backend::thrust_backend Backend = backend::active>
 class recall_models {
  public:
@@ -42,19 +48,19 @@ class recall_models {
     std::optional<model::gpt2_decoder<Backend>> decoder;
     if (cfg.decoder) decoder.emplace(model::gpt2_decoder<Backend>::load(dir, options));
     return recall_models(load_tokenizer(dir), model::bert_encoder<Backend>::load(dir, options), std::move(decoder),
-                         cfg.latent_size);
+                         cfg.latent_size, advice_of(cfg));
   }
   // The directory's tokenizer and encoder architecture, with randomly initialised encoder weights (seeded) and
   // no decoder: memory-only recall.
   static recall_models load_random_encoder(const std::filesystem::path& dir, std::uint64_t seed) {
     const auto cfg = checked_config(dir);
     return recall_models(load_tokenizer(dir), random_encoder<Backend>(*cfg.encoder, cfg.latent_size, seed),
-                         std::nullopt, cfg.latent_size);
+                         std::nullopt, cfg.latent_size, advice_of(cfg));
   }
 
   recall_models(tokenizer_type tok, model::bert_encoder<Backend> enc, std::optional<model::gpt2_decoder<Backend>> dec,
-                std::size_t latent_size)
-      : tok_(std::move(tok)), enc_(std::move(enc)), dec_(std::move(dec)), latent_(latent_size) {
+                std::size_t latent_size, segment_advice advice = {})
+      : tok_(std::move(tok)), enc_(std::move(enc)), dec_(std::move(dec)), latent_(latent_size), advice_(advice) {
     if (latent_ == 0 || enc_.latent_size() != latent_)
       throw value_error("recall_models: the encoder has no latent head of size " + std::to_string(latent_));
     if (dec_ && dec_->latent_size() != latent_)
@@ -75,6 +81,7 @@ class recall_models {
   // Held around every use of the decoder: its scratch and cuBLAS handle serve one generation at a time.
   std::unique_lock<std::mutex> lock_decoder() const { return std::unique_lock(*decoder_mutex_); }
   std::size_t latent_size() const { return latent_; }
+  const segment_advice& advice() const { return advice_; }
   // The longest segment the encoder takes ([CLS] and [SEP] included in its positions).
   std::size_t max_segment_tokens() const {
     return enc_.config().max_position_embeddings - specials_.size() - specials_after_;
@@ -178,6 +185,9 @@ class recall_models {
                          "(\"tokenizer\": \"bpe\")");
     return cfg;
   }
+  static segment_advice advice_of(const model::model_config& cfg) {
+    return {cfg.segment_tokens, cfg.segment_overlap};
+  }
   static tokenizer_type load_tokenizer(const std::filesystem::path& dir) {
     return tokenizer_type::from_files(dir / "vocab.json", dir / "merges.txt");
   }
@@ -207,6 +217,7 @@ class recall_models {
   model::bert_encoder<Backend> enc_;
   std::optional<model::gpt2_decoder<Backend>> dec_;
   std::size_t latent_;
+  segment_advice advice_;
   std::vector<model::token_id> specials_;  // before the ids ([CLS])
   std::size_t specials_after_ = 0;         // [SEP]
   std::size_t cache_limit_ = std::size_t{1} << 17;

@@ -65,8 +65,13 @@ namespace larimar::pipeline {
 struct pipeline_options {
   lookup_kind lookup = lookup_kind::prefix;
   std::size_t prefix_tokens = 4;    // P: tokens of a segment (and of a query) whose encoding is the lookup vector
-  std::size_t segment_tokens = 0;   // the token budget of a segment; 0: the most the models take
-                                    // (the encoder's positions less [CLS]/[SEP], the decoder's window less BOS)
+  std::size_t segment_tokens = 0;   // the token budget of a segment; 0: the model directory's segment_tokens, else
+                                    // the most the models take (the encoder's positions less [CLS]/[SEP], the
+                                    // decoder's window less BOS)
+  std::optional<std::size_t> segment_overlap;  // tokens each later piece of a sentence longer than the budget repeats
+                                               // from the piece before, so a contiguous read can be prompted with
+                                               // them; unset: the model directory's segment_overlap (if less than
+                                               // the budget), else 0
   segment_packing packing = segment_packing::greedy;  // write_text's rule; sentence_start: every sentence a
                                                       // segment; sentence_keys: greedy segments, every sentence start
                                                       // an extra lookup row (prefix or token lookups,
@@ -74,9 +79,15 @@ struct pipeline_options {
   std::size_t batch = 256;          // segments encoded and written per step
   std::size_t max_new_tokens = 0;   // generation limit; 0: segment_tokens
   std::size_t continuation_tokens = 64;  // an answer that reaches its segment's end mid-sentence continues into the
-                                         // entries written after it, decoded from their start, until the sentence
-                                         // ends or this many tokens are added (0: answers end with their segment)
+                                         // entries written after it, each decoded from its start (prompted with
+                                         // the answer's last tokens where the entry overlaps the one before), until
+                                         // the sentence ends or this many tokens are added (0: answers end with
+                                         // their segment)
   memory_config memory{};           // K, seed, keys, ...; code_size and lookup_size are set to the latent size
+
+  // How write_text cuts a text, and how a context_stream or ruler_stream that feeds write() should: read it from
+  // the pipeline's options(), where the budget and the overlap are resolved.
+  segmenting cut() const { return {segment_tokens, packing, segment_overlap.value_or(0)}; }
 };
 
 // Anything that hands out segments one by one (context_stream, or a caller's own).
@@ -157,7 +168,7 @@ class recall_pipeline {
     return recall_pipeline(std::make_shared<const models_type>(models_type::load(model_dir)), options);
   }
 
-  const pipeline_options& options() const { return opt_; }
+  const pipeline_options& options() const { return opt_; }  // as checked: budget and overlap resolved
   const models_type& models() const { return *models_; }
   const Memory& memory() const { return memory_; }
   std::size_t segments() const { return memory_.size(); }
@@ -179,6 +190,7 @@ class recall_pipeline {
   void clear() {
     memory_ = Memory(memory_cfg());
     key_offsets_.clear();
+    shapes_.clear();
     indexed_sentences_.clear();
     tokens_ = 0;
     reset_timings();
@@ -195,6 +207,10 @@ class recall_pipeline {
         throw shape_error("recall_pipeline::write: segment " + std::to_string(i) + " has " +
                           std::to_string(batch[i].ids.size()) + " tokens, over the budget of " +
                           std::to_string(opt_.segment_tokens));
+      if (batch[i].overlap != 0 && batch[i].overlap >= batch[i].ids.size())
+        throw shape_error("recall_pipeline::write: segment " + std::to_string(i) + " repeats " +
+                          std::to_string(batch[i].overlap) + " tokens of the one before but has only " +
+                          std::to_string(batch[i].ids.size()));
       ids[i] = batch[i].ids;
     }
     latent_buffer latents = encode_all(ids, n);
@@ -242,7 +258,11 @@ class recall_pipeline {
     } else {
       entries = memory_.write(z, own);
     }
-    for (const auto& s : batch) tokens_ += s.ids.size();
+    for (const auto& s : batch) tokens_ += s.ids.size() - s.overlap;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (entries[i] >= shapes_.size()) shapes_.resize(entries[i] + 1);
+      shapes_[entries[i]] = {static_cast<std::uint32_t>(batch[i].ids.size()), static_cast<std::uint32_t>(batch[i].overlap)};
+    }
     if (opt_.packing == segment_packing::sentence_keys) {  // only now written: a failed write records nothing
       for (std::size_t r = 0; r < key_rows.size(); ++r) {
         const std::size_t e = entries[key_rows[r]];
@@ -281,7 +301,7 @@ class recall_pipeline {
   // Segments a text (the rule of sentences.hpp / segmenter.hpp) and writes it; returns the entry ids.
   std::vector<std::size_t> write_text(std::string_view text) {
     const auto t0 = clock::now();
-    const auto segs = segment_text(models_->tokenizer(), text, opt_.segment_tokens, opt_.packing);
+    const auto segs = segment_text(models_->tokenizer(), text, opt_.cut());
     time_.segment += seconds(t0, clock::now());
     std::vector<std::size_t> out;
     for (std::size_t at = 0; at < segs.size(); at += opt_.batch) {
@@ -346,10 +366,9 @@ class recall_pipeline {
   std::vector<answer> ask(std::span<const std::string> queries) const {
     if (queries.empty()) return {};
     const auto r = read_rows(queries, 1);
-    auto out = answers(*models_, r.hits,
-                       generate_with(*models_, *decoding_, hit_prompts(queries, 1, r.hits, r.latents),
-                                     r.latents.view(), max_new_tokens()));
-    continue_answers(*models_, *decoding_, out, following(r.hits), opt_.continuation_tokens);
+    const auto p = hit_prompts(queries, 1, r.hits, r.latents);
+    auto out = answers(*models_, r.hits, generate_with(*models_, *decoding_, p, r.latents.view(), max_new_tokens()));
+    continue_answers(*models_, *decoding_, out, p, following(r.hits, p), opt_.continuation_tokens);
     return out;
   }
   answer ask(std::string_view query) const {
@@ -391,7 +410,8 @@ class recall_pipeline {
     std::vector<hit<float>> row_hits(gens.size());
     for (std::size_t h = r.hits.size(); h-- > 0;) row_hits[decoded[h]] = r.hits[h];  // the best hit of each row
     auto rows = answers(*models_, row_hits, gens);
-    continue_answers(*models_, *decoding_, rows, following(row_hits), opt_.continuation_tokens);
+    continue_answers(*models_, *decoding_, rows, batch_prompts, following(row_hits, batch_prompts),
+                     opt_.continuation_tokens);
     std::vector<std::vector<answer>> out(queries.size());
     for (std::size_t q = 0; q < queries.size(); ++q)
       for (std::size_t j = 0; j < r.k; ++j) {
@@ -414,13 +434,13 @@ class recall_pipeline {
     (void)models_->decoder();  // memory-only models: the state_error comes now, not from the future
     if (queries.empty()) return std::async(std::launch::deferred, [] { return std::vector<answer>{}; });
     auto r = read_rows(queries, 1);
-    auto next = following(r.hits);  // read now: the memory may change while the worker runs
     auto p = hit_prompts(queries, 1, r.hits, r.latents);
+    auto next = following(r.hits, p);  // read now: the memory may change while the worker runs
     return std::async(std::launch::async, [models = models_, state = decoding_, p = std::move(p), r = std::move(r),
                                            next = std::move(next), n = max_new_tokens(),
                                            more = opt_.continuation_tokens] {
       auto out = answers(*models, r.hits, generate_with(*models, *state, p, r.latents.view(), n));
-      continue_answers(*models, *state, out, next, more);
+      continue_answers(*models, *state, out, p, next, more);
       return out;
     });
   }
@@ -567,6 +587,12 @@ class recall_pipeline {
     return out;
   }
 
+  // An entry's tokens and how many of them repeat the entry before (a later piece of a cut sentence).
+  struct entry_shape {
+    std::uint32_t tokens = 0, overlap = 0;
+  };
+  entry_shape shape_of(std::size_t entry) const { return entry < shapes_.size() ? shapes_[entry] : entry_shape{}; }
+
   // Whether the memory takes extra lookup rows (segment_packing::sentence_keys).
   static constexpr bool takes_sentence_keys = requires(Memory& m, matrix_ref<const float> a, const extra_lookups<float>& e) {
     m.write(a, a, e);
@@ -605,19 +631,26 @@ class recall_pipeline {
   // The latents of the entries written right after each hit's (the context's next segments: entries keep their
   // write order, and each is read at its own address), as many as continuation_tokens may need, on the host; a
   // hit's list stops at the first id the memory no longer holds.
+  // A prompt longer than its entry (a query that runs into the next pieces of a cut sentence) needs as many more.
   struct followers {
     rows latents;                          // every hit's following entries, read at their own addresses
     std::vector<std::size_t> first, count;  // hit i's are rows [first[i], first[i] + count[i])
+    std::vector<entry_shape> own, shape;   // per hit: its entry's shape; per row: the row's entry's
   };
-  followers following(std::span<const hit<float>> hits) const {
-    followers out{{}, std::vector<std::size_t>(hits.size(), 0), std::vector<std::size_t>(hits.size(), 0)};
+  followers following(std::span<const hit<float>> hits, std::span<const std::vector<model::token_id>> prompts) const {
+    followers out{{}, std::vector<std::size_t>(hits.size(), 0), std::vector<std::size_t>(hits.size(), 0),
+                  std::vector<entry_shape>(hits.size()), {}};
     if (opt_.continuation_tokens == 0 || hits.empty() || !models_->has_decoder()) return out;
-    const std::size_t most = (opt_.continuation_tokens + opt_.segment_tokens - 1) / opt_.segment_tokens;
+    const std::size_t fresh = opt_.segment_tokens - *opt_.segment_overlap;  // new tokens per entry, at least
     std::vector<std::size_t> ids;
     for (std::size_t i = 0; i < hits.size(); ++i) {
       out.first[i] = ids.size();
-      for (std::size_t n = 1; n <= most && memory_.contains(hits[i].entry + n); ++n, ++out.count[i])
+      out.own[i] = shape_of(hits[i].entry);
+      const std::size_t most = (opt_.continuation_tokens + prompts[i].size() + fresh - 1) / fresh;
+      for (std::size_t n = 1; n <= most && memory_.contains(hits[i].entry + n); ++n, ++out.count[i]) {
         ids.push_back(hits[i].entry + n);
+        out.shape.push_back(shape_of(ids.back()));
+      }
     }
     if (ids.empty()) return out;
     const auto t0 = clock::now();
@@ -626,25 +659,65 @@ class recall_pipeline {
     return out;
   }
 
-  // Answers that stop at their segment's end (EOS) without ending a sentence go on into the following entries:
-  // each is decoded from its start (BOS + its latent, the model's own reconstruction) and its tokens appended up to
-  // the first sentence end, until the sentence ends, `limit` tokens are added, or the entries run out.
+  // Answers that stop at their segment's end (EOS) without ending a sentence go on into the following entries,
+  // taken as one run of text: entry j holds its tokens from position pos_j on (pos_0 = 0; pos_{j+1} = pos_j +
+  // tokens_j - overlap_{j+1}), and what was said (the prompt less BOS, then the answer) is that run's start. Each
+  // entry that what was said does not yet cover is decoded from BOS + what was said from pos_j on (an entry that
+  // repeats the last t tokens of the one before is prompted with them and says what follows; one that repeats none
+  // is decoded from its start, the model's own reconstruction) and its tokens appended up to the first sentence
+  // end, until the sentence ends, `limit` tokens are added, or the entries run out. A prompt at least as long as
+  // its entry (a query that runs past the first piece of a cut sentence) has no answer there: it starts in the
+  // entry where the prompt ends.
   static void continue_answers(const models_type& models, decoder_state& state, std::vector<answer>& out,
-                               const followers& follow, std::size_t limit) {
+                               std::span<const std::vector<model::token_id>> prompts, const followers& follow,
+                               std::size_t limit) {
     if (limit == 0 || !models.has_decoder()) return;
     const auto bos = models.decoder().config().bos_token_id;
     if (!bos) return;
     const auto& tok = models.tokenizer();
-    std::vector<std::size_t> open, step(out.size(), 0), added(out.size(), 0);
-    for (std::size_t i = 0; i < out.size(); ++i)
-      if (out[i].reason == model::finish_reason::eos && !ends_sentence(out[i].text) && follow.count[i] != 0)
+    const std::size_t n_out = out.size();
+    std::vector<std::size_t> open, step(n_out, 0), added(n_out, 0), pos(n_out, 0), len(n_out, 0);
+    for (std::size_t i = 0; i < n_out; ++i) {
+      if (follow.count[i] == 0) continue;
+      len[i] = follow.own[i].tokens;
+      if (len[i] != 0 && prompts[i].size() > len[i]) {  // BOS + a prompt that covers the entry
+        out[i].tokens.clear();
+        out[i].text.clear();
         open.push_back(i);
+      } else if (out[i].reason == model::finish_reason::eos && !ends_sentence(out[i].text)) {
+        open.push_back(i);
+      }
+    }
     const std::size_t window = models.decoder().config().n_positions - models.decoder().latent_slots() - 1;
     while (!open.empty()) {
-      const std::vector<std::vector<model::token_id>> prompts(open.size(), std::vector<model::token_id>{*bos});
+      std::vector<std::vector<model::token_id>> starts;
+      std::vector<std::size_t> going;  // the answers decoded in this round, in the order of starts
       rows latents;
-      for (const auto i : open) latents.push_back(follow.latents, follow.first[i] + step[i]);
-      const auto gens = generate_with(models, state, prompts, latents.view(), window);
+      for (const std::size_t i : open) {
+        const auto said = said_so_far(prompts[i], out[i].tokens);
+        std::size_t row = 0;
+        for (;;) {  // to the first entry of the run that what was said does not cover
+          row = follow.first[i] + step[i];
+          pos[i] += len[i] - std::min<std::size_t>(len[i], follow.shape[row].overlap);
+          len[i] = follow.shape[row].tokens;
+          if (said.size() < pos[i] + len[i] || step[i] + 1 >= follow.count[i]) break;
+          ++step[i];
+        }
+        if (said.size() >= pos[i] + len[i]) continue;  // covered to the last entry read: nothing more to say
+        std::vector<model::token_id> p{*bos};
+        if (said.size() > pos[i])
+          p.insert(p.end(), said.begin() + static_cast<std::ptrdiff_t>(pos[i]), said.end());
+        else  // what was said fell short of this entry's start: its overlap, as the last tokens said
+          p.insert(p.end(), said.end() - static_cast<std::ptrdiff_t>(std::min<std::size_t>(said.size(), follow.shape[row].overlap)),
+                   said.end());
+        if (p.size() >= window) continue;
+        starts.push_back(std::move(p));
+        latents.push_back(follow.latents, row);
+        going.push_back(i);
+      }
+      if (going.empty()) break;
+      open.swap(going);
+      const auto gens = generate_with(models, state, starts, latents.view(), window);
       std::vector<std::size_t> still;
       for (std::size_t j = 0; j < open.size(); ++j) {
         const std::size_t i = open[j];
@@ -669,24 +742,13 @@ class recall_pipeline {
       open.swap(still);
     }
   }
-  // Whether a text ends a sentence: ., ! or ? last (a closing quote or bracket may follow), spaces aside.
-  static bool ends_sentence(std::string_view t) {
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\n' || t.back() == '\t')) t.remove_suffix(1);
-    while (!t.empty() && (t.back() == '"' || t.back() == '\'' || t.back() == ')' || t.back() == ']')) t.remove_suffix(1);
-    return !t.empty() && (t.back() == '.' || t.back() == '!' || t.back() == '?');
+  // What was said: the prompt less its first token (BOS), then the answer.
+  static std::vector<model::token_id> said_so_far(const std::vector<model::token_id>& prompt,
+                                                  const std::vector<model::token_id>& answer) {
+    std::vector<model::token_id> out(prompt.begin() + (prompt.empty() ? 0 : 1), prompt.end());
+    out.insert(out.end(), answer.begin(), answer.end());
+    return out;
   }
-  // One past the first sentence end in a text (., ! or ? with any closing quotes or brackets, then a space or the
-  // text's end), or npos.
-  static std::size_t sentence_end(std::string_view t) {
-    for (std::size_t i = 0; i < t.size(); ++i) {
-      if (t[i] != '.' && t[i] != '!' && t[i] != '?') continue;
-      std::size_t j = i + 1;
-      while (j < t.size() && (t[j] == '"' || t[j] == '\'' || t[j] == ')' || t[j] == ']')) ++j;
-      if (j == t.size() || t[j] == ' ' || t[j] == '\n' || t[j] == '\t') return j;
-    }
-    return std::string::npos;
-  }
-
   static std::vector<answer> answers(const models_type& models, std::span<const hit<float>> hits,
                                      const std::vector<model::generation>& gens) {
     std::vector<answer> out(gens.size());
@@ -702,11 +764,19 @@ class recall_pipeline {
   static pipeline_options checked(pipeline_options o, const models_type& m) {
     const std::string op = "recall_pipeline";
     const std::size_t most = max_segment_tokens(m);
-    if (o.segment_tokens == 0) o.segment_tokens = most;
+    const auto& advice = m.advice();
+    if (advice.segment_tokens > most)
+      throw value_error(op + ": the model directory advises segments of " + std::to_string(advice.segment_tokens) +
+                        " tokens (segment_tokens), more than its models take (" + std::to_string(most) + ")");
+    if (o.segment_tokens == 0) o.segment_tokens = advice.segment_tokens ? advice.segment_tokens : most;
     if (o.segment_tokens > most)
       throw value_error(op + ": segment_tokens must be in [1, " + std::to_string(most) +
                         "] (what the encoder's positions and the decoder's window take), got " +
                         std::to_string(o.segment_tokens));
+    if (!o.segment_overlap) o.segment_overlap = advice.overlap < o.segment_tokens ? advice.overlap : 0;
+    if (*o.segment_overlap >= o.segment_tokens)
+      throw value_error(op + ": segment_overlap must be less than segment_tokens (" + std::to_string(o.segment_tokens) +
+                        "), got " + std::to_string(*o.segment_overlap));
     if (looks_up_prefix(o.lookup) && o.prefix_tokens == 0)
       throw value_error(op + ": prefix_tokens must be positive for prefix and token lookups");
     if (o.batch == 0) throw value_error(op + ": batch must be positive");
@@ -742,6 +812,7 @@ class recall_pipeline {
   Memory memory_;
   std::size_t tokens_ = 0;
   std::vector<std::vector<std::uint32_t>> key_offsets_;  // sentence_keys: each extra row's offset, by entry, ordinal
+  std::vector<entry_shape> shapes_;                      // by entry id
   std::unordered_set<std::string> indexed_sentences_;    // sentence_keys: every sentence the memory indexes
   mutable stage_timings time_;  // decode: in decoding_
   std::shared_ptr<decoder_state> decoding_ = std::make_shared<decoder_state>();

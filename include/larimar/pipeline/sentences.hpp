@@ -108,6 +108,24 @@ class sentence_splitter {
   bool last_was_break_ = true;  // no break before the first sentence
 };
 
+// One past the first sentence end in a text (., ! or ? with any closing quotes or brackets, then whitespace or the
+// text's end: step 3's rule), or npos. An answer's end (recall_pipeline's contiguous reads stop there).
+inline std::size_t sentence_end(std::string_view t) {
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (!detail::is_terminator(t[i])) continue;
+    std::size_t j = i + 1;
+    while (j < t.size() && detail::is_closer(t[j])) ++j;
+    if (j == t.size() || detail::is_space(t[j])) return j;
+  }
+  return std::string_view::npos;
+}
+// Whether a text ends a sentence: ., ! or ? last (closing quotes or brackets may follow), whitespace aside.
+inline bool ends_sentence(std::string_view t) {
+  while (!t.empty() && detail::is_space(t.back())) t.remove_suffix(1);
+  while (!t.empty() && detail::is_closer(t.back())) t.remove_suffix(1);
+  return !t.empty() && detail::is_terminator(t.back());
+}
+
 // All sentences of a text (tests, short inputs).
 inline std::vector<text_unit> split_sentences(std::string_view text) {
   sentence_splitter s;

@@ -152,7 +152,9 @@ class context_stream {
  public:
   context_stream(const recall_task& task, const Tokenizer& tokenizer, std::size_t budget,
                  segment_packing packing = segment_packing::greedy)
-      : segmenter_(tokenizer, budget, packing), source_(make_source(task)) {
+      : context_stream(task, tokenizer, segmenting{budget, packing, 0}) {}
+  context_stream(const recall_task& task, const Tokenizer& tokenizer, segmenting how)
+      : segmenter_(tokenizer, how), source_(make_source(task)) {
     const char* op = "context_stream";
     detail::check_depth(op, task.depth);
     if (task.target_tokens == 0) throw value_error(std::string(op) + ": the context length must be positive");
@@ -171,7 +173,7 @@ class context_stream {
   std::size_t needle_tokens() const { return needle_.ids.size(); }
   // 1 unless the needle is longer than the budget: the segmenter cuts it, its first piece the needle's entry (the
   // one a query matches), the rest come back through contiguous reads
-  std::size_t needle_segments() const { return (needle_.ids.size() + segmenter_.budget() - 1) / segmenter_.budget(); }
+  std::size_t needle_segments() const { return piece_count(needle_.ids.size(), segmenter_.how()); }
   std::optional<std::size_t> needle_offset() const { return needle_at_; }  // tokens before the needle
   // Where the needle ended up: tokens before it over haystack tokens (0 when there is no haystack).
   double actual_depth() const {
