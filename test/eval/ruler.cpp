@@ -279,6 +279,13 @@ TEST_CASE("ruler: a needle longer than the segment budget is held by the segment
   const std::size_t key_at = n.text.find(n.key);
   CHECK(holds_needle_start(n.text.substr(0, key_at + 12), n));   // a uuid key longer than a segment: 12 characters
   CHECK(!holds_needle_start(n.text.substr(0, key_at + 11), n));  // the key cut shorter
+  // A key of 12 characters or fewer (RULER's words) is needed whole, with " is:": the value is where the query ends.
+  const auto w = make_ruler_sample(ruler_task("single_1"), 2).needles[0];
+  REQUIRE(w.key.size() <= 12);
+  const std::size_t w_value = w.text.rfind(w.value);
+  CHECK(holds_needle_start(w.text.substr(0, w_value), w));
+  CHECK(!holds_needle_start(w.text.substr(0, w_value - 3), w));
+  CHECK(!holds_needle_start(w.text.substr(0, w.text.find(w.key) + w.key.size() - 1), w));
   CHECK(!holds_needle_start(n.text.substr(0, up_to_value + 5) + " and more.", n));  // not the needle's text after
   CHECK(!holds_needle_start("It rained.", n));
   // In a stream of 100-token (here: character) segments each needle is cut in two; the piece it begins in is the

@@ -7,20 +7,8 @@ bin=$1
 model=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
-expect() {  # expect <status> <text the output must contain> <arguments...>
-  want=$1 pattern=$2
-  shift 2
-  out=$("$bin" "$@" 2>&1)
-  got=$?
-  if [ "$got" -ne "$want" ] || ! printf '%s' "$out" | grep -qF -- "$pattern"; then
-    echo "FAIL: larimar-recall $* -> status $got (expected $want and '$pattern'); output:"
-    printf '%s\n' "$out" | tail -5
-    fail=1
-  else
-    echo "ok ($got): larimar-recall $*"
-  fi
-}
+name=larimar-recall
+. "$(dirname "$0")/expect.sh"
 expect 0 "Usage: larimar-recall" --help
 expect 2 "unknown argument '--bogus'" --bogus
 expect 2 "--lengths: 'abc' is not a non-negative integer" --lengths abc

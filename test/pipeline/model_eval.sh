@@ -13,20 +13,8 @@ cat >"$items" <<'ITEMS'
 {"set": "long", "text": "The lighthouse keeper on Skerry Island was a woman named Agnes Thorvaldsen, and she kept the lamp burning through forty winters without missing a single night.", "prompt": "The lighthouse keeper", "score": "exact"}
 {"set": "number", "text": "The parcel tracking number is 4408127735 for the blue box.", "prompt": "The parcel tracking", "score": "number", "value": "4408127735"}
 ITEMS
-fail=0
-expect() {  # expect <status> <text the output must contain> <arguments...>
-  want=$1 pattern=$2
-  shift 2
-  out=$("$bin" "$@" 2>&1)
-  got=$?
-  if [ "$got" -ne "$want" ] || ! printf '%s' "$out" | grep -qF -- "$pattern"; then
-    echo "FAIL: larimar-model-eval $* -> status $got (expected $want and '$pattern'); output:"
-    printf '%s\n' "$out"
-    fail=1
-  else
-    echo "ok ($got): larimar-model-eval $*"
-  fi
-}
+name=larimar-model-eval
+. "$(dirname "$0")/expect.sh"
 expect 0 "| long | 2 | 0.000 |" --model "$model" --items "$items"
 expect 0 "| number | 1 | 1.000 |" --model "$model" --items "$items"
 expect 0 "segments of 40 tokens, pieces repeating 0" --model "$model" --items "$items" --pipeline

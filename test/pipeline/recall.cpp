@@ -587,14 +587,18 @@ TEST_CASE("top-k ask with larimar-tiny: four values under one prefix come back a
   CHECK_THROWS_WITH_AS(p.ask(code_query, 0), doctest::Contains("k must be at least 1"), value_error);
 }
 
+namespace vault {  // a needle of about 30 of larimar-tiny's tokens, a paragraph of its own between short ones
+const std::string query = "The vault code is";
+const std::string needle =
+    "The vault code is 4471 and the spare key for the old garden shed sits under the third blue flower pot.";
+std::string text() { return "The grass is green. The sky is blue.\n\n" + needle + "\n\nHere we go. There and back again."; }
+}  // namespace vault
+
 TEST_CASE("contiguous reads with larimar-tiny: a sentence cut across segments comes back whole") {
   // A needle of about 30 tokens in 12-token segments: its pieces are consecutive entries. The answer decoded from
   // the first piece stops at the piece's end, mid-sentence; the pipeline then decodes the next entries from their
   // start (BOS + latent) and appends them up to the sentence's end.
-  const std::string query = "The vault code is";
-  const std::string needle =
-      "The vault code is 4471 and the spare key for the old garden shed sits under the third blue flower pot.";
-  const std::string text = "The grass is green. The sky is blue.\n\n" + needle + "\n\nHere we go. There and back again.";
+  const std::string query = vault::query, needle = vault::needle, text = vault::text();
   pipeline_options o;
   o.segment_tokens = 12;
   o.prefix_tokens = token_count(query);
@@ -661,10 +665,7 @@ TEST_CASE("contiguous reads over overlapping pieces: each next entry is prompted
   // The same needle in 12-token pieces that repeat 3 tokens of the piece before. The answer from the first piece
   // stops at its end; each next entry is decoded from BOS + what was said from that entry's start on (its overlap),
   // and what it says after them is appended, up to the sentence's end.
-  const std::string query = "The vault code is";
-  const std::string needle =
-      "The vault code is 4471 and the spare key for the old garden shed sits under the third blue flower pot.";
-  const std::string text = "The grass is green. The sky is blue.\n\n" + needle + "\n\nHere we go. There and back again.";
+  const std::string query = vault::query, needle = vault::needle, text = vault::text();
   pipeline_options o;
   o.segment_tokens = 12;
   o.segment_overlap = 3;
@@ -693,8 +694,9 @@ TEST_CASE("contiguous reads over overlapping pieces: each next entry is prompted
     for (std::size_t s = from; s < segs.size(); ++s) {
       if (s > from) pos += segs[s - 1].ids.size() - segs[s].overlap;
       if (said.size() >= pos + segs[s].ids.size()) continue;  // covered by the prompt
-      std::vector<model::token_id> p{0};
-      p.insert(p.end(), said.begin() + static_cast<std::ptrdiff_t>(std::min(pos, said.size())), said.end());
+      std::vector<model::token_id> p{0};  // BOS, then what was said from the piece's start, if it reaches its overlap
+      if (s == from || said.size() >= pos + segs[s].overlap)
+        p.insert(p.end(), said.begin() + static_cast<std::ptrdiff_t>(pos), said.end());
       const auto z = tiny()->latents(std::vector<std::vector<model::token_id>>{segs[s].ids});
       g.max_new_tokens = s == from ? 12 : window;  // the read entry: the answer limit; the next ones: the window
       const auto piece = tiny()->decoder().generate(p, z, g);

@@ -110,9 +110,10 @@ std::vector<item> read_items(const std::filesystem::path& path, std::size_t limi
   return out;
 }
 
-// --pipeline: the output is the text's start and stops where a sentence of the text ends.
+// --pipeline: the output is the text's start, says something after the prompt, and stops where a sentence of the
+// text ends.
 bool stops_at_sentence_end(const item& it, const std::string& out) {
-  return out.size() < it.text.size() && it.text.compare(0, out.size(), out) == 0 &&
+  return out.size() > it.prompt.size() && out.size() < it.text.size() && it.text.compare(0, out.size(), out) == 0 &&
          larimar::pipeline::ends_sentence(out) && larimar::pipeline::detail::is_space(it.text[out.size()]);
 }
 

@@ -143,17 +143,17 @@ struct ruler_needle {
 
 // Whether a segment is the needle's entry: it holds the whole needle, or the needle begins in it and runs past its
 // end (a needle longer than the segment budget, cut into pieces; the rest comes back through contiguous reads) with
-// at least the text up to the value here, the part a query matches, or, where that part is itself longer than a
-// segment (a uuid key: 46 of larimar-small's tokens), the text up to the key's first 12 characters. (A segment cut
-// right after "is:" counts for every needle of that key whose value it does not contradict; a uuid key's first 12
-// characters are one in 16^10 alike.)
+// at least the text up to the value here, the part a query matches, or, for a key longer than 12 characters (a
+// uuid key: 46 of larimar-small's tokens, longer than its 24-token segments), the text up to the key's first 12.
+// (A segment cut right after "is:" counts for every needle of that key whose value it does not contradict; two uuid
+// keys share their first 12 characters, 11 hex digits, once in 16^11.)
 inline bool holds_needle_start(std::string_view segment, const ruler_needle& n) {
   if (segment.find(n.text) != std::string_view::npos) return true;
   const std::size_t up_to_value = n.text.rfind(n.value);
   if (up_to_value == std::string::npos || up_to_value == 0) return false;
   std::size_t need = up_to_value;
-  if (const std::size_t key_at = n.text.find(n.key); !n.key.empty() && key_at < up_to_value)
-    need = std::min(need, key_at + std::min<std::size_t>(n.key.size(), 12));
+  if (const std::size_t key_at = n.text.find(n.key); n.key.size() > 12 && key_at < up_to_value)
+    need = std::min(need, key_at + 12);
   const std::string_view head = std::string_view(n.text).substr(0, need);
   for (auto at = segment.find(head); at != std::string_view::npos; at = segment.find(head, at + 1))
     if (std::string_view(n.text).starts_with(segment.substr(at))) return true;  // the segment ends inside it

@@ -324,8 +324,8 @@ class recall_pipeline {
     ids.reserve(queries.size());
     for (const auto& q : queries) {
       auto t = query_ids(q);
-      if (looks_up_prefix(opt_.lookup))  // only the first P tokens are looked up: the rest may be any length
-        t.resize(std::min(t.size(), opt_.prefix_tokens));
+      if (looks_up_prefix(opt_.lookup))  // only the first P tokens are looked up (at most a segment's, as the
+        t.resize(std::min({t.size(), opt_.prefix_tokens, opt_.segment_tokens}));  // entries'): the rest may be any length
       else if (t.size() > models_->max_segment_tokens())
         throw value_error("recall_pipeline: the query prefix has " + std::to_string(t.size()) +
                           " tokens, more than the encoder's " + std::to_string(models_->max_segment_tokens()) +
@@ -646,7 +646,9 @@ class recall_pipeline {
     for (std::size_t i = 0; i < hits.size(); ++i) {
       out.first[i] = ids.size();
       out.own[i] = shape_of(hits[i].entry);
-      const std::size_t most = (opt_.continuation_tokens + prompts[i].size() + fresh - 1) / fresh;
+      // a prompt may run into later pieces of a cut sentence (only pieces that overlap are walked past)
+      const std::size_t reach = opt_.continuation_tokens + (*opt_.segment_overlap != 0 ? prompts[i].size() : 0);
+      const std::size_t most = (reach + fresh - 1) / fresh;
       for (std::size_t n = 1; n <= most && memory_.contains(hits[i].entry + n); ++n, ++out.count[i]) {
         ids.push_back(hits[i].entry + n);
         out.shape.push_back(shape_of(ids.back()));
@@ -659,15 +661,17 @@ class recall_pipeline {
     return out;
   }
 
-  // Answers that stop at their segment's end (EOS) without ending a sentence go on into the following entries,
-  // taken as one run of text: entry j holds its tokens from position pos_j on (pos_0 = 0; pos_{j+1} = pos_j +
-  // tokens_j - overlap_{j+1}), and what was said (the prompt less BOS, then the answer) is that run's start. Each
-  // entry that what was said does not yet cover is decoded from BOS + what was said from pos_j on (an entry that
-  // repeats the last t tokens of the one before is prompted with them and says what follows; one that repeats none
-  // is decoded from its start, the model's own reconstruction) and its tokens appended up to the first sentence
-  // end, until the sentence ends, `limit` tokens are added, or the entries run out. A prompt at least as long as
-  // its entry (a query that runs past the first piece of a cut sentence) has no answer there: it starts in the
-  // entry where the prompt ends.
+  // Answers that stop at their segment's end (EOS) without ending a sentence go on into the following entries, each
+  // decoded and its tokens appended up to the first sentence end, until the sentence ends, `limit` tokens are
+  // added, or the entries run out. An entry that repeats none of the one before is decoded from BOS alone (the
+  // model's reconstruction of it from its start). The later pieces of a cut sentence (entries that repeat t > 0
+  // tokens) are taken with the piece before as one run of text: entry j holds its tokens from position pos_j on
+  // (pos_0 = 0; pos_{j+1} = pos_j + tokens_j - overlap_{j+1}), and what was said (the prompt less BOS, then the
+  // answer) is that run's start. Such an entry is prompted with BOS + what was said from pos_j on, when what was
+  // said reaches past its overlap (its overlap, or more where the query runs into it), and says what follows; an
+  // answer that stopped short of the overlap prompts it with BOS alone; a piece that what was said covers whole is
+  // skipped. A prompt at least as long as the hit entry, when the next entry continues it, has no answer there: it
+  // starts in the entry where the prompt ends (a query longer than the first piece of a cut sentence).
   static void continue_answers(const models_type& models, decoder_state& state, std::vector<answer>& out,
                                std::span<const std::vector<model::token_id>> prompts, const followers& follow,
                                std::size_t limit) {
@@ -680,7 +684,8 @@ class recall_pipeline {
     for (std::size_t i = 0; i < n_out; ++i) {
       if (follow.count[i] == 0) continue;
       len[i] = follow.own[i].tokens;
-      if (len[i] != 0 && prompts[i].size() > len[i]) {  // BOS + a prompt that covers the entry
+      const bool cut = follow.shape[follow.first[i]].overlap != 0;  // the next entry continues this one
+      if (cut && len[i] != 0 && prompts[i].size() > len[i]) {  // BOS + a prompt that covers the entry
         out[i].tokens.clear();
         out[i].text.clear();
         open.push_back(i);
@@ -695,21 +700,19 @@ class recall_pipeline {
       rows latents;
       for (const std::size_t i : open) {
         const auto said = said_so_far(prompts[i], out[i].tokens);
-        std::size_t row = 0;
-        for (;;) {  // to the first entry of the run that what was said does not cover
+        std::size_t row = 0, overlap = 0;
+        for (;;) {  // to the first piece of the run that what was said does not cover
           row = follow.first[i] + step[i];
-          pos[i] += len[i] - std::min<std::size_t>(len[i], follow.shape[row].overlap);
+          overlap = follow.shape[row].overlap;
+          pos[i] += len[i] - std::min<std::size_t>(len[i], overlap);
           len[i] = follow.shape[row].tokens;
-          if (said.size() < pos[i] + len[i] || step[i] + 1 >= follow.count[i]) break;
+          if (overlap == 0 || said.size() < pos[i] + len[i] || step[i] + 1 >= follow.count[i]) break;
           ++step[i];
         }
-        if (said.size() >= pos[i] + len[i]) continue;  // covered to the last entry read: nothing more to say
+        if (overlap != 0 && said.size() >= pos[i] + len[i]) continue;  // covered to the last entry read
         std::vector<model::token_id> p{*bos};
-        if (said.size() > pos[i])
+        if (overlap != 0 && said.size() >= pos[i] + overlap)
           p.insert(p.end(), said.begin() + static_cast<std::ptrdiff_t>(pos[i]), said.end());
-        else  // what was said fell short of this entry's start: its overlap, as the last tokens said
-          p.insert(p.end(), said.end() - static_cast<std::ptrdiff_t>(std::min<std::size_t>(said.size(), follow.shape[row].overlap)),
-                   said.end());
         if (p.size() >= window) continue;
         starts.push_back(std::move(p));
         latents.push_back(follow.latents, row);
