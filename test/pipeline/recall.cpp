@@ -694,9 +694,11 @@ TEST_CASE("contiguous reads over overlapping pieces: each next entry is prompted
     for (std::size_t s = from; s < segs.size(); ++s) {
       if (s > from) pos += segs[s - 1].ids.size() - segs[s].overlap;
       if (said.size() >= pos + segs[s].ids.size()) continue;  // covered by the prompt
-      std::vector<model::token_id> p{0};  // BOS, then what was said from the piece's start, if it reaches its overlap
+      std::vector<model::token_id> p{0};  // BOS, then what was said from the piece's start (or its last tokens)
       if (s == from || said.size() >= pos + segs[s].overlap)
         p.insert(p.end(), said.begin() + static_cast<std::ptrdiff_t>(pos), said.end());
+      else
+        p.insert(p.end(), said.end() - static_cast<std::ptrdiff_t>(std::min(said.size(), segs[s].overlap)), said.end());
       const auto z = tiny()->latents(std::vector<std::vector<model::token_id>>{segs[s].ids});
       g.max_new_tokens = s == from ? 12 : window;  // the read entry: the answer limit; the next ones: the window
       const auto piece = tiny()->decoder().generate(p, z, g);

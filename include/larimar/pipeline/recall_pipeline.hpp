@@ -668,9 +668,10 @@ class recall_pipeline {
   // tokens) are taken with the piece before as one run of text: entry j holds its tokens from position pos_j on
   // (pos_0 = 0; pos_{j+1} = pos_j + tokens_j - overlap_{j+1}), and what was said (the prompt less BOS, then the
   // answer) is that run's start. Such an entry is prompted with BOS + what was said from pos_j on, when what was
-  // said reaches past its overlap (its overlap, or more where the query runs into it), and says what follows; an
-  // answer that stopped short of the overlap prompts it with BOS alone; a piece that what was said covers whole is
-  // skipped. A prompt at least as long as the hit entry, when the next entry continues it, has no answer there: it
+  // said reaches past its overlap (its overlap, or more where the query runs into it), else with the last t tokens
+  // said (a query tokenized alone can be a token shorter than the same words inside the sentence: measured, this
+  // keeps such answers, where BOS alone repeats the overlap), and says what follows; a piece that what was said
+  // covers whole is skipped. A prompt at least as long as the hit entry, when the next entry continues it, has no answer there: it
   // starts in the entry where the prompt ends (a query longer than the first piece of a cut sentence).
   static void continue_answers(const models_type& models, decoder_state& state, std::vector<answer>& out,
                                std::span<const std::vector<model::token_id>> prompts, const followers& follow,
@@ -713,6 +714,8 @@ class recall_pipeline {
         std::vector<model::token_id> p{*bos};
         if (overlap != 0 && said.size() >= pos[i] + overlap)
           p.insert(p.end(), said.begin() + static_cast<std::ptrdiff_t>(pos[i]), said.end());
+        else if (overlap != 0)  // what was said ends before the overlap: its last `overlap` tokens stand for it
+          p.insert(p.end(), said.end() - static_cast<std::ptrdiff_t>(std::min(said.size(), overlap)), said.end());
         if (p.size() >= window) continue;
         starts.push_back(std::move(p));
         latents.push_back(follow.latents, row);
