@@ -695,7 +695,7 @@ TEST_CASE("contiguous reads over overlapping pieces: each next entry is prompted
       if (s > from) pos += segs[s - 1].ids.size() - segs[s].overlap;
       if (said.size() >= pos + segs[s].ids.size()) continue;  // covered by the prompt
       std::vector<model::token_id> p{0};  // BOS, then what was said from the piece's start (or its last tokens)
-      if (s == from || said.size() >= pos + segs[s].overlap)
+      if (s == from || said.size() >= pos + std::max<std::size_t>(segs[s].overlap, 1))
         p.insert(p.end(), said.begin() + static_cast<std::ptrdiff_t>(pos), said.end());
       else
         p.insert(p.end(), said.end() - static_cast<std::ptrdiff_t>(std::min(said.size(), segs[s].overlap)), said.end());
@@ -733,6 +733,36 @@ TEST_CASE("contiguous reads over overlapping pieces: each next entry is prompted
   CHECK(top[0].text == a.text);
   const std::vector<std::string> qs{long_query};
   CHECK(p.ask_async(qs).get()[0].text == b.text);
+
+  // Without overlap the entries are one run of text too: a query that runs past a short sentence's entry is answered
+  // from the next entry, prompted with the query's part in it (BOS alone would make the decoder say that part again).
+  {
+    pipeline_options so;
+    so.segment_tokens = 24;
+    so.packing = segment_packing::sentence_start;
+    so.prefix_tokens = 3;
+    recall_pipeline<fixed<storage::host>> q(tiny(), so);
+    const std::string two = "Here we go. " + vault::needle;
+    const auto e = q.write_text("The grass is green.\n\n" + two);
+    const auto s2 = segment_text(tok, "The grass is green.\n\n" + two, q.options().cut());
+    REQUIRE(s2.size() >= 3);
+    REQUIRE(s2[1].text == "Here we go.");
+    const std::string spanning = "Here we go. The vault code is";
+    const auto c = q.ask(spanning);
+    CHECK(c.matched.entry == e[1]);
+    const auto said = tok.encode(spanning);
+    REQUIRE(said.size() > s2[1].ids.size());
+    std::vector<model::token_id> prompt{0};
+    prompt.insert(prompt.end(), said.begin() + static_cast<std::ptrdiff_t>(s2[1].ids.size()), said.end());
+    model::generation_options g;
+    g.max_new_tokens = window;
+    const auto z = tiny()->latents(std::vector<std::vector<model::token_id>>{s2[2].ids});
+    const auto want = tok.decode(tiny()->decoder().generate(prompt, z, g).tokens);  // then the next piece goes on
+    MESSAGE("across a sentence's entry: '" << c.text << "'");
+    REQUIRE(!want.empty());
+    CHECK(c.text.rfind(want, 0) == 0);
+    CHECK(c.text.rfind(" 4471 and the spare key", 0) == 0);  // not "The vault code is" said again
+  }
 
   // Bad overlaps are refused, named.
   pipeline_options bad = o;

@@ -646,9 +646,8 @@ class recall_pipeline {
     for (std::size_t i = 0; i < hits.size(); ++i) {
       out.first[i] = ids.size();
       out.own[i] = shape_of(hits[i].entry);
-      // a prompt may run into later pieces of a cut sentence (only pieces that overlap are walked past)
-      const std::size_t reach = opt_.continuation_tokens + (*opt_.segment_overlap != 0 ? prompts[i].size() : 0);
-      const std::size_t most = (reach + fresh - 1) / fresh;
+      const std::size_t most = (opt_.continuation_tokens + prompts[i].size() + fresh - 1) / fresh;  // a prompt
+      // may run into the entries after its own
       for (std::size_t n = 1; n <= most && memory_.contains(hits[i].entry + n); ++n, ++out.count[i]) {
         ids.push_back(hits[i].entry + n);
         out.shape.push_back(shape_of(ids.back()));
@@ -663,16 +662,16 @@ class recall_pipeline {
 
   // Answers that stop at their segment's end (EOS) without ending a sentence go on into the following entries, each
   // decoded and its tokens appended up to the first sentence end, until the sentence ends, `limit` tokens are
-  // added, or the entries run out. An entry that repeats none of the one before is decoded from BOS alone (the
-  // model's reconstruction of it from its start). The later pieces of a cut sentence (entries that repeat t > 0
-  // tokens) are taken with the piece before as one run of text: entry j holds its tokens from position pos_j on
-  // (pos_0 = 0; pos_{j+1} = pos_j + tokens_j - overlap_{j+1}), and what was said (the prompt less BOS, then the
-  // answer) is that run's start. Such an entry is prompted with BOS + what was said from pos_j on, when what was
-  // said reaches past its overlap (its overlap, or more where the query runs into it), else with the last t tokens
-  // said (a query tokenized alone can be a token shorter than the same words inside the sentence: measured, this
-  // keeps such answers, where BOS alone repeats the overlap), and says what follows; a piece that what was said
-  // covers whole is skipped. A prompt at least as long as the hit entry, when the next entry continues it, has no answer there: it
-  // starts in the entry where the prompt ends (a query longer than the first piece of a cut sentence).
+  // added, or the entries run out. The entries are taken as one run of text: entry j holds its tokens from
+  // position pos_j on (pos_0 = 0; pos_{j+1} = pos_j + tokens_j - overlap_{j+1}, overlap_j the tokens it repeats of
+  // the one before: a later piece of a cut sentence), and what was said (the prompt less BOS, then the answer) is
+  // the run's start. An entry is prompted with BOS + what was said from pos_j on where that reaches past the entry's
+  // overlap (the overlap itself, or more where the query runs into the entry), and says what follows; a later piece
+  // that what was said does not reach is prompted with the last overlap_j tokens said (a query tokenized alone can
+  // be a token shorter than the same words inside the sentence; BOS alone would repeat the overlap); any other entry
+  // with BOS alone, the model's reconstruction of it from its start. An entry that what was said covers whole is
+  // skipped, and a prompt at least as long as the hit entry has no answer there: it starts in the entry where the
+  // prompt ends (a query longer than the first piece of a cut sentence, or than a short sentence's segment).
   static void continue_answers(const models_type& models, decoder_state& state, std::vector<answer>& out,
                                std::span<const std::vector<model::token_id>> prompts, const followers& follow,
                                std::size_t limit) {
@@ -685,8 +684,7 @@ class recall_pipeline {
     for (std::size_t i = 0; i < n_out; ++i) {
       if (follow.count[i] == 0) continue;
       len[i] = follow.own[i].tokens;
-      const bool cut = follow.shape[follow.first[i]].overlap != 0;  // the next entry continues this one
-      if (cut && len[i] != 0 && prompts[i].size() > len[i]) {  // BOS + a prompt that covers the entry
+      if (len[i] != 0 && prompts[i].size() > len[i]) {  // BOS + a prompt that covers the entry
         out[i].tokens.clear();
         out[i].text.clear();
         open.push_back(i);
@@ -702,19 +700,19 @@ class recall_pipeline {
       for (const std::size_t i : open) {
         const auto said = said_so_far(prompts[i], out[i].tokens);
         std::size_t row = 0, overlap = 0;
-        for (;;) {  // to the first piece of the run that what was said does not cover
+        for (;;) {  // to the first entry of the run that what was said does not cover
           row = follow.first[i] + step[i];
           overlap = follow.shape[row].overlap;
           pos[i] += len[i] - std::min<std::size_t>(len[i], overlap);
           len[i] = follow.shape[row].tokens;
-          if (overlap == 0 || said.size() < pos[i] + len[i] || step[i] + 1 >= follow.count[i]) break;
+          if (said.size() < pos[i] + len[i] || step[i] + 1 >= follow.count[i]) break;
           ++step[i];
         }
-        if (overlap != 0 && said.size() >= pos[i] + len[i]) continue;  // covered to the last entry read
+        if (said.size() >= pos[i] + len[i]) continue;  // covered to the last entry read: nothing more to say
         std::vector<model::token_id> p{*bos};
-        if (overlap != 0 && said.size() >= pos[i] + overlap)
+        if (said.size() >= pos[i] + std::max<std::size_t>(overlap, 1))
           p.insert(p.end(), said.begin() + static_cast<std::ptrdiff_t>(pos[i]), said.end());
-        else if (overlap != 0)  // what was said ends before the overlap: its last `overlap` tokens stand for it
+        else  // what was said ends before the overlap: its last `overlap` tokens stand for it (none: BOS alone)
           p.insert(p.end(), said.end() - static_cast<std::ptrdiff_t>(std::min(said.size(), overlap)), said.end());
         if (p.size() >= window) continue;
         starts.push_back(std::move(p));
