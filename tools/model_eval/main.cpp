@@ -21,6 +21,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -146,12 +147,12 @@ std::string csv_quote(const std::string& s) {
 }
 
 // --pipeline: each item written alone into a pipeline's memory and asked its prompt; the prompt + the answer.
-std::vector<std::string> pipeline_outputs(const options& o, const std::vector<item>& items,
-                                          std::vector<std::size_t>& tokens, larimar::pipeline::segmenting& cut) {
+std::vector<std::string> pipeline_outputs(const options& o, const std::shared_ptr<const larimar::pipeline::recall_models<>>& models,
+                                          const std::vector<item>& items, std::vector<std::size_t>& tokens,
+                                          larimar::pipeline::segmenting& cut) {
   namespace lp = larimar::pipeline;
   using memory = larimar::sharded_memory<float, larimar::storage::host, larimar::keys::fixed_nearest,
                                          larimar::solver::pseudoinverse>;
-  const auto models = std::make_shared<const lp::recall_models<>>(lp::recall_models<>::load(o.model, o.load));
   std::vector<std::string> out(items.size());
   lp::pipeline_options po;
   po.segment_tokens = o.segment_tokens;
@@ -177,9 +178,12 @@ int main(int argc, char** argv) try {
   if (const auto note = larimar::backend::blas_info().advice(); !note.empty())
     std::fprintf(stderr, "larimar-model-eval: %s\n", note.c_str());
   namespace m = larimar::model;
-  const auto encoder = m::bert_encoder<>::load(o.model, o.load);
-  const auto decoder = m::gpt2_decoder<>::load(o.model, o.load);
-  const auto bpe = larimar::tokenizer::byte_level_bpe::from_files(o.model / "vocab.json", o.model / "merges.txt");
+  // One load serves both modes: the encoder, the decoder and the tokenizer, as a pipeline takes them.
+  const auto models = std::make_shared<const larimar::pipeline::recall_models<>>(
+      larimar::pipeline::recall_models<>::load(o.model, o.load));
+  const auto& encoder = models->encoder();
+  const auto& decoder = models->decoder();
+  const auto& bpe = models->tokenizer();
   const auto& ecfg = encoder.config();
   const std::size_t positions = decoder.config().n_positions, C = encoder.latent_size();
   auto required = [&](const std::optional<token_id>& id, const char* name) {
@@ -195,7 +199,7 @@ int main(int argc, char** argv) try {
   std::vector<std::size_t> tokens(items.size());
   const auto t0 = std::chrono::steady_clock::now();
   larimar::pipeline::segmenting cut;
-  if (o.pipeline) outputs = pipeline_outputs(o, items, tokens, cut);
+  if (o.pipeline) outputs = pipeline_outputs(o, models, items, tokens, cut);
   for (std::size_t b0 = 0; !o.pipeline && b0 < items.size(); b0 += o.batch) {
     const std::size_t b1 = std::min(items.size(), b0 + o.batch);
     std::vector<std::vector<token_id>> enc, prompts;

@@ -56,7 +56,7 @@ struct model_config {
   latent_mode mode = latent_mode::none;
   std::size_t latent_slots = 1;  // key/value positions the latent fills in every decoder layer
   // How a pipeline should cut text for this model, where the directory says (0: it does not): the segment budget
-  // the model says back exactly, and the tokens each later piece of a longer sentence repeats (docs/formats.md).
+  // the model says back exactly, and the tokens each later piece of a longer sentence repeats (docs/model.md).
   std::size_t segment_tokens = 0, segment_overlap = 0;
   std::optional<encoder_config> encoder;
   std::optional<decoder_config> decoder;

@@ -95,7 +95,7 @@ struct segmenting {
   std::size_t overlap = 0;
 };
 
-// The segments a run of n tokens is cut into (n > 0).
+// The segments a run of n tokens is cut into (n > 0; `s` as segmenter::checked passes it: overlap < budget).
 inline std::size_t piece_count(std::size_t n, const segmenting& s) {
   return n <= s.budget ? 1 : 1 + (n - s.budget + (s.budget - s.overlap) - 1) / (s.budget - s.overlap);
 }
